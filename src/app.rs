@@ -1,0 +1,1 @@
+//! The `run` command: wires sources, the classifier, the registry and the exporter together.

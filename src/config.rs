@@ -1,0 +1,1 @@
+//! `config.toml`: the daemon's configuration, parsed strictly and validated in full.

@@ -1,0 +1,3 @@
+//! The HTTP exporter: `/metrics`, `/healthz`, `/readyz`, `/hints`, and `/`.
+//!
+//! OWNER: exporter helper.

@@ -1,0 +1,3 @@
+//! One-shot commands over whole inputs: `scan`, `classify`, `check`.
+//!
+//! OWNER: classifier helper.
