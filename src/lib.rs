@@ -20,6 +20,7 @@ pub mod classifier;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod duration;
 pub mod exporter;
 pub mod framing;
 pub mod registry;
