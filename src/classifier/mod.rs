@@ -98,5 +98,6 @@ pub struct Classification<'r> {
     pub reason: Option<&'r [u8]>,
 }
 
+pub mod redact;
 mod set;
 pub use set::RuleSet;
