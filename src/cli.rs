@@ -9,7 +9,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Count Zoom OAuth token-endpoint failures in logs and export them to Prometheus.
 #[derive(Debug, Parser)]
-#[command(name = "oauthwatch", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "oauthwatch",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// The command; `run` when omitted.
     #[command(subcommand)]

@@ -19,7 +19,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             i += 1;
         }
         if start == i {
-            return Err(format!("invalid duration `{s}`: expected a number at `{}`", &s[start..]));
+            return Err(format!(
+                "invalid duration `{s}`: expected a number at `{}`",
+                &s[start..]
+            ));
         }
         let n: u64 = s[start..i]
             .parse()
@@ -87,7 +90,9 @@ mod tests {
     fn rejects_missing_or_unknown_units() {
         assert!(parse_duration("5").unwrap_err().contains("missing unit"));
         assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("5y").unwrap_err().contains("unknown unit `y`"));
+        assert!(parse_duration("5y")
+            .unwrap_err()
+            .contains("unknown unit `y`"));
         assert!(parse_duration("").is_err());
         assert!(parse_duration("-5s").is_err());
     }

@@ -1,0 +1,599 @@
+//! `config.toml`: the daemon's configuration, parsed strictly and validated in full.
+//!
+//! Loading is two steps, as in ripgrep and ntpd-rs: the raw TOML is read field by field with
+//! [`reader`], which records a `file:line:column: field: message` diagnostic for every unknown
+//! key, wrong type and bad value; then cross-field checks run (duplicate source names, globs).
+//! Only when no problem was found is a [`Config`] returned. Relative paths in the file are
+//! resolved against the config file's directory, so a config works from any working directory.
+
+pub mod reader;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::framing::{Format, FramingLimits};
+use crate::sources::{SourceSpec, StartAt};
+use reader::{Source, Table};
+
+/// The default HTTP listen address: loopback only, port 9742.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9742";
+
+/// Log output format of the daemon itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log pipelines.
+    Json,
+}
+
+impl LogFormat {
+    /// Parse `text` or `json`.
+    pub fn parse(s: &str) -> Option<LogFormat> {
+        match s {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+}
+
+/// Bounds on memory and resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Framing bounds (line cap, multi-line record cap and timeouts).
+    pub framing: FramingLimits,
+    /// Batches held in the queue between sources and the classifier.
+    pub queue_capacity: usize,
+    /// Bytes read from a file per turn, so one busy file does not starve others.
+    pub read_chunk_bytes: usize,
+    /// File handles kept open at once; quiet files are closed and reopened on demand.
+    pub max_open_files: usize,
+    /// How long a rotated-away or deleted file is still drained before it is closed.
+    pub rotated_file_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            framing: FramingLimits::default(),
+            queue_capacity: 64,
+            read_chunk_bytes: 256 * 1024,
+            max_open_files: 256,
+            rotated_file_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// TLS for the HTTP endpoint (as in the Prometheus exporter-toolkit web config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key.
+    pub key_file: PathBuf,
+}
+
+/// The HTTP endpoint's hardening and access control.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Http {
+    /// Concurrent connections served; more wait in the accept queue.
+    pub max_connections: usize,
+    /// Time allowed to send the request headers.
+    pub header_read_timeout: Duration,
+    /// A keep-alive connection idle this long is closed.
+    pub idle_timeout: Duration,
+    /// Request headers larger than this are refused.
+    pub max_header_bytes: usize,
+    /// Serve HTTPS with these files.
+    pub tls: Option<TlsFiles>,
+    /// Basic-auth users and their bcrypt password hashes; empty = no auth.
+    pub basic_auth_users: BTreeMap<String, String>,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            max_connections: 64,
+            header_read_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(30),
+            max_header_bytes: 8192,
+            tls: None,
+            basic_auth_users: BTreeMap::new(),
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The file it came from; `None` when built from flags only.
+    pub path: Option<PathBuf>,
+    /// HTTP listen address.
+    pub listen: String,
+    /// Directory for checkpoints.
+    pub state_dir: PathBuf,
+    /// Log level or `tracing` filter.
+    pub log_level: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Rule files; empty = the embedded Zoom rules.
+    pub rules: Vec<PathBuf>,
+    /// Reload when the config or rule files change on disk.
+    pub watch_config: bool,
+    /// How often acknowledged offsets are checkpointed.
+    pub checkpoint_interval: Duration,
+    /// Fallback stat polling period (NFS, lost inotify events).
+    pub poll_interval: Duration,
+    /// Resource bounds.
+    pub limits: Limits,
+    /// HTTP endpoint settings.
+    pub http: Http,
+    /// Cap on per-pod label sets (`oauthwatch_pod_errors_total`).
+    pub max_pod_series: usize,
+    /// The sources.
+    pub sources: Vec<SourceSpec>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            path: None,
+            listen: DEFAULT_LISTEN.to_string(),
+            state_dir: PathBuf::from("state"),
+            log_level: "info".to_string(),
+            log_format: LogFormat::Text,
+            rules: Vec::new(),
+            watch_config: true,
+            checkpoint_interval: Duration::from_secs(5),
+            poll_interval: Duration::from_secs(10),
+            limits: Limits::default(),
+            http: Http::default(),
+            max_pod_series: 500,
+            sources: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Read, parse and validate a config file; every problem is reported.
+    pub fn load(path: &Path) -> Result<Config, Diagnostics> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Diagnostic::whole_file(&shown, format!("cannot read config: {e}")))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut cfg = Config::parse(&text, &shown, &base)?;
+        cfg.path = Some(path.to_path_buf());
+        Ok(cfg)
+    }
+
+    /// Parse and validate config text; relative paths resolve against `base`.
+    pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, Diagnostics> {
+        let mut src = Source::new(file, text);
+        let Some(doc) = src.parse() else {
+            return Err(src.diags);
+        };
+        let mut cfg = Config::default();
+        let mut root = Table::new(&doc, "", 0);
+        read_root(&mut root, &mut src, &mut cfg, base);
+        root.finish(&mut src);
+        src.diags.into_result(cfg)
+    }
+
+    /// All rule files named by the config, for reload watching and `check`.
+    pub fn watched_files(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self.path.iter().cloned().collect();
+        v.extend(self.rules.iter().cloned());
+        v
+    }
+}
+
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() || base.as_os_str().is_empty() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+fn resolve_glob(base: &Path, g: &str) -> String {
+    if Path::new(g).is_absolute() || base.as_os_str().is_empty() {
+        g.to_string()
+    } else {
+        base.join(g).to_string_lossy().into_owned()
+    }
+}
+
+fn read_root(root: &mut Table<'_, '_>, src: &mut Source<'_>, cfg: &mut Config, base: &Path) {
+    if let Some((listen, at)) = root.string(src, "listen") {
+        if listen.parse::<SocketAddr>().is_err() {
+            src.error(
+                at,
+                Some("listen"),
+                format!("`{listen}` is not an address like `127.0.0.1:9742` or `[::]:9742`"),
+            );
+        }
+        cfg.listen = listen;
+    }
+    if let Some((dir, _)) = root.string(src, "state_dir") {
+        cfg.state_dir = resolve(base, &dir);
+    }
+    if let Some((level, at)) = root.string(src, "log_level") {
+        if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
+            src.error(
+                at,
+                Some("log_level"),
+                format!("`{level}` is not a level (error, warn, info, debug, trace) or filter"),
+            );
+        }
+        cfg.log_level = level;
+    }
+    if let Some((fmt, at)) = root.string(src, "log_format") {
+        match LogFormat::parse(&fmt) {
+            Some(f) => cfg.log_format = f,
+            None => src.error(
+                at,
+                Some("log_format"),
+                format!("unknown log format `{fmt}`; use `text` or `json`"),
+            ),
+        }
+    }
+    if let Some(rules) = root.strings(src, "rules") {
+        cfg.rules = rules.iter().map(|(r, _)| resolve(base, r)).collect();
+    }
+    if let Some(w) = root.boolean(src, "watch_config") {
+        cfg.watch_config = w;
+    }
+    if let Some(d) = root.duration(src, "checkpoint_interval", Duration::from_millis(100)) {
+        cfg.checkpoint_interval = d;
+    }
+    if let Some(d) = root.duration(src, "poll_interval", Duration::from_millis(100)) {
+        cfg.poll_interval = d;
+    }
+    if let Some(mut t) = root.table(src, "limits") {
+        read_limits(&mut t, src, &mut cfg.limits);
+        t.finish(src);
+    }
+    if let Some(mut t) = root.table(src, "http") {
+        read_http(&mut t, src, &mut cfg.http, base);
+        t.finish(src);
+    }
+    if let Some(mut t) = root.table(src, "kubernetes") {
+        if let Some(n) = t.integer(src, "max_pod_series", 0, 1_000_000) {
+            cfg.max_pod_series = n as usize;
+        }
+        t.finish(src);
+    }
+    let mut names = BTreeSet::new();
+    for mut t in root.tables(src, "sources") {
+        if let Some(spec) = read_source(&mut t, src, base, &mut names) {
+            cfg.sources.push(spec);
+        }
+        t.finish(src);
+    }
+}
+
+fn read_limits(t: &mut Table<'_, '_>, src: &mut Source<'_>, l: &mut Limits) {
+    if let Some(n) = t.integer(src, "max_line_bytes", 256, 1 << 30) {
+        l.framing.max_line_bytes = n as usize;
+    }
+    if let Some(n) = t.integer(src, "max_record_lines", 1, 100_000) {
+        l.framing.max_record_lines = n as usize;
+    }
+    if let Some(d) = t.duration(src, "multiline_timeout", Duration::from_millis(1)) {
+        l.framing.multiline_timeout = d;
+    }
+    if let Some(d) = t.duration(src, "partial_line_timeout", Duration::from_millis(1)) {
+        l.framing.partial_line_timeout = d;
+    }
+    if let Some(n) = t.integer(src, "queue_capacity", 1, 1 << 20) {
+        l.queue_capacity = n as usize;
+    }
+    if let Some(n) = t.integer(src, "read_chunk_bytes", 4096, 1 << 30) {
+        l.read_chunk_bytes = n as usize;
+    }
+    if let Some(n) = t.integer(src, "max_open_files", 1, 1 << 20) {
+        l.max_open_files = n as usize;
+    }
+    if let Some(d) = t.duration(src, "rotated_file_grace", Duration::ZERO) {
+        l.rotated_file_grace = d;
+    }
+}
+
+fn read_http(t: &mut Table<'_, '_>, src: &mut Source<'_>, h: &mut Http, base: &Path) {
+    if let Some(n) = t.integer(src, "max_connections", 1, 1 << 16) {
+        h.max_connections = n as usize;
+    }
+    if let Some(d) = t.duration(src, "header_read_timeout", Duration::from_millis(10)) {
+        h.header_read_timeout = d;
+    }
+    if let Some(d) = t.duration(src, "idle_timeout", Duration::from_millis(10)) {
+        h.idle_timeout = d;
+    }
+    if let Some(n) = t.integer(src, "max_header_bytes", 1024, 1 << 20) {
+        h.max_header_bytes = n as usize;
+    }
+    if let Some(mut tls) = t.table(src, "tls") {
+        let cert = tls.string(src, "cert_file");
+        let key = tls.string(src, "key_file");
+        match (cert, key) {
+            (Some((c, _)), Some((k, _))) => {
+                h.tls = Some(TlsFiles {
+                    cert_file: resolve(base, &c),
+                    key_file: resolve(base, &k),
+                })
+            }
+            _ => src.error(
+                tls.offset(),
+                Some(&t.field("tls")),
+                "both `cert_file` and `key_file` are required for TLS",
+            ),
+        }
+        tls.finish(src);
+    }
+    if let Some(users) = t.table(src, "basic_auth_users") {
+        for (user, hash) in users.string_map(src) {
+            if !hash.starts_with("$2") {
+                src.error(
+                    users.offset(),
+                    Some(&format!("{}.{user}", users.field("").trim_end_matches('.'))),
+                    "expected a bcrypt hash (`$2y$…`); generate one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`",
+                );
+            }
+            h.basic_auth_users.insert(user, hash);
+        }
+    }
+}
+
+/// A source name becomes a label value: keep it to a safe, bounded alphabet.
+fn valid_source_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+}
+
+fn read_source(
+    t: &mut Table<'_, '_>,
+    src: &mut Source<'_>,
+    base: &Path,
+    names: &mut BTreeSet<String>,
+) -> Option<SourceSpec> {
+    let mut ok = true;
+    let name = match t.string(src, "name") {
+        Some((name, at)) => {
+            if !valid_source_name(&name) {
+                src.error(
+                    at,
+                    Some(&t.field("name")),
+                    format!("source name `{name}` must be 1-64 characters of letters, digits, `_`, `-`, `.`"),
+                );
+                ok = false;
+            } else if !names.insert(name.clone()) {
+                src.error(
+                    at,
+                    Some(&t.field("name")),
+                    format!(
+                        "duplicate source name `{name}`; each source needs its own `source` label"
+                    ),
+                );
+                ok = false;
+            }
+            name
+        }
+        None => {
+            src.error(
+                t.offset(),
+                Some(&t.field("name")),
+                "missing required `name`",
+            );
+            ok = false;
+            String::new()
+        }
+    };
+    let stdin = t.boolean(src, "stdin").unwrap_or(false);
+    let mut paths = Vec::new();
+    for (g, at) in t.strings(src, "paths").unwrap_or_default() {
+        if let Err(e) = globset::Glob::new(&g) {
+            src.error(at, Some(&t.field("paths")), format!("bad glob `{g}`: {e}"));
+            ok = false;
+        }
+        paths.push(resolve_glob(base, &g));
+    }
+    let mut exclude = Vec::new();
+    for (g, at) in t.strings(src, "exclude").unwrap_or_default() {
+        if let Err(e) = globset::Glob::new(&g) {
+            src.error(
+                at,
+                Some(&t.field("exclude")),
+                format!("bad glob `{g}`: {e}"),
+            );
+            ok = false;
+        }
+        exclude.push(g);
+    }
+    if paths.is_empty() && !stdin {
+        src.error(
+            t.offset(),
+            Some(&t.field("paths")),
+            "a source needs at least one path glob (or `stdin = true`)",
+        );
+        ok = false;
+    }
+    let mut format = Format::Auto;
+    if let Some((f, at)) = t.string(src, "format") {
+        match Format::parse(&f) {
+            Some(v) => format = v,
+            None => {
+                src.error(
+                    at,
+                    Some(&t.field("format")),
+                    format!("unknown format `{f}`; use auto, plain, json, cri or docker"),
+                );
+                ok = false;
+            }
+        }
+    }
+    let provider = match t.string(src, "provider") {
+        Some((p, at)) => {
+            if !valid_source_name(&p) {
+                src.error(
+                    at,
+                    Some(&t.field("provider")),
+                    format!("bad provider `{p}`"),
+                );
+                ok = false;
+            }
+            Some(p)
+        }
+        None => None,
+    };
+    let mut start_at = StartAt::End;
+    if let Some((s, at)) = t.string(src, "start_at") {
+        match s.as_str() {
+            "end" => start_at = StartAt::End,
+            "beginning" => start_at = StartAt::Beginning,
+            _ => {
+                src.error(
+                    at,
+                    Some(&t.field("start_at")),
+                    format!("unknown start position `{s}`; use `end` or `beginning`"),
+                );
+                ok = false;
+            }
+        }
+    }
+    let kubernetes_metadata = t.boolean(src, "kubernetes_metadata").unwrap_or(false);
+    ok.then_some(SourceSpec {
+        name,
+        paths,
+        exclude,
+        format,
+        provider,
+        start_at,
+        stdin,
+        kubernetes_metadata,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, Diagnostics> {
+        Config::parse(text, "config.toml", Path::new(""))
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.listen, DEFAULT_LISTEN);
+        assert!(c.sources.is_empty());
+        assert_eq!(c.checkpoint_interval, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn full_source_is_read() {
+        let c = parse(
+            r#"
+listen = "0.0.0.0:9742"
+checkpoint_interval = "1s"
+[limits]
+max_line_bytes = 4096
+[[sources]]
+name = "app"
+paths = ["/var/log/app/*.log"]
+exclude = ["*.gz"]
+format = "cri"
+provider = "zoom"
+start_at = "beginning"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9742");
+        assert_eq!(c.limits.framing.max_line_bytes, 4096);
+        let s = &c.sources[0];
+        assert_eq!(s.name, "app");
+        assert_eq!(s.format, Format::Cri);
+        assert_eq!(s.provider.as_deref(), Some("zoom"));
+        assert_eq!(s.start_at, StartAt::Beginning);
+        assert_eq!(s.exclude, vec!["*.gz".to_string()]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_line_and_field() {
+        let err = parse(
+            "listen = \"nowhere\"\nbogus = 1\ncheckpoint_interval = \"5\"\n[[sources]]\nname = \"a\"\nformat = \"xml\"\npaths = [\"x\"]\n[[sources]]\nname = \"a\"\npaths = [\"y\"]\n",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("config.toml:1:10: listen:"), "{text}");
+        assert!(
+            text.contains("config.toml:2:1: bogus: unknown key `bogus`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("config.toml:3:23: checkpoint_interval: invalid duration"),
+            "{text}"
+        );
+        assert!(
+            text.contains("config.toml:6:10: sources[0].format: unknown format `xml`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("config.toml:9:8: sources[1].name: duplicate source name `a`"),
+            "{text}"
+        );
+        assert_eq!(err.0.len(), 5, "{text}");
+    }
+
+    #[test]
+    fn wrong_types_are_reported() {
+        let err = parse("watch_config = \"yes\"\n[limits]\nqueue_capacity = 0\n").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("watch_config: expected true or false, found string"),
+            "{text}"
+        );
+        assert!(
+            text.contains("limits.queue_capacity: must be an integer from 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_located() {
+        let err = parse("listen = \n").unwrap_err();
+        assert!(err.to_string().starts_with("config.toml:1:"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_directory() {
+        let c = Config::parse(
+            "rules = [\"rules/x.toml\"]\nstate_dir = \"st\"\n[[sources]]\nname = \"a\"\npaths = [\"logs/*.log\", \"/abs/*.log\"]\n",
+            "c.toml",
+            Path::new("/etc/ow"),
+        )
+        .unwrap();
+        assert_eq!(c.rules, vec![PathBuf::from("/etc/ow/rules/x.toml")]);
+        assert_eq!(c.state_dir, PathBuf::from("/etc/ow/st"));
+        assert_eq!(c.sources[0].paths, vec!["/etc/ow/logs/*.log", "/abs/*.log"]);
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_auth_needs_bcrypt() {
+        let err = parse(
+            "[http.tls]\ncert_file = \"c.pem\"\n[http.basic_auth_users]\nalice = \"plain\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("both `cert_file` and `key_file`"), "{err}");
+        assert!(err.contains("expected a bcrypt hash"), "{err}");
+    }
+}
