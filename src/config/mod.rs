@@ -7,6 +7,7 @@
 //! resolved against the config file's directory, so a config works from any working directory.
 
 pub mod reader;
+pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
