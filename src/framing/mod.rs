@@ -160,6 +160,12 @@ impl Framer {
     /// Flush what has waited too long (partial last line, pending multi-line record).
     pub fn flush_idle(&mut self, _now: std::time::Instant, _out: &mut Framed) {}
 
+    /// When `flush_idle` next has something to do (`None`: nothing is pending), so a reader
+    /// can sleep until then instead of polling.
+    pub fn idle_deadline(&self) -> Option<std::time::Instant> {
+        None
+    }
+
     /// End of input: everything pending becomes records.
     pub fn finish(&mut self, out: &mut Framed) {
         if !self.pending.is_empty() {

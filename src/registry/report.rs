@@ -1,0 +1,65 @@
+//! The `/hints` report: what the registry knows about recent failures, in the JSON shape that
+//! `/hints` serves (a public interface) and that the `/` page renders for a person.
+//!
+//! Plain data, shared by the registry (which fills it) and the exporter (which serves it), so
+//! neither depends on the other's internals. Every string in it comes from the rule and config
+//! files, except `sample` and `unmatched_reasons`, which are redacted/normalised first.
+
+use serde::Serialize;
+
+/// The whole `/hints` document.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HintsReport {
+    /// When the report was made (RFC 3339, UTC).
+    pub generated_at: String,
+    /// Active hints first (most matches in window first), then recent inactive ones.
+    pub hints: Vec<HintEntry>,
+}
+
+/// One rule × source that matched recently (within its alert window, or since it last fired).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HintEntry {
+    /// Rule id (the `rule` label).
+    pub rule: String,
+    /// Provider (the `provider` label).
+    pub provider: String,
+    /// The provider's codes; empty for a catch-all.
+    pub codes: Vec<String>,
+    /// The `code` label value (`4734`, `4702,4704`, `unknown`).
+    pub code: String,
+    /// Source name (the `source` label).
+    pub source: String,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    /// The rule's one-line summary.
+    pub summary: String,
+    /// What to do, from the rule file.
+    pub remediation: String,
+    /// True while the rule's alert condition holds (`oauthwatch_alert_hint` is 1).
+    pub active: bool,
+    /// Matches inside the alert window now.
+    pub count_in_window: u64,
+    /// Matches needed inside the window for the hint to be active.
+    pub threshold: u64,
+    /// The alert window, in seconds.
+    pub window_seconds: u64,
+    /// First match since the daemon started (RFC 3339, UTC).
+    pub first_seen: String,
+    /// Latest match (RFC 3339, UTC).
+    pub last_seen: String,
+    /// The latest matching record, secrets redacted, bounded in length.
+    pub sample: String,
+    /// Catch-all rules only: the most frequent unmatched reason texts, normalised (ids, codes,
+    /// tokens replaced) and bounded in number, so rule authors see what to add next.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmatched_reasons: Vec<ReasonCount>,
+}
+
+/// A normalised reason text and how often it was seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReasonCount {
+    /// The normalised reason (`Invalid authorization code <token>`).
+    pub reason: String,
+    /// Times seen since the daemon started (bounded table: rare ones may be evicted).
+    pub count: u64,
+}
