@@ -41,22 +41,28 @@ fn redactors() -> &'static Redactors {
         .unwrap(),
         jwt: Regex::new(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}").unwrap(),
         announced: Regex::new(
-            r"(?i)(\b(?:authorization code|auth code|refresh token|access token|token|code|verifier|secret)\s*\[?)([A-Za-z0-9._~+/=-]{8,})",
+            r"(?i)(\b(?:authorization code|auth code|refresh token|access token|token|code|verifier|secret)\b(?:\s+|\s*[\[:=]\s*))([A-Za-z0-9._~+/=-]{8,})",
         )
         .unwrap(),
         long_token: Regex::new(r"\b[A-Za-z0-9_-]{20,}[A-Za-z0-9._~+/=-]*").unwrap(),
     })
 }
 
-/// True for a word that looks like a secret, not like prose: it mixes letters with digits or
-/// `_`/`-`, or mixes cases inside the word.
+/// True for a word that looks like a secret, not like prose or an identifier: it mixes
+/// letters with digits, or is a long mixed-case run (random base64). Snake_case identifiers
+/// (`client_secret`, `invalid_grant`) and CamelCase class names stay readable.
 fn looks_like_token(w: &[u8]) -> bool {
-    let digits = w.iter().any(u8::is_ascii_digit);
+    let digits = w.iter().filter(|b| b.is_ascii_digit()).count();
     let letters = w.iter().any(u8::is_ascii_alphabetic);
-    let punct = w.iter().any(|b| matches!(b, b'_' | b'-' | b'.' | b'~' | b'+' | b'/' | b'='));
-    let upper = w.iter().skip(1).any(u8::is_ascii_uppercase);
+    let upper = w.iter().skip(1).filter(|b| b.is_ascii_uppercase()).count();
     let lower = w.iter().any(u8::is_ascii_lowercase);
-    (digits && letters) || (letters && punct && w.len() >= 12) || (upper && lower && w.len() >= 12)
+    (digits > 0 && letters && w.len() >= 8) || (w.len() >= 32 && upper >= 4 && lower)
+}
+
+/// A word announced as a code or token ("Invalid authorization code X"): anything but a
+/// plain lower-case word is taken for the secret.
+fn looks_announced(w: &[u8]) -> bool {
+    !w.iter().all(|b| b.is_ascii_lowercase() || *b == b'-') || looks_like_token(w)
 }
 
 /// A record with authorization codes, tokens, JWTs, client secrets and Bearer/Basic values
@@ -81,7 +87,7 @@ pub fn redact_record(record: &[u8]) -> String {
         }
     });
     let s = r.announced.replace_all(&s, |c: &Captures<'_>| {
-        if looks_like_token(&c[2]) {
+        if looks_announced(&c[2]) {
             [&c[1], REDACTED.as_bytes()].concat()
         } else {
             c[0].to_vec()
@@ -186,6 +192,16 @@ mod tests {
     fn keeps_prose_and_error_values() {
         let line = br#"zoom {"reason":"Invalid client_id or client_secret","error":"invalid_client"}"#;
         assert_eq!(redact_record(line), String::from_utf8_lossy(line));
+        let line = b"com.google.api.client.auth.oauth2.TokenResponseException: 400 Bad Request";
+        assert_eq!(redact_record(line), String::from_utf8_lossy(line));
+        assert_eq!(
+            normalize_reason(b"Invalid client_id or client_secret"),
+            "Invalid client_id or client_secret"
+        );
+        assert_eq!(
+            normalize_reason(b"Invalid authorization code received"),
+            "Invalid authorization code received"
+        );
     }
 
     #[test]

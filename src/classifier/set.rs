@@ -234,6 +234,45 @@ impl ProviderMatcher {
         })
     }
 
+    /// Why `classify` returned what it did for this record, in words (not the hot path).
+    fn explain(&self, record: &[u8], ctx: &MatchContext<'_>) -> String {
+        let p = &self.provider;
+        if let Some(declared) = ctx.provider {
+            if declared != p {
+                return format!("the source talks only to `{declared}`, not `{p}`");
+            }
+        } else if !self.provider_gate.is_match(record) || {
+            let has_marker = self
+                .provider_gate
+                .find_iter(record)
+                .any(|m| m.pattern().as_usize() < self.n_markers);
+            !has_marker && self.explicit_code(record).is_none()
+        } {
+            return format!(
+                "no `{p}` marker and no explicit {p} error code: the record does not say it \
+                 comes from {p} (use --provider {p} for a source that talks only to {p})"
+            );
+        }
+        if let Some(ex) = &self.exclude {
+            if let Some(m) = ex.find(record) {
+                return format!(
+                    "contains `{}`, which marks another identity provider's OAuth error",
+                    String::from_utf8_lossy(&record[m.start()..m.end()])
+                );
+            }
+        }
+        match self.classify(record, ctx) {
+            Some(_) => format!("matched by the `{p}` rules"),
+            None if !self.rule_gate.is_match(record) => format!(
+                "contains none of the `{p}` rules' words (the prefilter dismissed it)"
+            ),
+            None => format!(
+                "names `{p}`, but no rule pattern matched it, not even the catch-all's \
+                 token-endpoint patterns"
+            ),
+        }
+    }
+
     /// A record with an explicit code: the first rule with that code whose patterns match,
     /// else the first rule with that code; an unknown code goes to the catch-all.
     fn by_code(&self, code: &[u8], record: &[u8]) -> Option<RuleIdx> {
@@ -405,6 +444,27 @@ impl RuleSet {
             }
         }
         diags.into_result(set)
+    }
+
+    /// Why `classify` gives what it gives for this record: which gate or rule decided. For
+    /// the `classify` command's "why didn't this line match?"; not the hot path.
+    pub fn explain(&self, record: &[u8], ctx: &MatchContext<'_>) -> String {
+        if self.providers.is_empty() {
+            return "the rule set has no matchers".to_string();
+        }
+        let mut why = Vec::new();
+        for p in &self.providers {
+            if p.classify(record, ctx).is_some() {
+                return p.explain(record, ctx);
+            }
+            why.push(p.explain(record, ctx));
+        }
+        why.join("; ")
+    }
+
+    /// The providers the rule files describe (`zoom`), in load order.
+    pub fn providers(&self) -> impl Iterator<Item = &str> + '_ {
+        self.providers.iter().map(|p| p.provider.as_str())
     }
 
     /// A rule set that describes `rules` but matches nothing: for consumers' tests (registry,
