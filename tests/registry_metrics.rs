@@ -231,7 +231,10 @@ fn rule_info_carries_the_rule_text_and_alert_parameters() {
     );
     let r = [("rule", "unclassified")];
     assert_eq!(value(&s, "oauthwatch_alert_threshold", &r), Some(10.0));
-    assert_eq!(value(&s, "oauthwatch_alert_window_seconds", &r), Some(600.0));
+    assert_eq!(
+        value(&s, "oauthwatch_alert_window_seconds", &r),
+        Some(600.0)
+    );
     assert_eq!(
         value(&s, "oauthwatch_rule_info", &[("rule", "unclassified")]).map(|_| ()),
         Some(())
@@ -331,7 +334,13 @@ fn no_label_value_comes_from_log_text() {
     for secret in fixture("secret_strings.txt").lines() {
         assert!(!out.contains(secret), "secret {secret} in metrics");
     }
-    for fragment in ["weird", "Totally new", "invalid_grant", "server_error", "12345"] {
+    for fragment in [
+        "weird",
+        "Totally new",
+        "invalid_grant",
+        "server_error",
+        "12345",
+    ] {
         assert!(!out.contains(fragment), "log text {fragment:?} in metrics");
     }
     // Every label value is from the rules, the config, the fixed enumerations, the build, or
@@ -372,7 +381,10 @@ fn no_label_value_comes_from_log_text() {
             if name == "oauthwatch_build_info" {
                 continue;
             }
-            assert!(allowed.contains(&v), "{name}{{{k}={v:?}}} is not from rules/config");
+            assert!(
+                allowed.contains(&v),
+                "{name}{{{k}={v:?}}} is not from rules/config"
+            );
         }
     }
     // The /hints JSON shows samples and reasons, but never a secret.
@@ -408,14 +420,26 @@ fn reload_keeps_remaining_counters_and_drops_removed_series() {
     );
     let s = parse(&text(&reg));
     let v = |name, rule: &str, src: &str| value(&s, name, &[("rule", rule), ("source", src)]);
-    assert_eq!(v("oauthwatch_errors_total", "invalid_client", "api"), Some(2.0));
-    assert_eq!(v("oauthwatch_alert_hint", "invalid_client", "api"), Some(1.0));
+    assert_eq!(
+        v("oauthwatch_errors_total", "invalid_client", "api"),
+        Some(2.0)
+    );
+    assert_eq!(
+        v("oauthwatch_alert_hint", "invalid_client", "api"),
+        Some(1.0)
+    );
     assert_eq!(
         v("oauthwatch_alert_window_matches", "invalid_client", "api"),
         Some(2.0)
     );
-    assert_eq!(v("oauthwatch_errors_total", "token_revoked", "api"), Some(0.0));
-    assert_eq!(v("oauthwatch_errors_total", "token_revoked", "new"), Some(0.0));
+    assert_eq!(
+        v("oauthwatch_errors_total", "token_revoked", "api"),
+        Some(0.0)
+    );
+    assert_eq!(
+        v("oauthwatch_errors_total", "token_revoked", "new"),
+        Some(0.0)
+    );
     assert_eq!(
         v("oauthwatch_pod_errors_total", "invalid_client", "api"),
         Some(2.0)
@@ -476,7 +500,10 @@ fn pod_series_are_bounded_and_overflow_is_labelled() {
             assert_eq!(l["source"], "containers");
             assert_eq!(l["rule"], "invalid_authorization_code");
             assert_eq!(l["code"], "4734");
-            (format!("{}/{}/{}", l["namespace"], l["pod"], l["container"]), *v)
+            (
+                format!("{}/{}/{}", l["namespace"], l["pod"], l["container"]),
+                *v,
+            )
         })
         .collect();
     let want: BTreeMap<String, f64> = [
@@ -512,7 +539,11 @@ fn self_monitoring_counts_observer_events() {
     // Before anything: reload results at 0, last reload successful, not ready.
     let s = parse(&text(&reg));
     assert_eq!(
-        value(&s, "oauthwatch_config_reloads_total", &[("result", "failure")]),
+        value(
+            &s,
+            "oauthwatch_config_reloads_total",
+            &[("result", "failure")]
+        ),
         Some(0.0)
     );
     assert_eq!(value(&s, "oauthwatch_ready", &[]), Some(0.0));
@@ -571,7 +602,11 @@ fn self_monitoring_counts_observer_events() {
     assert_eq!(web("oauthwatch_source_lag_bytes"), Some(12345.0));
     let src_reason = |name, k, v| value(&s, name, &[("source", "web"), (k, v)]);
     assert_eq!(
-        src_reason("oauthwatch_lines_dropped_total", "reason", "malformed_wrapper"),
+        src_reason(
+            "oauthwatch_lines_dropped_total",
+            "reason",
+            "malformed_wrapper"
+        ),
         Some(2.0)
     );
     assert_eq!(
@@ -597,7 +632,11 @@ fn self_monitoring_counts_observer_events() {
     assert_eq!(value(&s, "oauthwatch_ready", &[]), Some(1.0));
     assert!(reg.is_ready());
     assert_eq!(
-        value(&s, "oauthwatch_config_reloads_total", &[("result", "failure")]),
+        value(
+            &s,
+            "oauthwatch_config_reloads_total",
+            &[("result", "failure")]
+        ),
         Some(1.0)
     );
     assert_eq!(
@@ -608,7 +647,11 @@ fn self_monitoring_counts_observer_events() {
     reg.reload_result(true);
     let s = parse(&text(&reg));
     assert_eq!(
-        value(&s, "oauthwatch_config_reloads_total", &[("result", "success")]),
+        value(
+            &s,
+            "oauthwatch_config_reloads_total",
+            &[("result", "success")]
+        ),
         Some(1.0)
     );
     assert_eq!(
@@ -706,8 +749,8 @@ fn promtool_check_metrics_reports_nothing() {
 #[test]
 fn exposition_lists_every_documented_metric() {
     let out = String::from_utf8(busy_registry().encode()).unwrap();
-    let doc = std::fs::read_to_string(format!("{}/docs/metrics.md", env!("CARGO_MANIFEST_DIR")))
-        .unwrap();
+    let doc =
+        std::fs::read_to_string(format!("{}/docs/metrics.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let readme =
         std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let documented: Vec<&str> = doc
@@ -724,7 +767,10 @@ fn exposition_lists_every_documented_metric() {
         );
         assert!(readme.contains(&full), "{full} missing from README");
     }
-    for line in out.lines().filter_map(|l| l.strip_prefix("# TYPE oauthwatch_")) {
+    for line in out
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE oauthwatch_"))
+    {
         let name = line.split(' ').next().unwrap();
         assert!(
             documented.contains(&name),

@@ -228,7 +228,12 @@ fn keep_sample(sample: &mut Vec<u8>, record: &[u8]) {
     let head = &record[..SAMPLE_RAW_MAX_BYTES];
     let cut = head
         .iter()
-        .rposition(|b| matches!(b, b' ' | b'\t' | b',' | b';' | b'&' | b'"' | b'\'' | b'{' | b'}'))
+        .rposition(|b| {
+            matches!(
+                b,
+                b' ' | b'\t' | b',' | b';' | b'&' | b'"' | b'\'' | b'{' | b'}'
+            )
+        })
         .unwrap_or(0);
     sample.extend_from_slice(&head[..cut]);
     sample.extend_from_slice(" …".as_bytes());

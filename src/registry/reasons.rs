@@ -110,8 +110,14 @@ mod tests {
         assert_eq!(
             top,
             vec![
-                ReasonCount { reason: "b".into(), count: 3 },
-                ReasonCount { reason: "a".into(), count: 2 },
+                ReasonCount {
+                    reason: "b".into(),
+                    count: 3
+                },
+                ReasonCount {
+                    reason: "a".into(),
+                    count: 2
+                },
             ]
         );
     }
@@ -126,7 +132,13 @@ mod tests {
             t.add(&format!("one-off {i}"));
         }
         assert_eq!(t.len(), 50);
-        assert_eq!(t.top(1)[0], ReasonCount { reason: "frequent".into(), count: 5 });
+        assert_eq!(
+            t.top(1)[0],
+            ReasonCount {
+                reason: "frequent".into(),
+                count: 5
+            }
+        );
     }
 
     #[test]
