@@ -466,6 +466,7 @@ fn reload_keeps_remaining_counters_and_drops_removed_series() {
     }
     // The old tally may still be used briefly by the classifier loop: harmless.
     first.record_match(1, 0, b"x", None, None);
+    first.record_match(0, 0, b"x", None, Some(&k8s("ns", "p9")));
     second.record_match(1, 2, b"x", None, None);
     let s = parse(&text(&reg));
     assert_eq!(
@@ -476,7 +477,12 @@ fn reload_keeps_remaining_counters_and_drops_removed_series() {
         ),
         Some(1.0)
     );
-    assert!(!text(&reg).contains("source=\"old\""));
+    let out = text(&reg);
+    assert!(!out.contains("source=\"old\""));
+    assert!(
+        !out.contains("invalid_authorization_code"),
+        "a straggling match must not bring back series of a removed rule"
+    );
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub mod window;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
 use prometheus::{Encoder, IntCounter, IntGauge, TextEncoder};
@@ -347,11 +347,10 @@ impl Registry {
                     }
                     None => Arc::new(Cell {
                         counter: f.errors.with_label_values(&key),
-                        pod: PodSlot {
-                            id: self.next_id.fetch_add(1, Ordering::Relaxed),
-                            labels: key.clone(),
-                            overflow: OnceLock::new(),
-                        },
+                        pod: PodSlot::new(
+                            self.next_id.fetch_add(1, Ordering::Relaxed),
+                            key.clone(),
+                        ),
                         state: Mutex::new(CellState {
                             rule: rule.clone(),
                             window: SlidingWindow::new(rule.alert.window),

@@ -6,6 +6,7 @@
 //! the match counts under `namespace="_overflow",pod="_overflow",container="_overflow"`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use prometheus::{IntCounter, IntCounterVec};
@@ -51,6 +52,21 @@ pub struct PodSlot {
     pub labels: [String; 4],
     /// Its `_overflow` counter, created on first overflow.
     pub overflow: OnceLock<IntCounter>,
+    /// Set (under the table lock) once the series is removed, so a straggling match through
+    /// an old tally cannot bring its per-pod series back.
+    pub retired: AtomicBool,
+}
+
+impl PodSlot {
+    /// The slot of a new series.
+    pub fn new(id: u64, labels: [String; 4]) -> PodSlot {
+        PodSlot {
+            id,
+            labels,
+            overflow: OnceLock::new(),
+            retired: AtomicBool::new(false),
+        }
+    }
 }
 
 fn labels_of<'a>(group: &'a [String; 4], k: &'a K8sRef) -> [&'a str; 7] {
@@ -82,13 +98,15 @@ impl PodBook {
     /// Count one match of `slot` from pod `k` at `now`.
     pub fn count(&self, slot: &PodSlot, k: &K8sRef, now: u64) {
         let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.retired.load(Ordering::Relaxed) {
+            return;
+        }
         if let Some(p) = t.groups.get_mut(&slot.id).and_then(|g| g.pods.get_mut(k)) {
             p.counter.inc();
             p.last_match = now;
             return;
         }
         if t.len >= self.max && !self.evict_idle(&mut t, now) {
-            drop(t);
             let c = slot.overflow.get_or_init(|| {
                 let [p, c, r, s] = &slot.labels;
                 self.vec
@@ -145,6 +163,7 @@ impl PodBook {
     /// Remove every per-pod series of `slot` (its rule or source is gone).
     pub fn remove(&self, slot: &PodSlot) {
         let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        slot.retired.store(true, Ordering::Relaxed);
         if let Some(g) = t.groups.remove(&slot.id) {
             for k in g.pods.keys() {
                 let _ = self.vec.remove_label_values(&labels_of(&g.labels, k));
