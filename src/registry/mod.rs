@@ -11,6 +11,20 @@
 //!   classifier reports per matching record ([`Tally::record_match`], one short lock);
 //! - memory is bounded: windows by bucket count, samples by length, reason tables and pod
 //!   series by entries.
+//!
+//! How the daemon drives it:
+//!
+//! ```text
+//! let registry = Arc::new(Registry::new(config.max_pod_series));      // system clock
+//! let tally = registry.install(rules.clone(), &source_labels);         // at start
+//! Sources::start(specs, opts, tx, registry.clone())                    // SourceObserver
+//! registry.set_ready(true);                                            // rules loaded, sources open
+//! // classify loop, per matching record:
+//! tally.record_match(batch.source, c.rule, record, c.reason, batch.k8s.as_deref());
+//! // reload: on success `tally = registry.install(new_rules, &labels); registry.reload_result(true)`,
+//! //         on failure `registry.reload_result(false)` (old rules and tally stay)
+//! // exporter: metrics() = registry.encode(), hints() = registry.hints(), ready() = registry.is_ready()
+//! ```
 
 mod clock;
 mod families;
@@ -640,5 +654,23 @@ impl SourceObserver for Registry {
         if let Some(s) = self.sources.load().get(source) {
             s.lag.set(bytes.min(i64::MAX as u64) as i64);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_sample_is_cut_back_to_a_separator() {
+        let mut sample = Vec::new();
+        let mut record = b"error ".repeat(SAMPLE_RAW_MAX_BYTES / 6);
+        record.extend_from_slice(b"Bearer ");
+        record.extend_from_slice(&[b'A'; 4096]);
+        keep_sample(&mut sample, &record);
+        assert!(sample.len() <= SAMPLE_RAW_MAX_BYTES + " …".len());
+        assert!(!sample.contains(&b'A'), "no partial token kept");
+        keep_sample(&mut sample, b"short");
+        assert_eq!(sample, b"short");
     }
 }

@@ -178,3 +178,67 @@ impl PodBook {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus::Opts;
+
+    fn book(max: usize) -> PodBook {
+        let vec = IntCounterVec::new(
+            Opts::new("p_total", "p"),
+            &[
+                "provider",
+                "code",
+                "rule",
+                "source",
+                "namespace",
+                "pod",
+                "container",
+            ],
+        )
+        .unwrap();
+        PodBook::new(vec, max)
+    }
+
+    fn slot(id: u64) -> PodSlot {
+        PodSlot::new(id, ["zoom", "4734", "r", "s"].map(String::from))
+    }
+
+    fn pod(name: &str) -> K8sRef {
+        K8sRef {
+            namespace: "ns".into(),
+            pod: name.into(),
+            container: "c".into(),
+        }
+    }
+
+    #[test]
+    fn zero_max_puts_everything_under_overflow() {
+        let b = book(0);
+        let s = slot(1);
+        b.count(&s, &pod("a"), 10);
+        b.count(&s, &pod("b"), 10);
+        assert_eq!(s.overflow.get().unwrap().get(), 2);
+        assert_eq!(
+            prometheus::core::Collector::collect(&b.vec)[0]
+                .get_metric()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn removing_a_series_frees_its_room_and_retires_it() {
+        let b = book(1);
+        let (s1, s2) = (slot(1), slot(2));
+        b.count(&s1, &pod("a"), 10);
+        b.remove(&s1);
+        b.count(&s2, &pod("a"), 10);
+        assert!(s2.overflow.get().is_none(), "room was freed");
+        b.count(&s1, &pod("a"), 11);
+        let families = prometheus::core::Collector::collect(&b.vec);
+        let series = families[0].get_metric();
+        assert_eq!(series.len(), 1, "the retired series stays gone");
+    }
+}
