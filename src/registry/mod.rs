@@ -128,6 +128,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Per-source self-monitoring handles, indexed by [`SourceIdx`].
 struct SourceMetrics {
+    name: String,
     lines: IntCounter,
     records: IntCounter,
     bytes: IntCounter,
@@ -255,6 +256,16 @@ fn keep_sample(sample: &mut Vec<u8>, record: &[u8]) {
 
 fn rule_key(rule: &Rule) -> Vec<String> {
     vec![rule.provider.clone(), rule.code_label(), rule.id.clone()]
+}
+
+/// `kubernetes.max_pod_series` when the config does not set it.
+pub const DEFAULT_MAX_POD_SERIES: usize = 500;
+
+impl Default for Registry {
+    /// A registry on the system clock with the default per-pod bound.
+    fn default() -> Registry {
+        Registry::new(DEFAULT_MAX_POD_SERIES)
+    }
 }
 
 impl Registry {
@@ -466,6 +477,7 @@ impl Registry {
             .map(|s| {
                 let n = [s.name.as_str()];
                 SourceMetrics {
+                    name: s.name.clone(),
                     lines: f.lines.with_label_values(&n),
                     records: f.records.with_label_values(&n),
                     bytes: f.bytes.with_label_values(&n),
@@ -615,6 +627,7 @@ impl SourceObserver for Registry {
         };
         if let Some(s) = self.sources.load().get(source) {
             s.dropped[i].inc();
+            tracing::debug!(source = %s.name, reason = reason.as_str(), "line cut or dropped");
         }
     }
 
@@ -627,12 +640,14 @@ impl SourceObserver for Registry {
     fn rotated(&self, source: SourceIdx) {
         if let Some(s) = self.sources.load().get(source) {
             s.rotations.inc();
+            tracing::debug!(source = %s.name, "file rotation seen");
         }
     }
 
     fn truncated(&self, source: SourceIdx) {
         if let Some(s) = self.sources.load().get(source) {
             s.truncations.inc();
+            tracing::debug!(source = %s.name, "file truncation seen");
         }
     }
 
@@ -643,11 +658,13 @@ impl SourceObserver for Registry {
             .unwrap_or(READ_ERROR_KINDS.len() - 1);
         if let Some(s) = self.sources.load().get(source) {
             s.read_errors[i].inc();
+            tracing::debug!(source = %s.name, kind = READ_ERROR_KINDS[i], "read error counted");
         }
     }
 
     fn checkpoint_write_failed(&self) {
         self.fam.checkpoint_failures.inc();
+        tracing::debug!("checkpoint write failure counted");
     }
 
     fn lag_bytes(&self, source: SourceIdx, bytes: u64) {

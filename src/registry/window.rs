@@ -177,4 +177,31 @@ mod tests {
         assert_eq!(w.count(7), 1);
         assert_eq!(w.count(8), 0);
     }
+
+    proptest::proptest! {
+        /// Against a model that keeps every match's time: with one-second buckets the counts
+        /// agree exactly, whatever the sequence of matches, clock steps and reads.
+        #[test]
+        fn agrees_with_a_list_of_match_times(
+            window in 1u64..=MAX_BUCKETS,
+            steps in proptest::collection::vec((0u64..90, 0u8..4), 1..300),
+        ) {
+            let mut w = SlidingWindow::new(Duration::from_secs(window));
+            let mut model: Vec<u64> = Vec::new();
+            let mut now = 1_000_000u64;
+            for (advance, action) in steps {
+                now += advance;
+                match action {
+                    0 | 1 => {
+                        w.record(now);
+                        model.push(now);
+                    }
+                    _ => {
+                        let want = model.iter().filter(|&&t| t <= now && now < t + window).count();
+                        proptest::prop_assert_eq!(w.count(now), want as u64);
+                    }
+                }
+            }
+        }
+    }
 }
