@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::header::{HeaderValue, CONNECTION};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -160,12 +161,19 @@ impl Server {
         let service = {
             let server = self.clone();
             let activity = activity.clone();
+            let stop = stop.clone();
             service_fn(move |req| {
                 let server = server.clone();
+                let stop = stop.clone();
                 let guard = activity.handler();
                 async move {
-                    let resp = server.router.handle(req).await;
+                    let mut resp = server.router.handle(req).await;
                     drop(guard);
+                    if stop.is_cancelled() {
+                        // Tell the client, so it reconnects elsewhere instead of reusing us.
+                        resp.headers_mut()
+                            .insert(CONNECTION, HeaderValue::from_static("close"));
+                    }
                     Ok::<_, std::convert::Infallible>(resp)
                 }
             })
