@@ -64,7 +64,7 @@ impl BasicAuth {
             if let Err(e) = bcrypt::HashParts::from_str(hash) {
                 return Err(ServeError::BasicAuthHash {
                     user: user.clone(),
-                    reason: e.to_string(),
+                    reason: hash_problem(&e),
                 });
             }
         }
@@ -137,6 +137,18 @@ impl BasicAuth {
         let mut out = [0u8; 32];
         out.copy_from_slice(ctx.sign().as_ref());
         out
+    }
+}
+
+/// What is wrong with a hash, without repeating it (a hash is still worth cracking offline,
+/// and errors end up in logs).
+fn hash_problem(e: &bcrypt::BcryptError) -> String {
+    match e {
+        bcrypt::BcryptError::InvalidCost(_) | bcrypt::BcryptError::CostNotAllowed(_) => {
+            "its cost is not a number from 4 to 31".into()
+        }
+        bcrypt::BcryptError::InvalidPrefix(_) => "its prefix is not `$2a$`, `$2b$`, `$2x$` or `$2y$`".into(),
+        _ => "expected 60 characters like `$2y$10$` + 53 characters of salt and hash".into(),
     }
 }
 
