@@ -392,14 +392,17 @@ impl Sources {
         let checkpointer = (!tables.is_empty()).then(|| {
             let (tables, obs, cancel) = (tables.clone(), observer.clone(), cancel.clone());
             let every = opts.checkpoint_interval.max(std::time::Duration::from_millis(10));
+            // Save at once: the start positions just decided must survive a crash, or a
+            // restart would count as a first start again.
+            let _ = save_all(&tables, &*obs);
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
                         _ = cancel.cancelled() => return,
                         _ = tokio::time::sleep(every) => {}
                     }
-                    let (tables, obs) = (tables.clone(), obs.clone());
-                    let _ = tokio::task::spawn_blocking(move || save_all(&tables, &*obs)).await;
+                    let (t, o) = (tables.clone(), obs.clone());
+                    let _ = tokio::task::spawn_blocking(move || save_all(&t, &*o)).await;
                 }
             })
         });

@@ -237,6 +237,18 @@ impl Running {
         self.texts()
     }
 
+    /// Simulated crash: the sources stop without a final checkpoint (what SIGKILL leaves is
+    /// the last periodic checkpoint).
+    pub fn crash(mut self) -> Vec<String> {
+        let sources = self.sources.take().unwrap();
+        drop(sources);
+        let consumer = self.consumer.take().unwrap();
+        self.rt.block_on(async {
+            let _ = tokio::time::timeout(DEADLINE, consumer).await;
+        });
+        self.texts()
+    }
+
     pub fn stdin_finished(&self) {
         let s = self.sources.as_ref().unwrap();
         self.rt.block_on(async {

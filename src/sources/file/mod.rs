@@ -256,6 +256,7 @@ impl Server {
                 self.src.limits.framing,
                 k8s,
                 initial,
+                meta.len(),
                 now,
             );
             Self::index(&mut self.by_path, &t);
@@ -399,7 +400,8 @@ impl Server {
             // Same inode, other content: the inode was reused by a new file.
         }
         if initial && self.first_start && self.src.spec.start_at == StartAt::End {
-            return Some(size);
+            let at_discovery = self.files.get(&id)?.discovered_size;
+            return Some(if at_discovery <= size { at_discovery } else { 0 });
         }
         Some(0)
     }

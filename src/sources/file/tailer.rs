@@ -56,6 +56,9 @@ pub struct Tailer {
     pub k8s: Option<Arc<K8sRef>>,
     /// Start offset not decided yet (never opened); `true` if found by the first discovery.
     pub start_pending: Option<bool>,
+    /// Size when discovered: where `start_at = end` starts even if the file only becomes
+    /// readable later (lines written in between are not lost).
+    pub discovered_size: u64,
     /// The last open failed with this kind; logged once until it clears.
     pub open_error: Option<&'static str>,
 }
@@ -69,6 +72,7 @@ impl Tailer {
         limits: FramingLimits,
         k8s: Option<Arc<K8sRef>>,
         initial: bool,
+        discovered_size: u64,
         now: Instant,
     ) -> Tailer {
         let target = std::fs::canonicalize(&path).ok().filter(|t| *t != path);
@@ -87,6 +91,7 @@ impl Tailer {
             last_active: now,
             k8s,
             start_pending: Some(initial),
+            discovered_size,
             open_error: None,
         }
     }
