@@ -264,7 +264,12 @@ fn ranked(summary: &ScanSummary) -> Vec<RuleIdx> {
     let mut seen: Vec<RuleIdx> = (0..summary.tallies.len())
         .filter(|&i| summary.tallies[i].count > 0)
         .collect();
-    seen.sort_by(|&a, &b| summary.tallies[b].count.cmp(&summary.tallies[a].count).then(a.cmp(&b)));
+    seen.sort_by(|&a, &b| {
+        summary.tallies[b]
+            .count
+            .cmp(&summary.tallies[a].count)
+            .then(a.cmp(&b))
+    });
     seen
 }
 
@@ -411,43 +416,44 @@ pub fn classify(args: &ClassifyArgs) -> ExitCode {
     let mut stdin = io::stdin().lock();
     let mut buf = vec![0u8; 64 * 1024];
     let mut line = 1u64;
-    let mut emit = |framed: &mut Framed, out: &mut BufWriter<io::StdoutLock<'_>>| -> io::Result<()> {
-        for record in framed.records() {
-            let this_line = line;
-            line += 1 + memchr::memchr_iter(b'\n', record).count() as u64;
-            let c = rules.classify(record, &ctx);
-            if c.is_none() && !args.all {
-                continue;
-            }
-            let obj = match c {
-                Some(c) => {
-                    let r = &rules.rules()[c.rule];
-                    serde_json::json!({
-                        "line": this_line,
-                        "rule": r.id,
-                        "provider": r.provider,
-                        "codes": r.codes,
-                        "severity": r.severity.as_str(),
-                        "reason": c.reason.map(normalize_reason),
-                        "excerpt": redact_record(record),
-                    })
+    let mut emit =
+        |framed: &mut Framed, out: &mut BufWriter<io::StdoutLock<'_>>| -> io::Result<()> {
+            for record in framed.records() {
+                let this_line = line;
+                line += 1 + memchr::memchr_iter(b'\n', record).count() as u64;
+                let c = rules.classify(record, &ctx);
+                if c.is_none() && !args.all {
+                    continue;
                 }
-                None => serde_json::json!({
-                    "line": this_line,
-                    "rule": null,
-                    "codes": [],
-                    "severity": null,
-                    "why": rules.explain(record, &ctx),
-                    "excerpt": redact_record(record),
-                }),
-            };
-            serde_json::to_writer(&mut *out, &obj)?;
-            out.write_all(b"\n")?;
-        }
-        framed.clear();
-        // Flush per chunk so that someone pasting lines sees answers as they go.
-        out.flush()
-    };
+                let obj = match c {
+                    Some(c) => {
+                        let r = &rules.rules()[c.rule];
+                        serde_json::json!({
+                            "line": this_line,
+                            "rule": r.id,
+                            "provider": r.provider,
+                            "codes": r.codes,
+                            "severity": r.severity.as_str(),
+                            "reason": c.reason.map(normalize_reason),
+                            "excerpt": redact_record(record),
+                        })
+                    }
+                    None => serde_json::json!({
+                        "line": this_line,
+                        "rule": null,
+                        "codes": [],
+                        "severity": null,
+                        "why": rules.explain(record, &ctx),
+                        "excerpt": redact_record(record),
+                    }),
+                };
+                serde_json::to_writer(&mut *out, &obj)?;
+                out.write_all(b"\n")?;
+            }
+            framed.clear();
+            // Flush per chunk so that someone pasting lines sees answers as they go.
+            out.flush()
+        };
     let res = (|| -> io::Result<()> {
         loop {
             let n = match stdin.read(&mut buf) {

@@ -67,6 +67,7 @@ pub fn sample_hints() -> HintsReport {
             last_seen: "2026-11-24T19:59:59Z".into(),
             sample: r#"{"reason":"Invalid authorization code <script>alert(1)</script> \"><img src=x onerror=alert(2)>","error":"invalid_grant"}"#.into(),
             unmatched_reasons: vec![],
+                            last_fired: None,
         }],
     }
 }

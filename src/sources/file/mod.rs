@@ -183,12 +183,7 @@ impl Server {
         let grace = self.src.limits.rotated_file_grace;
         self.files
             .values()
-            .flat_map(|t| {
-                [
-                    t.framer.idle_deadline(),
-                    t.gone_since.map(|g| g + grace),
-                ]
-            })
+            .flat_map(|t| [t.framer.idle_deadline(), t.gone_since.map(|g| g + grace)])
             .flatten()
             .fold(next_poll, Instant::min)
     }
@@ -236,7 +231,14 @@ impl Server {
                     // Renamed to another path the globs match: follow it.
                     t.path = path.clone();
                     t.target = std::fs::canonicalize(&path).ok().filter(|p| *p != path);
-                    if let Some(lf) = self.src.table.lock().unwrap_or_else(|e| e.into_inner()).files.get_mut(&id) {
+                    if let Some(lf) = self
+                        .src
+                        .table
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .files
+                        .get_mut(&id)
+                    {
                         lf.path = path.clone();
                     }
                 }
@@ -401,7 +403,11 @@ impl Server {
         }
         if initial && self.first_start && self.src.spec.start_at == StartAt::End {
             let at_discovery = self.files.get(&id)?.discovered_size;
-            return Some(if at_discovery <= size { at_discovery } else { 0 });
+            return Some(if at_discovery <= size {
+                at_discovery
+            } else {
+                0
+            });
         }
         Some(0)
     }
@@ -444,8 +450,8 @@ impl Server {
         };
         t.size = size;
         // Truncated (copytruncate, `> file`) or rewritten in place since we last looked.
-        let rewritten = size < t.read_pos
-            || (t.read_pos > 0 && !t.fingerprint.matches(file).unwrap_or(true));
+        let rewritten =
+            size < t.read_pos || (t.read_pos > 0 && !t.fingerprint.matches(file).unwrap_or(true));
         if rewritten {
             tracing::info!(source = %self.src.spec.name, path = %t.path.display(), "file truncated; reading it again from the start");
             self.src.observer.truncated(idx);
