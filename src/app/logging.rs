@@ -4,6 +4,8 @@
 //! reload can change it (the filter sits behind a reload handle). What is logged never holds
 //! raw log text: sources and the classifier log paths, counts and rule ids only.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{reload, EnvFilter, Layer, Registry};
@@ -47,6 +49,7 @@ pub fn init(flag_level: Option<&str>, config_level: &str, format: LogFormat) -> 
     let output = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
