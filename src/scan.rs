@@ -1,22 +1,526 @@
 //! One-shot commands over whole inputs: `scan`, `classify`, `check`.
 //!
-//! OWNER: classifier helper. (SKELETON)
+//! These are the I/O edge around the pure pieces: they read files or stdin in large chunks,
+//! frame them with [`Framer`] into records, classify each record with the shared [`RuleSet`],
+//! and print. `scan` keeps one small tally per rule and allocates nothing per record.
+//!
+//! Exit codes: 0 when the command did its job (a scan that finds failures still succeeds),
+//! 1 when `check` found problems, 2 when the command could not run (unreadable input, invalid
+//! rules, bad flags).
 
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
-use crate::cli::{CheckArgs, ClassifyArgs, ScanArgs};
+use crate::classifier::redact::{normalize_reason, redact_record};
+use crate::classifier::{MatchContext, RuleIdx, RuleSet};
+use crate::cli::{CheckArgs, ClassifyArgs, ScanArgs, ScanFormat};
+use crate::config::Config;
+use crate::diag::Diagnostics;
+use crate::framing::{Format, Framed, Framer, FramingLimits};
+
+/// Bytes read per chunk: large enough that per-chunk costs vanish, small enough for a cache.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// Exit code for "could not run".
+const EXIT_ERROR: u8 = 2;
+
+/// Where each rule was seen in a scan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuleTally {
+    /// Records classified as the rule.
+    pub count: u64,
+    /// Physical line (1-based, counted across all inputs in order) of the first such record.
+    pub first_line: u64,
+    /// Physical line of the last such record.
+    pub last_line: u64,
+    /// Input (index into the scanned files) of the first record.
+    pub first_input: usize,
+    /// Input of the last record.
+    pub last_input: usize,
+}
+
+/// The result of scanning inputs: totals and one tally per rule (indexed by [`RuleIdx`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanSummary {
+    /// Physical lines read.
+    pub lines: u64,
+    /// Records after framing (multi-line records count once).
+    pub records: u64,
+    /// Per rule, indexed like [`RuleSet::rules`].
+    pub tallies: Vec<RuleTally>,
+}
+
+/// Frames and classifies a stream, tallying per rule; the core of `scan`, free of printing.
+pub struct Scanner<'a> {
+    rules: &'a RuleSet,
+    ctx: MatchContext<'a>,
+    format: Format,
+    summary: ScanSummary,
+    framed: Framed,
+}
+
+impl<'a> Scanner<'a> {
+    /// A scanner over `rules` for inputs wrapped as `format`.
+    pub fn new(rules: &'a RuleSet, ctx: MatchContext<'a>, format: Format) -> Self {
+        Scanner {
+            rules,
+            ctx,
+            format,
+            summary: ScanSummary {
+                tallies: vec![RuleTally::default(); rules.rules().len()],
+                ..ScanSummary::default()
+            },
+            framed: Framed::default(),
+        }
+    }
+
+    /// Scan one whole input; `progress` is told how many bytes were read.
+    pub fn scan_reader(
+        &mut self,
+        input: usize,
+        mut reader: impl Read,
+        mut progress: impl FnMut(u64),
+    ) -> io::Result<()> {
+        let mut framer = Framer::new(self.format, FramingLimits::default());
+        let mut buf = vec![0u8; CHUNK_BYTES];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            framer.push(&buf[..n], Instant::now(), &mut self.framed);
+            self.drain(input);
+            progress(n as u64);
+        }
+        framer.finish(&mut self.framed);
+        self.drain(input);
+        Ok(())
+    }
+
+    /// Classify the framed records and forget them.
+    fn drain(&mut self, input: usize) {
+        let base = self.summary.lines;
+        // Physical line of record i: one line per earlier record plus one per `\n` inside
+        // earlier records (framing joins multi-line records with `\n`). The newlines are
+        // counted lazily, only up to records that match.
+        let mut inner_newlines = 0u64;
+        let mut counted_to = 0usize;
+        let mut start = 0usize;
+        for (i, &end) in self.framed.ends.iter().enumerate() {
+            let end = end as usize;
+            let record = &self.framed.data[start..end];
+            if let Some(c) = self.rules.classify(record, &self.ctx) {
+                inner_newlines +=
+                    memchr::memchr_iter(b'\n', &self.framed.data[counted_to..start]).count() as u64;
+                counted_to = start;
+                let line = base + 1 + i as u64 + inner_newlines;
+                let t = &mut self.summary.tallies[c.rule];
+                if t.count == 0 {
+                    t.first_line = line;
+                    t.first_input = input;
+                }
+                t.count += 1;
+                t.last_line = line;
+                t.last_input = input;
+            }
+            start = end;
+        }
+        self.summary.records += self.framed.ends.len() as u64;
+        self.summary.lines += self.framed.lines;
+        self.framed.clear();
+    }
+
+    /// The tallies so far.
+    pub fn summary(&self) -> &ScanSummary {
+        &self.summary
+    }
+
+    /// Finish and take the tallies.
+    pub fn into_summary(self) -> ScanSummary {
+        self.summary
+    }
+}
+
+fn load_rules(paths: &[PathBuf]) -> Result<RuleSet, ExitCode> {
+    RuleSet::load_or_embedded(paths).map_err(|d| {
+        eprintln!("{d}");
+        eprintln!(
+            "oauthwatch: the rule files have {} problem(s); run `oauthwatch check` for details",
+            d.0.len()
+        );
+        ExitCode::from(EXIT_ERROR)
+    })
+}
+
+fn input_format(s: &str) -> Result<Format, ExitCode> {
+    Format::parse(s).ok_or_else(|| {
+        eprintln!("oauthwatch: unknown --input-format `{s}`; use auto, plain, json, cri or docker");
+        ExitCode::from(EXIT_ERROR)
+    })
+}
+
+fn open_input(path: &Path) -> io::Result<(Box<dyn Read>, Option<u64>)> {
+    if path == Path::new("-") {
+        return Ok((Box::new(io::stdin().lock()), None));
+    }
+    let f = std::fs::File::open(path)?;
+    let len = f.metadata().ok().map(|m| m.len());
+    Ok((Box::new(f), len))
+}
+
+fn progress_bar(total: Option<u64>) -> Option<indicatif::ProgressBar> {
+    if !io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = match total {
+        Some(t) => indicatif::ProgressBar::new(t),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {bytes}/{total_bytes} {bar:40} {bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
 
 /// `oauthwatch scan`.
-pub fn scan(_args: &ScanArgs) -> ExitCode {
-    ExitCode::FAILURE
+pub fn scan(args: &ScanArgs) -> ExitCode {
+    let rules = match load_rules(&args.rules) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let format = match input_format(&args.input_format) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let ctx = MatchContext {
+        provider: args.provider.as_deref(),
+    };
+    let total: Option<u64> = args
+        .files
+        .iter()
+        .map(|p| {
+            if p == Path::new("-") {
+                None
+            } else {
+                std::fs::metadata(p).ok().map(|m| m.len())
+            }
+        })
+        .sum();
+    let bar = progress_bar(total);
+    let mut scanner = Scanner::new(&rules, ctx, format);
+    for (i, path) in args.files.iter().enumerate() {
+        let (reader, _) = match open_input(path) {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(b) = &bar {
+                    b.finish_and_clear();
+                }
+                eprintln!("oauthwatch: cannot read {}: {e}", path.display());
+                return ExitCode::from(EXIT_ERROR);
+            }
+        };
+        let res = scanner.scan_reader(i, reader, |n| {
+            if let Some(b) = &bar {
+                b.inc(n);
+            }
+        });
+        if let Err(e) = res {
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            eprintln!("oauthwatch: error reading {}: {e}", path.display());
+            return ExitCode::from(EXIT_ERROR);
+        }
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let summary = scanner.into_summary();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let res = match args.format {
+        ScanFormat::Json => write_json(&mut out, &rules, &summary),
+        ScanFormat::Text => write_text(&mut out, &rules, &summary, &args.files),
+    };
+    match res.and_then(|_| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("oauthwatch: cannot write output: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Rules seen, most frequent first (ties in rule-file order).
+fn ranked(summary: &ScanSummary) -> Vec<RuleIdx> {
+    let mut seen: Vec<RuleIdx> = (0..summary.tallies.len())
+        .filter(|&i| summary.tallies[i].count > 0)
+        .collect();
+    seen.sort_by(|&a, &b| {
+        summary.tallies[b]
+            .count
+            .cmp(&summary.tallies[a].count)
+            .then(a.cmp(&b))
+    });
+    seen
+}
+
+/// The `--format json` document.
+pub fn json_summary(rules: &RuleSet, summary: &ScanSummary) -> serde_json::Value {
+    let list: Vec<serde_json::Value> = ranked(summary)
+        .into_iter()
+        .map(|i| {
+            let r = &rules.rules()[i];
+            let t = &summary.tallies[i];
+            serde_json::json!({
+                "rule": r.id,
+                "codes": r.codes,
+                "count": t.count,
+                "severity": r.severity.as_str(),
+                "summary": r.summary,
+                "remediation": r.remediation,
+                "first_line": t.first_line,
+                "last_line": t.last_line,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "lines": summary.lines,
+        "records": summary.records,
+        "rules": list,
+    })
+}
+
+fn write_json(out: &mut impl Write, rules: &RuleSet, summary: &ScanSummary) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &json_summary(rules, summary))?;
+    writeln!(out)
+}
+
+/// Word-wrap `text` at `width` columns, each line prefixed with `indent`.
+fn wrap(text: &str, indent: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut col = 0;
+    for word in text.split_whitespace() {
+        if col > 0 && col + 1 + word.chars().count() > width {
+            out.push('\n');
+            col = 0;
+        }
+        if col == 0 {
+            out.push_str(indent);
+            col = indent.len();
+        } else {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += word.chars().count();
+    }
+    out
+}
+
+fn write_text(
+    out: &mut impl Write,
+    rules: &RuleSet,
+    summary: &ScanSummary,
+    files: &[PathBuf],
+) -> io::Result<()> {
+    let seen = ranked(summary);
+    let failures: u64 = seen.iter().map(|&i| summary.tallies[i].count).sum();
+    writeln!(
+        out,
+        "{} lines, {} records, {} OAuth failures in {} rule(s)",
+        summary.lines,
+        summary.records,
+        failures,
+        seen.len()
+    )?;
+    if seen.is_empty() {
+        return Ok(());
+    }
+    let name = |input: usize| -> String {
+        if files.len() > 1 {
+            format!("{}:", files[input].display())
+        } else {
+            String::new()
+        }
+    };
+    let codes_w = seen
+        .iter()
+        .map(|&i| rules.rules()[i].code_label().len())
+        .max()
+        .unwrap_or(4)
+        .max(5);
+    let id_w = seen
+        .iter()
+        .map(|&i| rules.rules()[i].id.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:>8}  {:<codes_w$}  {:<8}  {:<id_w$}  FIRST..LAST LINE",
+        "COUNT", "CODES", "SEVERITY", "RULE"
+    )?;
+    for &i in &seen {
+        let r = &rules.rules()[i];
+        let t = &summary.tallies[i];
+        writeln!(
+            out,
+            "{:>8}  {:<codes_w$}  {:<8}  {:<id_w$}  {}{}..{}{}",
+            t.count,
+            r.code_label(),
+            r.severity.as_str(),
+            r.id,
+            name(t.first_input),
+            t.first_line,
+            name(t.last_input),
+            t.last_line
+        )?;
+        writeln!(out, "{}", wrap(&r.summary, "          ", 100))?;
+        writeln!(
+            out,
+            "{}",
+            wrap(&format!("What to do: {}", r.remediation), "          ", 100)
+        )?;
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 /// `oauthwatch classify`.
-pub fn classify(_args: &ClassifyArgs) -> ExitCode {
-    ExitCode::FAILURE
+pub fn classify(args: &ClassifyArgs) -> ExitCode {
+    let rules = match load_rules(&args.rules) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let format = match input_format(&args.input_format) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let ctx = MatchContext {
+        provider: args.provider.as_deref(),
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut framer = Framer::new(format, FramingLimits::default());
+    let mut framed = Framed::default();
+    let mut stdin = io::stdin().lock();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut line = 1u64;
+    let mut emit =
+        |framed: &mut Framed, out: &mut BufWriter<io::StdoutLock<'_>>| -> io::Result<()> {
+            for record in framed.records() {
+                let this_line = line;
+                line += 1 + memchr::memchr_iter(b'\n', record).count() as u64;
+                let c = rules.classify(record, &ctx);
+                if c.is_none() && !args.all {
+                    continue;
+                }
+                let obj = match c {
+                    Some(c) => {
+                        let r = &rules.rules()[c.rule];
+                        serde_json::json!({
+                            "line": this_line,
+                            "rule": r.id,
+                            "provider": r.provider,
+                            "codes": r.codes,
+                            "severity": r.severity.as_str(),
+                            "reason": c.reason.map(normalize_reason),
+                            "excerpt": redact_record(record),
+                        })
+                    }
+                    None => serde_json::json!({
+                        "line": this_line,
+                        "rule": null,
+                        "codes": [],
+                        "severity": null,
+                        "why": rules.explain(record, &ctx),
+                        "excerpt": redact_record(record),
+                    }),
+                };
+                serde_json::to_writer(&mut *out, &obj)?;
+                out.write_all(b"\n")?;
+            }
+            framed.clear();
+            // Flush per chunk so that someone pasting lines sees answers as they go.
+            out.flush()
+        };
+    let res = (|| -> io::Result<()> {
+        loop {
+            let n = match stdin.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            framer.push(&buf[..n], Instant::now(), &mut framed);
+            emit(&mut framed, &mut out)?;
+        }
+        framer.finish(&mut framed);
+        emit(&mut framed, &mut out)
+    })();
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("oauthwatch: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Validate a config file and rule files; every problem of every file is collected.
+pub fn check_files(config: Option<&Path>, rules: &[PathBuf]) -> (Diagnostics, Vec<String>) {
+    let mut diags = Diagnostics::default();
+    let mut checked = Vec::new();
+    let mut rule_files: Vec<PathBuf> = rules.to_vec();
+    if let Some(path) = config {
+        match Config::load(path) {
+            Ok(cfg) => {
+                for r in cfg.rules {
+                    if !rule_files.contains(&r) {
+                        rule_files.push(r);
+                    }
+                }
+            }
+            Err(d) => diags.0.extend(d.0),
+        }
+        checked.push(path.display().to_string());
+    }
+    if rule_files.is_empty() {
+        if let Err(d) = RuleSet::load_or_embedded(&[]) {
+            diags.0.extend(d.0);
+        }
+        checked.push(crate::classifier::EMBEDDED_ORIGIN.to_string());
+    } else {
+        if let Err(d) = RuleSet::load_or_embedded(&rule_files) {
+            diags.0.extend(d.0);
+        }
+        checked.extend(rule_files.iter().map(|p| p.display().to_string()));
+    }
+    (diags, checked)
 }
 
 /// `oauthwatch check`.
-pub fn check(_args: &CheckArgs) -> ExitCode {
-    ExitCode::FAILURE
+pub fn check(args: &CheckArgs) -> ExitCode {
+    let (diags, checked) = check_files(args.config.as_deref(), &args.rules);
+    if diags.is_empty() {
+        println!("ok: {}", checked.join(", "));
+        ExitCode::SUCCESS
+    } else {
+        for d in &diags.0 {
+            eprintln!("{d}");
+        }
+        eprintln!("{} problem(s) in {}", diags.0.len(), checked.join(", "));
+        ExitCode::from(1)
+    }
 }

@@ -98,6 +98,8 @@ pub struct Classification<'r> {
     pub reason: Option<&'r [u8]>,
 }
 
+pub mod prefilter;
 pub mod redact;
+pub mod rulefile;
 mod set;
-pub use set::RuleSet;
+pub use set::{RuleSet, EMBEDDED_ORIGIN, EMBEDDED_ZOOM_RULES};

@@ -1,28 +1,466 @@
-//! The compiled, immutable rule set. (SKELETON: the classifier helper replaces the internals.)
+//! The compiled, immutable rule set and the hot-path `classify`.
+//!
+//! Built once from validated [`FileSpec`]s; afterwards read-only, `Send + Sync`, shared behind
+//! an `Arc`. `classify` allocates nothing: it runs one Aho-Corasick pass (the provider gate or
+//! the rule-literal gate) over the record, and only a record that passes it meets a regex.
 
-use super::{Classification, MatchContext, Rule, RuleIdx};
-use crate::diag::Diagnostics;
+use std::ops::Range;
 use std::path::Path;
+
+use aho_corasick::AhoCorasick;
+use regex::bytes::Regex;
+
+use super::prefilter;
+use super::rulefile::{self, diag_at, FileSpec};
+use super::{Classification, MatchContext, Rule, RuleIdx};
+use crate::diag::{Diagnostic, Diagnostics};
 
 /// The Zoom rule file compiled into the binary, so it runs with no files at all.
 pub const EMBEDDED_ZOOM_RULES: &str = include_str!("../../rules/zoom-oauth.toml");
+
+/// The name the embedded rule file has in diagnostics.
+pub const EMBEDDED_ORIGIN: &str = "<embedded>/zoom-oauth.toml";
+
+/// Longest reason text returned in a [`Classification`].
+const MAX_REASON_BYTES: usize = 200;
 
 /// All rules from one or more rule files, compiled once and shared read-only.
 #[derive(Debug, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    providers: Vec<ProviderMatcher>,
+}
+
+/// The compiled matcher of one rule file (one provider).
+#[derive(Debug)]
+struct ProviderMatcher {
+    provider: String,
+    /// Global indices of this file's rules.
+    range: Range<RuleIdx>,
+    /// Markers (ids `< n_markers`) then code-pattern literals: the gate for records whose
+    /// source is not declared to talk only to this provider.
+    provider_gate: AhoCorasick,
+    n_markers: usize,
+    /// Rule and code-pattern literals: the gate for every record.
+    rule_gate: AhoCorasick,
+    exclude: Option<AhoCorasick>,
+    code_patterns: Vec<Regex>,
+    /// Code → the rules carrying it, in file order.
+    by_code: Vec<(Vec<u8>, Vec<RuleIdx>)>,
+    /// Specific rules in file order, each with its patterns joined into one regex.
+    matchers: Vec<(RuleIdx, Regex)>,
+    catch_all: Option<(RuleIdx, Regex)>,
+    reason_patterns: Vec<Regex>,
+}
+
+/// An explicit code found in a record, kept on the stack.
+#[derive(Clone, Copy)]
+struct FoundCode {
+    digits: [u8; 8],
+    len: usize,
+}
+
+impl FoundCode {
+    fn as_bytes(&self) -> &[u8] {
+        &self.digits[..self.len]
+    }
+}
+
+impl ProviderMatcher {
+    fn compile(file: &FileSpec, base: RuleIdx) -> ProviderMatcher {
+        let markers: Vec<Vec<u8>> = file
+            .markers
+            .iter()
+            .map(|m| m.as_bytes().to_ascii_lowercase())
+            .collect();
+        let markers = prefilter::minimise(markers);
+        let code_lits: Vec<Vec<u8>> = prefilter::minimise(
+            file.code_patterns
+                .iter()
+                .flat_map(|p| p.literals.iter().cloned())
+                .collect(),
+        );
+        let mut gate = markers.clone();
+        gate.extend(code_lits.iter().cloned());
+        let rule_lits = prefilter::minimise(
+            file.rules
+                .iter()
+                .flat_map(|r| r.patterns.iter().flat_map(|p| p.literals.iter().cloned()))
+                .chain(code_lits.iter().cloned())
+                .collect(),
+        );
+        let exclude = (!file.exclude.is_empty()).then(|| {
+            let lits: Vec<Vec<u8>> = file.exclude.iter().map(|s| s.as_bytes().to_vec()).collect();
+            prefilter::automaton(&lits)
+        });
+        let mut by_code: Vec<(Vec<u8>, Vec<RuleIdx>)> = Vec::new();
+        let mut matchers = Vec::new();
+        let mut catch_all = None;
+        for (i, r) in file.rules.iter().enumerate() {
+            let idx = base + i;
+            let joined = r
+                .patterns
+                .iter()
+                .map(|p| format!("(?:{})", p.text))
+                .collect::<Vec<_>>()
+                .join("|");
+            let re = rulefile::compile_pattern(&joined)
+                .expect("each pattern compiled alone, so their alternation compiles");
+            if r.is_catch_all() {
+                catch_all = Some((idx, re));
+                continue;
+            }
+            matchers.push((idx, re));
+            for c in &r.codes {
+                let key = c.as_bytes().to_vec();
+                match by_code.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, v)) => v.push(idx),
+                    None => by_code.push((key, vec![idx])),
+                }
+            }
+        }
+        ProviderMatcher {
+            provider: file.provider.clone(),
+            range: base..base + file.rules.len(),
+            n_markers: markers.len(),
+            provider_gate: prefilter::automaton(&gate),
+            rule_gate: prefilter::automaton(&rule_lits),
+            exclude,
+            code_patterns: file.code_patterns.iter().map(|p| p.regex.clone()).collect(),
+            by_code,
+            matchers,
+            catch_all,
+            reason_patterns: file.reason_patterns.clone(),
+        }
+    }
+
+    /// The explicit code in a record: the digits of the first code-pattern match.
+    fn explicit_code(&self, record: &[u8]) -> Option<FoundCode> {
+        for re in &self.code_patterns {
+            if let Some(m) = re.find(record) {
+                let mut found = FoundCode {
+                    digits: [0; 8],
+                    len: 0,
+                };
+                for &b in m.as_bytes() {
+                    if b.is_ascii_digit() && found.len < found.digits.len() {
+                        found.digits[found.len] = b;
+                        found.len += 1;
+                    }
+                }
+                if found.len > 0 {
+                    return Some(found);
+                }
+            }
+        }
+        None
+    }
+
+    /// The provider's reason text: from the end of the first reason-pattern match to the
+    /// closing quote (or, unquoted, to a delimiter), at most [`MAX_REASON_BYTES`].
+    fn reason<'r>(&self, record: &'r [u8]) -> Option<&'r [u8]> {
+        for re in &self.reason_patterns {
+            let Some(m) = re.find(record) else { continue };
+            let start = m.end();
+            let rest = &record[start..];
+            let quoted = m.as_bytes().last().is_some_and(|&b| {
+                matches!(b, b'"' | b'\'') || b >= 0x80 // a typographic quote's last byte
+            });
+            let end = rest
+                .iter()
+                .position(|&b| {
+                    matches!(b, b'"' | b'\'' | b'\\' | b'\n' | b'\r')
+                        || (!quoted && matches!(b, b',' | b'}'))
+                        || (b == 0xE2) // start of ’ ” (typographic closing quotes)
+                })
+                .unwrap_or(rest.len())
+                .min(MAX_REASON_BYTES);
+            let text = trim_ascii(&rest[..end]);
+            if !text.is_empty() {
+                return Some(text);
+            }
+        }
+        None
+    }
+
+    fn classify<'r>(&self, record: &'r [u8], ctx: &MatchContext<'_>) -> Option<Classification<'r>> {
+        let declared = match ctx.provider {
+            Some(p) if p == self.provider => true,
+            Some(_) => return None,
+            None => false,
+        };
+        let mut code = None;
+        if declared {
+            if !self.rule_gate.is_match(record) {
+                return None;
+            }
+        } else {
+            let mut marker = false;
+            let mut code_literal = false;
+            for m in self.provider_gate.find_iter(record) {
+                if m.pattern().as_usize() < self.n_markers {
+                    marker = true;
+                    break;
+                }
+                code_literal = true;
+            }
+            if !marker {
+                if !code_literal {
+                    return None;
+                }
+                code = Some(self.explicit_code(record)?);
+            }
+        }
+        if self.exclude.as_ref().is_some_and(|ex| ex.is_match(record)) {
+            return None;
+        }
+        let code = code.or_else(|| self.explicit_code(record));
+        let rule = match code {
+            Some(code) => self.by_code(code.as_bytes(), record),
+            None => {
+                if !declared && !self.rule_gate.is_match(record) {
+                    return None;
+                }
+                self.by_patterns(record)
+            }
+        }?;
+        Some(Classification {
+            rule,
+            reason: self.reason(record),
+        })
+    }
+
+    /// Why `classify` returned what it did for this record, in words (not the hot path).
+    fn explain(&self, record: &[u8], ctx: &MatchContext<'_>) -> String {
+        let p = &self.provider;
+        if let Some(declared) = ctx.provider {
+            if declared != p {
+                return format!("the source talks only to `{declared}`, not `{p}`");
+            }
+        } else if !self.provider_gate.is_match(record) || {
+            let has_marker = self
+                .provider_gate
+                .find_iter(record)
+                .any(|m| m.pattern().as_usize() < self.n_markers);
+            !has_marker && self.explicit_code(record).is_none()
+        } {
+            return format!(
+                "no `{p}` marker and no explicit {p} error code: the record does not say it \
+                 comes from {p} (use --provider {p} for a source that talks only to {p})"
+            );
+        }
+        if let Some(ex) = &self.exclude {
+            if let Some(m) = ex.find(record) {
+                return format!(
+                    "contains `{}`, which marks another identity provider's OAuth error",
+                    String::from_utf8_lossy(&record[m.start()..m.end()])
+                );
+            }
+        }
+        match self.classify(record, ctx) {
+            Some(_) => format!("matched by the `{p}` rules"),
+            None if !self.rule_gate.is_match(record) => {
+                format!("contains none of the `{p}` rules' words (the prefilter dismissed it)")
+            }
+            None => format!(
+                "names `{p}`, but no rule pattern matched it, not even the catch-all's \
+                 token-endpoint patterns"
+            ),
+        }
+    }
+
+    /// A record with an explicit code: the first rule with that code whose patterns match,
+    /// else the first rule with that code; an unknown code goes to the catch-all.
+    fn by_code(&self, code: &[u8], record: &[u8]) -> Option<RuleIdx> {
+        match self.by_code.iter().find(|(k, _)| k.as_slice() == code) {
+            Some((_, rules)) => {
+                if rules.len() > 1 {
+                    for &idx in rules {
+                        if self.matcher(idx).is_some_and(|re| re.is_match(record)) {
+                            return Some(idx);
+                        }
+                    }
+                }
+                rules.first().copied()
+            }
+            None => self.catch_all.as_ref().map(|(idx, _)| *idx),
+        }
+    }
+
+    fn matcher(&self, idx: RuleIdx) -> Option<&Regex> {
+        self.matchers
+            .iter()
+            .find(|(i, _)| *i == idx)
+            .map(|(_, re)| re)
+    }
+
+    fn by_patterns(&self, record: &[u8]) -> Option<RuleIdx> {
+        for (idx, re) in &self.matchers {
+            if re.is_match(record) {
+                return Some(*idx);
+            }
+        }
+        match &self.catch_all {
+            Some((idx, re)) if re.is_match(record) => Some(*idx),
+            _ => None,
+        }
+    }
+}
+
+fn trim_ascii(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if first.is_ascii_whitespace() {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = s {
+        if last.is_ascii_whitespace() {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s
 }
 
 impl RuleSet {
     /// Compile a rule file's text; `origin` names it in diagnostics.
-    pub fn from_toml(_text: &str, _origin: &str) -> Result<RuleSet, Diagnostics> {
-        Ok(RuleSet::default())
+    pub fn from_toml(text: &str, origin: &str) -> Result<RuleSet, Diagnostics> {
+        let spec = rulefile::parse(text, origin)?;
+        RuleSet::compile(vec![spec])
     }
 
     /// Load and compile rule files; every problem in every file is reported.
     pub fn load(paths: &[&Path]) -> Result<RuleSet, Diagnostics> {
-        let _ = paths;
-        Ok(RuleSet::default())
+        let mut diags = Diagnostics::default();
+        let mut specs = Vec::new();
+        for path in paths {
+            let origin = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(text) => match rulefile::parse(&text, &origin) {
+                    Ok(spec) => specs.push(spec),
+                    Err(d) => diags.0.extend(d.0),
+                },
+                Err(e) => diags.push(Diagnostic::whole_file(
+                    &origin,
+                    format!("cannot read rule file: {e}"),
+                )),
+            }
+        }
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        RuleSet::compile(specs)
+    }
+
+    /// Load `paths`, or the embedded Zoom rules when `paths` is empty.
+    pub fn load_or_embedded(paths: &[std::path::PathBuf]) -> Result<RuleSet, Diagnostics> {
+        if paths.is_empty() {
+            RuleSet::from_toml(EMBEDDED_ZOOM_RULES, EMBEDDED_ORIGIN)
+        } else {
+            let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+            RuleSet::load(&refs)
+        }
+    }
+
+    /// Compile validated files into one set; reports ids duplicated across files and every
+    /// example that does not classify as the file says.
+    fn compile(files: Vec<FileSpec>) -> Result<RuleSet, Diagnostics> {
+        let mut diags = Diagnostics::default();
+        let mut set = RuleSet::default();
+        for (fi, file) in files.iter().enumerate() {
+            for (ri, r) in file.rules.iter().enumerate() {
+                if let Some(prev) = set.rules.iter().position(|x| x.id == r.id.value) {
+                    diags.push(diag_at(
+                        file,
+                        r.id.offset,
+                        format!("rules[{ri}].id"),
+                        format!(
+                            "duplicate rule id `{}` (already defined for provider `{}`)",
+                            r.id.value, set.rules[prev].provider
+                        ),
+                    ));
+                }
+                let _ = fi;
+            }
+            let base = set.rules.len();
+            for r in &file.rules {
+                set.rules.push(Rule {
+                    id: r.id.value.clone(),
+                    provider: file.provider.clone(),
+                    codes: r.codes.clone(),
+                    message: r.message.clone(),
+                    description: r.description.clone(),
+                    severity: r.severity,
+                    alert: r.alert,
+                    summary: r.summary.clone(),
+                    remediation: r.remediation.clone(),
+                    catch_all: r.is_catch_all(),
+                });
+            }
+            set.providers.push(ProviderMatcher::compile(file, base));
+        }
+        // Examples are checked against their own file's matcher, so that one file's examples
+        // do not depend on which other files are loaded beside it.
+        for (file, matcher) in files.iter().zip(&set.providers) {
+            let ctx = MatchContext::default();
+            for (ri, r) in file.rules.iter().enumerate() {
+                for (ei, ex) in r.must_match.iter().enumerate() {
+                    let got = matcher.classify(ex.value.as_bytes(), &ctx).map(|c| c.rule);
+                    if got != Some(matcher.range.start + ri) {
+                        let got = got.map_or("no rule".to_string(), |i| {
+                            format!("rule `{}`", set.rules[i].id)
+                        });
+                        diags.push(diag_at(
+                            file,
+                            ex.offset,
+                            format!("rules[{ri}].examples.match[{ei}]"),
+                            format!(
+                                "example must classify as `{}` but classifies as {got}",
+                                r.id.value
+                            ),
+                        ));
+                    }
+                }
+                for (ei, ex) in r.must_not_match.iter().enumerate() {
+                    if let Some(c) = matcher.classify(ex.value.as_bytes(), &ctx) {
+                        diags.push(diag_at(
+                            file,
+                            ex.offset,
+                            format!("rules[{ri}].examples.no_match[{ei}]"),
+                            format!(
+                                "lookalike must not match any rule but classifies as `{}`",
+                                set.rules[c.rule].id
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        diags.into_result(set)
+    }
+
+    /// Why `classify` gives what it gives for this record: which gate or rule decided. For
+    /// the `classify` command's "why didn't this line match?"; not the hot path.
+    pub fn explain(&self, record: &[u8], ctx: &MatchContext<'_>) -> String {
+        if self.providers.is_empty() {
+            return "the rule set has no matchers".to_string();
+        }
+        let mut why = Vec::new();
+        for p in &self.providers {
+            if p.classify(record, ctx).is_some() {
+                return p.explain(record, ctx);
+            }
+            why.push(p.explain(record, ctx));
+        }
+        why.join("; ")
+    }
+
+    /// The providers the rule files describe (`zoom`), in load order.
+    pub fn providers(&self) -> impl Iterator<Item = &str> + '_ {
+        self.providers.iter().map(|p| p.provider.as_str())
     }
 
     /// A rule set that describes `rules` but matches nothing: for consumers' tests (registry,
@@ -36,7 +474,7 @@ impl RuleSet {
 
     /// The embedded Zoom rules.
     pub fn embedded() -> RuleSet {
-        RuleSet::from_toml(EMBEDDED_ZOOM_RULES, "<embedded>/zoom-oauth.toml")
+        RuleSet::from_toml(EMBEDDED_ZOOM_RULES, EMBEDDED_ORIGIN)
             .expect("embedded rules are valid (checked by tests)")
     }
 
@@ -50,12 +488,81 @@ impl RuleSet {
         self.rules.iter().position(|r| r.id == id)
     }
 
-    /// The rule a record is an instance of, if any. Hot path: no allocation.
+    /// The rule a record is an instance of, if any. Hot path: no allocation; a record that
+    /// contains none of the prefilter literals is dismissed after one pass.
     pub fn classify<'r>(
         &self,
-        _record: &'r [u8],
-        _ctx: &MatchContext<'_>,
+        record: &'r [u8],
+        ctx: &MatchContext<'_>,
     ) -> Option<Classification<'r>> {
-        None
+        self.providers.iter().find_map(|p| p.classify(record, ctx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn embedded_rules_compile_and_every_example_passes() {
+        // `from_toml` checks every example; an error lists each failing one.
+        let set = RuleSet::from_toml(EMBEDDED_ZOOM_RULES, EMBEDDED_ORIGIN)
+            .unwrap_or_else(|d| panic!("embedded rules invalid:\n{d}"));
+        assert_eq!(set.rules().len(), 20, "19 table rows plus the catch-all");
+        for id in [
+            "invalid_authorization_code",
+            "token_revoked",
+            "unclassified",
+        ] {
+            assert!(set.find(id).is_some(), "missing rule {id}");
+        }
+        let r = &set.rules()[set.find("invalid_authorization_code").unwrap()];
+        assert_eq!(r.codes, vec!["4734"]);
+        assert_eq!(
+            set.rules()[set.find("token_revoked").unwrap()].codes,
+            vec!["4741"]
+        );
+        let catch_all = &set.rules()[set.find("unclassified").unwrap()];
+        assert!(catch_all.catch_all);
+        assert_eq!(catch_all.code_label(), "unknown");
+        assert_send_sync::<RuleSet>();
+    }
+
+    #[test]
+    fn without_matchers_matches_nothing() {
+        let rules = RuleSet::embedded().rules().to_vec();
+        let set = RuleSet::without_matchers(rules);
+        assert_eq!(set.rules().len(), 20);
+        let line = br#"zoom {"reason":"Invalid authorization code x","error":"invalid_grant"}"#;
+        assert!(set.classify(line, &MatchContext::default()).is_none());
+    }
+
+    #[test]
+    fn reason_is_cut_at_the_closing_quote() {
+        let set = RuleSet::embedded();
+        let ctx = MatchContext::default();
+        let c = set
+            .classify(
+                br#"zoom {"reason":"Invalid authorization code abc","error":"invalid_grant"}"#,
+                &ctx,
+            )
+            .unwrap();
+        assert_eq!(c.reason, Some(&b"Invalid authorization code abc"[..]));
+        let c = set
+            .classify(
+                "zoom {'reason': 'Invalid Token!', 'error': 'invalid_grant’}".as_bytes(),
+                &ctx,
+            )
+            .unwrap();
+        assert_eq!(c.reason, Some(&b"Invalid Token!"[..]));
+        let c = set
+            .classify(
+                br#"Zoom API error: invalid_request, reason: Invalid authorization code mk1Cq8"#,
+                &ctx,
+            )
+            .unwrap();
+        assert_eq!(c.reason, Some(&b"Invalid authorization code mk1Cq8"[..]));
     }
 }

@@ -1,0 +1,110 @@
+//! The literal prefilter: the words a record must contain before any regex runs.
+//!
+//! Every rule pattern must start with a literal of at least [`MIN_LITERAL_LEN`] bytes (after
+//! alternation and optional parts are expanded). Those literals, lower-cased and minimised,
+//! are compiled into one case-insensitive Aho-Corasick automaton, so a record that contains
+//! none of them is dismissed after a single pass over its bytes — the fate of ~99% of lines.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+
+/// Shortest literal accepted for the prefilter: shorter ones would hit on almost every line.
+pub const MIN_LITERAL_LEN: usize = 3;
+
+/// Literals are cut to this length: a shorter prefix selects nearly as well and keeps the
+/// automaton small.
+const MAX_LITERAL_LEN: usize = 16;
+
+/// The lower-cased literals one of which every match of `pattern` starts with, or a message
+/// saying why none could be found.
+pub fn required_literals(pattern: &str) -> Result<Vec<Vec<u8>>, String> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .map_err(|e| format!("invalid regex: {e}"))?;
+    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    seq.keep_first_bytes(MAX_LITERAL_LEN);
+    seq.dedup();
+    let Some(lits) = seq.literals() else {
+        return Err(format!(
+            "pattern `{pattern}` does not start with a literal word, so the prefilter cannot \
+             skip lines for it; begin it with a literal of {MIN_LITERAL_LEN}+ characters"
+        ));
+    };
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(lits.len());
+    for lit in lits {
+        let bytes = lit.as_bytes().to_ascii_lowercase();
+        if bytes.len() < MIN_LITERAL_LEN {
+            return Err(format!(
+                "pattern `{pattern}` can start with the literal `{}`, shorter than \
+                 {MIN_LITERAL_LEN} characters; begin it with a longer literal word",
+                String::from_utf8_lossy(&bytes)
+            ));
+        }
+        out.push(bytes);
+    }
+    if out.is_empty() {
+        return Err(format!("pattern `{pattern}` can never match"));
+    }
+    Ok(out)
+}
+
+/// Drop duplicates and every literal that contains another one: a record containing the
+/// longer also contains the shorter, so the shorter alone decides.
+pub fn minimise(mut lits: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    lits.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+    lits.dedup();
+    let mut kept: Vec<Vec<u8>> = Vec::with_capacity(lits.len());
+    for lit in lits {
+        if !kept.iter().any(|k| memchr::memmem::find(&lit, k).is_some()) {
+            kept.push(lit);
+        }
+    }
+    kept
+}
+
+/// A case-insensitive automaton over `lits`; pattern ids follow the order given.
+pub fn automaton(lits: &[Vec<u8>]) -> AhoCorasick {
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(lits)
+        .expect("a few hundred short literals always build")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extracts_alternation_and_optional_parts() {
+        let lits = required_literals(r"can ?not find the authentication").unwrap();
+        assert!(lits.contains(&b"can not find the".to_vec()));
+        assert!(lits.contains(&b"cannot find the ".to_vec()));
+        let lits = required_literals(r"(?:Invalid|expired) jwt").unwrap();
+        assert_eq!(lits.len(), 2);
+        assert!(lits.iter().all(|l| l == &l.to_ascii_lowercase()));
+    }
+
+    #[test]
+    fn rejects_patterns_without_a_leading_literal() {
+        assert!(required_literals(r".*token").is_err());
+        assert!(required_literals(r"\d+ failed").is_err());
+        assert!(required_literals(r"ab").unwrap_err().contains("shorter"));
+        assert!(required_literals(r"(unclosed")
+            .unwrap_err()
+            .contains("invalid regex"));
+    }
+
+    #[test]
+    fn minimise_keeps_the_shortest_covering_literals() {
+        let kept = minimise(vec![
+            b"invalid client".to_vec(),
+            b"invalid".to_vec(),
+            b"zoom".to_vec(),
+            b"zoom".to_vec(),
+        ]);
+        assert_eq!(kept, vec![b"zoom".to_vec(), b"invalid".to_vec()]);
+    }
+}

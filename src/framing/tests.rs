@@ -1,0 +1,579 @@
+//! Framer-level tests: records, counters, `consumed`, time, and chunking invariance.
+
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn limits() -> FramingLimits {
+    FramingLimits::default()
+}
+
+/// Everything a run produced, for comparison.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Out {
+    records: Vec<Vec<u8>>,
+    lines: u64,
+    truncated: u64,
+    split: u64,
+    malformed: u64,
+    consumed: u64,
+}
+
+impl Out {
+    fn take(&mut self, f: &mut Framed) {
+        self.records.extend(f.records().map(<[u8]>::to_vec));
+        self.lines += f.lines;
+        self.truncated += f.truncated_lines;
+        self.split += f.split_records;
+        self.malformed += f.malformed_wrappers;
+        self.consumed = f.consumed;
+        f.clear();
+    }
+
+    fn strs(&self) -> Vec<String> {
+        self.records
+            .iter()
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect()
+    }
+}
+
+fn run_chunks(format: Format, limits: FramingLimits, chunks: &[&[u8]]) -> Out {
+    let now = Instant::now();
+    let mut f = Framer::new(format, limits);
+    let mut framed = Framed::default();
+    let mut out = Out::default();
+    for c in chunks {
+        f.push(c, now, &mut framed);
+        out.take(&mut framed);
+    }
+    f.finish(&mut framed);
+    out.take(&mut framed);
+    out
+}
+
+fn run(format: Format, input: &str) -> Out {
+    run_chunks(format, limits(), &[input.as_bytes()])
+}
+
+#[test]
+fn plain_lines_are_records_without_terminators() {
+    let o = run(Format::Plain, "one\r\ntwo\n\nthree");
+    assert_eq!(o.strs(), ["one", "two", "three"]);
+    assert_eq!(o.lines, 4);
+    assert_eq!(o.consumed, 15);
+}
+
+#[test]
+fn invalid_utf8_passes_through_as_bytes() {
+    let o = run_chunks(Format::Auto, limits(), &[b"a\xff\xfeb\n\xc3\n"]);
+    assert_eq!(o.records, vec![b"a\xff\xfeb".to_vec(), b"\xc3".to_vec()]);
+}
+
+#[test]
+fn ordinary_line_is_emitted_at_its_newline() {
+    let now = Instant::now();
+    let mut f = Framer::new(Format::Auto, limits());
+    let mut out = Framed::default();
+    f.push(b"2024-05-01 INFO signed in\n", now, &mut out);
+    assert_eq!(out.ends.len(), 1);
+    assert_eq!(out.consumed, 26);
+    assert_eq!(f.idle_deadline(), None);
+}
+
+#[test]
+fn long_line_is_truncated_and_counted() {
+    let l = FramingLimits {
+        max_line_bytes: 8,
+        ..limits()
+    };
+    let o = run_chunks(Format::Plain, l, &[b"0123456789abcdef", b"ghij\nshort\n"]);
+    assert_eq!(o.strs(), ["01234567", "short"]);
+    assert_eq!(o.truncated, 1);
+}
+
+#[test]
+fn hundred_megabyte_line_fed_in_chunks_stays_within_the_cap() {
+    let l = limits();
+    let now = Instant::now();
+    let mut f = Framer::new(Format::Auto, l);
+    let mut out = Framed::default();
+    let chunk = vec![b'a'; 64 * 1024];
+    for _ in 0..1600 {
+        f.push(&chunk, now, &mut out);
+        assert!(f.lines.buffer_capacity() <= 2 * (l.max_line_bytes + 1));
+        assert!(out.ends.is_empty());
+        assert_eq!(out.consumed, 0, "a pending line is not consumed");
+    }
+    f.push(b"\nafter\n", now, &mut out);
+    let recs: Vec<_> = out.records().collect();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0].len(), l.max_line_bytes);
+    assert_eq!(recs[1], b"after");
+    assert_eq!(out.truncated_lines, 1);
+    assert_eq!(out.consumed, 1600 * 64 * 1024 + 7);
+}
+
+#[test]
+fn partial_line_waits_then_flushes_after_the_timeout() {
+    let t0 = Instant::now();
+    let l = limits();
+    let mut f = Framer::new(Format::Plain, l);
+    let mut out = Framed::default();
+    f.push(b"done\nhalf a li", t0, &mut out);
+    assert_eq!(out.records().collect::<Vec<_>>(), [b"done"]);
+    assert_eq!(out.consumed, 5);
+    out.clear();
+    f.push(b"ne", t0 + Duration::from_secs(1), &mut out);
+    let due = t0 + Duration::from_secs(1) + l.partial_line_timeout;
+    assert_eq!(f.idle_deadline(), Some(due));
+    f.flush_idle(due - Duration::from_millis(1), &mut out);
+    assert!(out.ends.is_empty());
+    assert_eq!(out.consumed, 5);
+    f.flush_idle(due, &mut out);
+    assert_eq!(out.records().collect::<Vec<_>>(), [b"half a line"]);
+    assert_eq!(out.consumed, 16);
+    assert_eq!(f.idle_deadline(), None);
+}
+
+#[test]
+fn finish_emits_everything_pending() {
+    let o = run(Format::Plain, "Response body: {\n  \"a\": 1,\nno newline");
+    assert_eq!(o.strs(), ["Response body: {\n  \"a\": 1,", "no newline"]);
+    assert_eq!(o.consumed, 37);
+}
+
+#[test]
+fn pretty_json_body_is_one_record_emitted_when_braces_close() {
+    let now = Instant::now();
+    let mut f = Framer::new(Format::Plain, limits());
+    let mut out = Framed::default();
+    let body = "2024-05-01 ERROR Zoom token exchange failed: {\n  \"reason\": \"Invalid authorization code\",\n  \"error\": \"invalid_grant\"\n}\n";
+    f.push(body.as_bytes(), now, &mut out);
+    let recs: Vec<_> = out.records().collect();
+    assert_eq!(recs, [body.trim_end().as_bytes()]);
+    assert_eq!(out.lines, 4);
+    assert_eq!(out.consumed, body.len() as u64);
+    assert_eq!(
+        f.idle_deadline(),
+        None,
+        "nothing waits after the closing brace"
+    );
+}
+
+#[test]
+fn colon_then_brace_on_next_line() {
+    let o = run(
+        Format::Plain,
+        "Zoom response:\n{\n  \"error\": \"invalid_grant\"\n}\nnext\n",
+    );
+    assert_eq!(
+        o.strs(),
+        [
+            "Zoom response:\n{\n  \"error\": \"invalid_grant\"\n}",
+            "next"
+        ]
+    );
+}
+
+#[test]
+fn java_stack_trace_after_message_is_one_record() {
+    let input = "2024-05-01 12:00:00.000 [main] ERROR c.e.TokenService - exchange failed\n\
+com.zoom.OAuthException: {\"reason\":\"Invalid authorization code\",\"error\":\"invalid_grant\"}\n\
+\tat com.zoom.TokenService.exchange(TokenService.java:42)\n\
+\tat com.zoom.Main.main(Main.java:7)\n\
+Caused by: java.io.IOException: HTTP 400\n\
+\t... 2 more\n\
+2024-05-01 12:00:01.000 [main] INFO c.e.App - next\n";
+    let o = run(Format::Plain, input);
+    assert_eq!(o.records.len(), 2, "{:?}", o.strs());
+    assert_eq!(o.strs()[0].lines().count(), 6);
+    assert!(o.strs()[1].ends_with("next"));
+    assert_eq!(o.lines, 7);
+}
+
+#[test]
+fn python_traceback_is_one_record_emitted_at_its_last_line() {
+    let input = "ERROR:app:token exchange failed\n\
+Traceback (most recent call last):\n  File \"app.py\", line 10, in exchange\n    r.raise_for_status()\n\
+requests.exceptions.HTTPError: 400 Client Error: Bad Request for url: https://zoom.us/oauth/token\n";
+    let now = Instant::now();
+    let mut f = Framer::new(Format::Plain, limits());
+    let mut out = Framed::default();
+    f.push(input.as_bytes(), now, &mut out);
+    assert_eq!(out.ends.len(), 1, "emitted without waiting");
+    assert_eq!(out.records().next().unwrap(), input.trim_end().as_bytes());
+    assert_eq!(out.consumed, input.len() as u64);
+}
+
+#[test]
+fn node_and_go_traces() {
+    let node = "AxiosError: Request failed with status code 400\n    at settle (/app/node_modules/axios/lib/core/settle.js:19:12)\n    at IncomingMessage.handleStreamEnd (/app/node_modules/axios/lib/adapters/http.js:585:11)\nnext\n";
+    assert_eq!(run(Format::Plain, node).records.len(), 2);
+    let go = "panic: oauth2: cannot fetch token: 400 Bad Request\n\ngoroutine 1 [running]:\nmain.main()\n\t/app/main.go:8 +0x1d\nexit status 2\n\nnext line\n";
+    let o = run(Format::Plain, go);
+    assert_eq!(o.records.len(), 2, "{:?}", o.strs());
+    assert!(o.strs()[0].ends_with("exit status 2"));
+    assert_eq!(o.lines, 8);
+}
+
+#[test]
+fn held_record_is_flushed_by_the_grace_or_the_timeout() {
+    let t0 = Instant::now();
+    let l = limits();
+    // A hint (an ERROR line) waits only the short grace.
+    let mut f = Framer::new(Format::Plain, l);
+    let mut out = Framed::default();
+    f.push(b"2024 ERROR exchange failed\n", t0, &mut out);
+    assert!(out.ends.is_empty());
+    assert_eq!(out.consumed, 0, "a held record is not consumed");
+    assert_eq!(f.idle_deadline(), Some(t0 + DEFAULT_CONTINUATION_GRACE));
+    f.flush_idle(t0 + DEFAULT_CONTINUATION_GRACE, &mut out);
+    assert_eq!(out.ends.len(), 1);
+    assert_eq!(out.consumed, 27);
+    // A line that says more follows waits the full multiline_timeout.
+    let mut f = Framer::new(Format::Plain, l);
+    let mut out = Framed::default();
+    f.push(b"body: {\n  \"a\": 1,\n", t0, &mut out);
+    let t1 = t0 + Duration::from_millis(100);
+    f.push(b"  \"b\": 2,\n", t1, &mut out);
+    assert_eq!(f.idle_deadline(), Some(t1 + l.multiline_timeout));
+    f.flush_idle(
+        t1 + l.multiline_timeout - Duration::from_millis(1),
+        &mut out,
+    );
+    assert!(out.ends.is_empty());
+    f.flush_idle(t1 + l.multiline_timeout, &mut out);
+    assert_eq!(
+        out.records().collect::<Vec<_>>(),
+        [&b"body: {\n  \"a\": 1,\n  \"b\": 2,"[..]]
+    );
+}
+
+#[test]
+fn record_is_split_at_max_record_lines() {
+    let l = FramingLimits {
+        max_record_lines: 3,
+        ..limits()
+    };
+    let input = "java.lang.IllegalStateException: x\n\tat a\n\tat b\n\tat c\n\tat d\nnext\n";
+    let o = run_chunks(Format::Plain, l, &[input.as_bytes()]);
+    assert_eq!(
+        o.strs(),
+        [
+            "java.lang.IllegalStateException: x\n\tat a\n\tat b",
+            "\tat c\n\tat d",
+            "next"
+        ]
+    );
+    assert_eq!(o.split, 1);
+    assert_eq!(o.lines, 6);
+}
+
+#[test]
+fn json_format_never_joins() {
+    let o = run(Format::Json, "{\"a\":\n  1}\n{\"b\":2}\n");
+    assert_eq!(o.strs(), ["{\"a\":", "  1}", "{\"b\":2}"]);
+}
+
+#[test]
+fn cri_partials_are_reassembled_per_stream() {
+    let input = "2024-05-01T12:00:00.000000001Z stdout P {\"reason\":\"Invalid auth\n\
+2024-05-01T12:00:00.000000002Z stderr F other stream\n\
+2024-05-01T12:00:00.000000003Z stdout F orization code\",\"error\":\"invalid_grant\"}\n";
+    let o = run(Format::Cri, input);
+    assert_eq!(
+        o.strs(),
+        [
+            "{\"reason\":\"Invalid authorization code\",\"error\":\"invalid_grant\"}",
+            "other stream"
+        ]
+    );
+    assert_eq!(o.lines, 3);
+    assert_eq!(o.malformed, 0);
+}
+
+#[test]
+fn cri_stream_held_back_while_the_other_is_pending_keeps_consumed_exact() {
+    let a = "2024-05-01T12:00:00.000000001Z stdout P first half \n";
+    let b = "2024-05-01T12:00:00.000000002Z stderr F complete\n";
+    let now = Instant::now();
+    let mut f = Framer::new(Format::Cri, limits());
+    let mut out = Framed::default();
+    f.push(format!("{a}{b}").as_bytes(), now, &mut out);
+    assert!(
+        out.ends.is_empty(),
+        "stderr waits for the earlier stdout piece"
+    );
+    assert_eq!(out.consumed, 0);
+    f.push(
+        b"2024-05-01T12:00:00.000000003Z stdout F second\n",
+        now,
+        &mut out,
+    );
+    let recs: Vec<_> = out.records().collect();
+    assert_eq!(recs, [&b"first half second"[..], b"complete"]);
+    assert_eq!(out.consumed, (a.len() + b.len() + 47) as u64);
+}
+
+#[test]
+fn multiline_joining_inside_cri() {
+    let input = "2024-05-01T12:00:00Z stderr F Traceback (most recent call last):\n\
+2024-05-01T12:00:00Z stdout F unrelated stdout line\n\
+2024-05-01T12:00:00Z stderr F   File \"app.py\", line 1, in <module>\n\
+2024-05-01T12:00:00Z stderr F oauthlib.oauth2.rfc6749.errors.InvalidGrantError: (invalid_grant)\n";
+    let o = run(Format::Auto, input);
+    assert_eq!(
+        o.strs(),
+        [
+            "Traceback (most recent call last):\n  File \"app.py\", line 1, in <module>\noauthlib.oauth2.rfc6749.errors.InvalidGrantError: (invalid_grant)",
+            "unrelated stdout line"
+        ]
+    );
+}
+
+#[test]
+fn docker_lines_are_unwrapped_and_16k_pieces_reassembled() {
+    let input = concat!(
+        r#"{"log":"{\"reason\":\"Invalid authori","stream":"stderr","time":"2024-05-01T12:00:00.1Z"}"#,
+        "\n",
+        r#"{"log":"zation code\",\"error\":\"invalid_grant\"}\n","stream":"stderr","time":"2024-05-01T12:00:00.2Z"}"#,
+        "\n",
+        r#"{"log":"plain stdout\r\n","stream":"stdout","time":"2024-05-01T12:00:00.3Z"}"#,
+        "\n",
+    );
+    let o = run(Format::Docker, input);
+    assert_eq!(
+        o.strs(),
+        [
+            r#"{"reason":"Invalid authorization code","error":"invalid_grant"}"#,
+            "plain stdout"
+        ]
+    );
+    assert_eq!(o.lines, 3);
+    assert_eq!(run(Format::Auto, input).strs(), o.strs());
+}
+
+#[test]
+fn docker_multiline_pretty_json() {
+    let input = concat!(
+        r#"{"log":"Token response: {\n","stream":"stdout","time":"t"}"#,
+        "\n",
+        r#"{"log":"  \"error\": \"invalid_grant\"\n","stream":"stdout","time":"t"}"#,
+        "\n",
+        r#"{"log":"}\n","stream":"stdout","time":"t"}"#,
+        "\n",
+    );
+    assert_eq!(
+        run(Format::Docker, input).strs(),
+        ["Token response: {\n  \"error\": \"invalid_grant\"\n}"]
+    );
+}
+
+#[test]
+fn malformed_wrappers_pass_through_and_are_counted() {
+    let o = run(
+        Format::Cri,
+        "not a cri line\n2024-05-01T12:00:00Z stdout F ok\n",
+    );
+    assert_eq!(o.strs(), ["not a cri line", "ok"]);
+    assert_eq!(o.malformed, 1);
+    let o = run(Format::Docker, "{\"log\":\"broken\n");
+    assert_eq!(o.strs(), ["{\"log\":\"broken"]);
+    assert_eq!(o.malformed, 1);
+    let o = run(Format::Auto, "{\"log\":\"broken\nplain line\n");
+    assert_eq!(o.malformed, 1);
+    // Auto: a plain line is not a malformed wrapper, even with an RFC 3339 timestamp.
+    let o = run(Format::Auto, "2024-05-01T12:00:00Z INFO hello\n");
+    assert_eq!(
+        (o.strs(), o.malformed),
+        (vec!["2024-05-01T12:00:00Z INFO hello".to_string()], 0)
+    );
+}
+
+#[test]
+fn cri_partial_flushed_after_the_partial_line_timeout() {
+    let t0 = Instant::now();
+    let l = limits();
+    let mut f = Framer::new(Format::Cri, l);
+    let mut out = Framed::default();
+    f.push(b"2024-05-01T12:00:00Z stdout P dangling\n", t0, &mut out);
+    assert_eq!(f.idle_deadline(), Some(t0 + l.partial_line_timeout));
+    f.flush_idle(t0 + l.partial_line_timeout, &mut out);
+    assert_eq!(out.records().collect::<Vec<_>>(), [b"dangling"]);
+    assert_eq!(out.consumed, 39);
+}
+
+#[test]
+fn starting_at_numbers_consumed_as_file_offsets() {
+    let now = Instant::now();
+    let mut f = Framer::new(Format::Plain, limits()).starting_at(1000);
+    let mut out = Framed::default();
+    f.push(b"a\nb", now, &mut out);
+    assert_eq!(out.consumed, 1002);
+    assert_eq!(f.consumed(), 1002);
+}
+
+/// Restart exactness: stop anywhere (checkpoint `consumed`, drop the framer), restart from
+/// the checkpoint, and the records are exactly those of one uninterrupted run.
+fn restart_matches(format: Format, l: FramingLimits, input: &[u8], stop: usize) {
+    let now = Instant::now();
+    let whole = run_chunks(format, l, &[input]);
+    let mut first = Framer::new(format, l);
+    let mut out = Framed::default();
+    first.push(&input[..stop], now, &mut out);
+    let ckpt = out.consumed;
+    assert!(ckpt <= stop as u64);
+    let mut got: Vec<Vec<u8>> = out.records().map(<[u8]>::to_vec).collect();
+    let mut lines = out.lines;
+    let mut second = Framer::new(format, l).starting_at(ckpt);
+    let mut out = Framed::default();
+    second.push(&input[ckpt as usize..], now, &mut out);
+    second.finish(&mut out);
+    got.extend(out.records().map(<[u8]>::to_vec));
+    lines += out.lines;
+    assert_eq!(got, whole.records, "stop at {stop}, checkpoint {ckpt}");
+    assert_eq!(lines, whole.lines);
+    assert_eq!(out.consumed, input.len() as u64);
+}
+
+#[test]
+fn restart_from_consumed_is_exact() {
+    let input = "a\nTraceback (most recent call last):\n  File \"x\"\nValueError: x\nbody: {\n  1\n}\nlast\n";
+    for stop in 0..=input.len() {
+        restart_matches(Format::Plain, limits(), input.as_bytes(), stop);
+    }
+}
+
+// ---- property tests -------------------------------------------------------------------
+
+/// Lines of every shape the framer treats specially, including CRLF, invalid and multi-byte
+/// UTF-8, over-long lines, openers, traces and container wrappers.
+fn a_line() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        3 => "[a-z ]{0,12}".prop_map(String::into_bytes),
+        1 => Just(b"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 ok".to_vec()),
+        1 => Just(b"bad \xff\xfe utf8".to_vec()),
+        1 => Just(b"crlf line\r".to_vec()),
+        1 => "[x]{20,60}".prop_map(String::into_bytes),
+        1 => Just(b"2024 ERROR exchange failed".to_vec()),
+        1 => Just(b"body: {".to_vec()),
+        1 => Just(b"  \"a\": 1,".to_vec()),
+        1 => Just(b"}".to_vec()),
+        1 => Just(b"Response:".to_vec()),
+        1 => Just(b"java.lang.IllegalStateException: boom".to_vec()),
+        1 => Just(b"\tat x.Y.z(Y.java:1)".to_vec()),
+        1 => Just(b"Traceback (most recent call last):".to_vec()),
+        1 => Just(b"ValueError: x".to_vec()),
+        1 => Just(b"panic: x".to_vec()),
+        1 => Just(Vec::new()),
+        1 => Just(b"2024-05-01T12:00:00Z stdout P part \xc3".to_vec()),
+        1 => Just(b"2024-05-01T12:00:00Z stdout F \xa9 end".to_vec()),
+        1 => Just(b"2024-05-01T12:00:00Z stderr F   File \"x\"".to_vec()),
+        1 => Just(b"2024-05-01T12:00:00Z stderr F Traceback (most recent call last):".to_vec()),
+        1 => Just(br#"{"log":"piece ","stream":"stderr","time":"t"}"#.to_vec()),
+        1 => Just(br#"{"log":"\tat \u00e9 end\n","stream":"stderr","time":"t"}"#.to_vec()),
+        1 => Just(br#"{"log":"broken"#.to_vec()),
+    ]
+}
+
+fn an_input() -> impl Strategy<Value = Vec<u8>> {
+    (
+        prop::collection::vec((a_line(), any::<bool>()), 0..40),
+        any::<bool>(),
+    )
+        .prop_map(|(lines, trailing)| {
+            let mut v = Vec::new();
+            for (l, crlf) in lines {
+                v.extend_from_slice(&l);
+                v.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+            }
+            if trailing {
+                v.extend_from_slice(b"tail \xe2\x82");
+            }
+            v
+        })
+}
+
+fn a_format() -> impl Strategy<Value = Format> {
+    prop_oneof![
+        Just(Format::Auto),
+        Just(Format::Plain),
+        Just(Format::Json),
+        Just(Format::Cri),
+        Just(Format::Docker),
+    ]
+}
+
+fn small_limits() -> FramingLimits {
+    FramingLimits {
+        max_line_bytes: 32,
+        max_record_lines: 4,
+        ..FramingLimits::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn any_chunking_gives_the_same_records(
+        input in an_input(),
+        format in a_format(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+        small in any::<bool>(),
+    ) {
+        let l = if small { small_limits() } else { limits() };
+        let whole = run_chunks(format, l, &[&input]);
+        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
+        points.sort_unstable();
+        let mut chunks = Vec::new();
+        let mut prev = 0;
+        for p in points {
+            chunks.push(&input[prev..p]);
+            prev = p;
+        }
+        chunks.push(&input[prev..]);
+        let chunked = run_chunks(format, l, &chunks);
+        prop_assert_eq!(&chunked, &whole);
+        prop_assert_eq!(whole.consumed, input.len() as u64);
+    }
+
+    #[test]
+    fn byte_by_byte_gives_the_same_records(input in an_input(), format in a_format()) {
+        let l = small_limits();
+        let whole = run_chunks(format, l, &[&input]);
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        prop_assert_eq!(run_chunks(format, l, &bytes), whole);
+    }
+
+    #[test]
+    fn consumed_never_passes_a_pending_record(
+        input in an_input(),
+        format in a_format(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let now = Instant::now();
+        let l = small_limits();
+        let stop = cut.index(input.len() + 1);
+        let mut f = Framer::new(format, l);
+        let mut out = Framed::default();
+        f.push(&input[..stop], now, &mut out);
+        prop_assert!(out.consumed <= stop as u64);
+        // Monotonic.
+        let before = out.consumed;
+        f.push(&input[stop..], now, &mut out);
+        prop_assert!(out.consumed >= before);
+    }
+
+    #[test]
+    fn restart_from_consumed_is_exact_for_plain_logs(
+        input in an_input(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let stop = cut.index(input.len() + 1);
+        restart_matches(Format::Plain, limits(), &input, stop);
+    }
+}
