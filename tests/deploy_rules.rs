@@ -121,3 +121,29 @@ fn every_alert_has_summary_description_remediation_and_a_runbook_anchor() {
     }
     assert!(alerts >= 6, "{alerts} alerts");
 }
+
+/// Every YAML file under deploy/ parses (multi-document files included).
+#[test]
+fn every_yaml_file_under_deploy_parses() {
+    use serde::Deserialize;
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "yml" || x == "yaml") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&deploy(""), &mut files);
+    assert!(files.len() >= 7, "{files:?}");
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            serde_yaml::Value::deserialize(doc)
+                .unwrap_or_else(|e| panic!("{}: invalid YAML: {e}", f.display()));
+        }
+    }
+}

@@ -31,13 +31,12 @@ fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
-/// A free port on 127.0.0.1 (bound, then released for the child to take).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// `N` distinct free ports on 127.0.0.1 (all bound at once, then released for the children).
+fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().unwrap().port())
 }
 
 /// A child process killed (and reaped) on drop, with its output in a file for diagnostics.
@@ -314,7 +313,8 @@ start_at = \"beginning\"
 
     // Alertmanager, routing everything to the webhook with a 1 s group_wait.
     let webhook = Webhook::start();
-    let am_addr = format!("127.0.0.1:{}", free_port());
+    let [am_port, prom_port] = free_ports::<2>();
+    let am_addr = format!("127.0.0.1:{am_port}");
     let am_dir = root.join("alertmanager");
     std::fs::create_dir(&am_dir).unwrap();
     std::fs::write(
@@ -339,7 +339,7 @@ start_at = \"beginning\"
     );
 
     // Prometheus: 1 s scrape and evaluation, the test copy of the shipped rules.
-    let prom_addr = format!("127.0.0.1:{}", free_port());
+    let prom_addr = format!("127.0.0.1:{prom_port}");
     let prom_dir = root.join("prometheus");
     std::fs::create_dir(&prom_dir).unwrap();
     std::fs::write(prom_dir.join("oauthwatch.rules.yml"), rules_for_test()).unwrap();
@@ -513,6 +513,16 @@ start_at = \"beginning\"
         !alert.to_string().contains("mk1Cq8Pap6_PatCmZLwQxKCZOUJsBw"),
         "{alert}"
     );
+
+    // No secret reached Prometheus either: no label of any oauthwatch series holds one.
+    let stored =
+        serde_json::to_string(&instant_query(prom, "{__name__=~\"oauthwatch_.+\"}")).unwrap();
+    for secret in ["mk1Cq8Pap6", "PatCmZLwQxKCZOUJsBw", "flux capacitor"] {
+        assert!(
+            !stored.contains(secret),
+            "`{secret}` reached Prometheus: {stored}"
+        );
+    }
 
     // (4) Every dashboard panel's query returns series.
     for (panel, q) in dashboard_queries() {
