@@ -484,6 +484,13 @@ mod tests {
         assert!(needs_restart(&old, &new).is_empty());
         let moved =
             cfg("listen = \"127.0.0.1:1\"\n[[sources]]\nname = \"app\"\npaths = [\"b/*.log\"]\n");
-        assert_eq!(needs_restart(&old, &moved), vec!["listen", "sources"]);
+        assert_eq!(needs_restart(&old, &moved), vec!["listen"]);
+        assert!(sources_changed(&old, &moved));
+        assert!(!sources_changed(&old, &new));
+        let stdin = cfg("[[sources]]\nname = \"in\"\nstdin = true\n");
+        assert_eq!(
+            needs_restart(&stdin, &moved),
+            vec!["listen", "sources (with a stdin source)"]
+        );
     }
 }
