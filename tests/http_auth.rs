@@ -19,7 +19,10 @@ fn auth_http() -> Http {
     let mut users = BTreeMap::new();
     // Cost 4 keeps the suite quick; the daemon accepts any cost.
     users.insert(USER.to_string(), bcrypt::hash(PASSWORD, 4).unwrap());
-    users.insert("grafana".to_string(), bcrypt::hash("another one", 4).unwrap());
+    users.insert(
+        "grafana".to_string(),
+        bcrypt::hash("another one", 4).unwrap(),
+    );
     Http {
         basic_auth_users: users,
         ..Http::default()
@@ -53,7 +56,10 @@ async fn metrics_hints_and_page_need_valid_credentials() {
             format!("Basic {}", basic("nobody", PASSWORD)),
             format!("Bearer {}", basic(USER, PASSWORD)),
             "Basic not-base64!".to_string(),
-            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(USER)),
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(USER)
+            ),
         ] {
             let r = server.request(&get_with_auth(path, &bad)).await;
             assert_eq!(r.status, 401, "{path} with {bad}");
@@ -104,7 +110,10 @@ async fn a_bad_password_hash_fails_start_up_naming_the_user() {
     let err = serve(listener, TestSite::new(), http, std::future::pending())
         .await
         .expect_err("a bad hash must fail start-up");
-    assert!(matches!(err, ServeError::BasicAuthHash { ref user, .. } if user == "ops"), "{err}");
+    assert!(
+        matches!(err, ServeError::BasicAuthHash { ref user, .. } if user == "ops"),
+        "{err}"
+    );
     assert!(!err.to_string().contains("not-a-real-hash"), "{err}");
 }
 
@@ -169,6 +178,9 @@ async fn credentials_never_reach_the_logs() {
         "the capture must see the server's logs:\n{logs}"
     );
     for secret in [PASSWORD, "hunter2-wrong", &wrong, &good, "%%%garbage", USER] {
-        assert!(!logs.contains(secret), "{secret:?} leaked into the logs:\n{logs}");
+        assert!(
+            !logs.contains(secret),
+            "{secret:?} leaked into the logs:\n{logs}"
+        );
     }
 }

@@ -158,7 +158,13 @@ async fn methods_other_than_get_and_head_get_405_with_allow() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_paths_get_404() {
     let server = start(TestSite::new(), Http::default()).await;
-    for path in ["/nope", "/metrics/", "/Metrics", "/index.html", "/../etc/passwd"] {
+    for path in [
+        "/nope",
+        "/metrics/",
+        "/Metrics",
+        "/index.html",
+        "/../etc/passwd",
+    ] {
         assert_eq!(server.get(path).await.status, 404, "{path}");
     }
     // A query string does not change the route.

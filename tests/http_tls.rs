@@ -80,7 +80,9 @@ async fn plaintext_and_stalled_handshakes_on_the_tls_port_do_not_stall_scrapes()
     let server = start(TestSite::new(), http).await;
     // Plain HTTP to the TLS port: the handshake fails and the socket is closed.
     let mut plain = server.connect().await;
-    plain.send(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    plain
+        .send(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await;
     plain.expect_closed().await;
     // Silent sockets fill every slot; the handshake timeout frees them.
     let mut silent = Vec::new();
@@ -110,7 +112,10 @@ async fn a_client_that_does_not_trust_the_certificate_gets_nothing() {
         .await;
     assert!(res.is_err());
     // The server is unaffected.
-    assert_eq!(https_get(server.addr, "localhost", "/healthz").await.status, 200);
+    assert_eq!(
+        https_get(server.addr, "localhost", "/healthz").await.status,
+        200
+    );
     server.stop().await.unwrap();
 }
 
@@ -136,7 +141,10 @@ async fn unusable_tls_files_fail_start_up_naming_the_file() {
         ..Http::default()
     })
     .await;
-    assert!(matches!(err, ServeError::TlsFile { ref path, .. } if *path == missing), "{err}");
+    assert!(
+        matches!(err, ServeError::TlsFile { ref path, .. } if *path == missing),
+        "{err}"
+    );
     assert!(err.to_string().contains("no-such.pem"), "{err}");
 
     // A certificate where the key should be.

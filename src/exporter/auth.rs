@@ -69,8 +69,8 @@ impl BasicAuth {
             }
         }
         let rng = ring::rand::SystemRandom::new();
-        let key = hmac::Key::generate(hmac::HMAC_SHA256, &rng)
-            .map_err(|_| ServeError::NoRandomness)?;
+        let key =
+            hmac::Key::generate(hmac::HMAC_SHA256, &rng).map_err(|_| ServeError::NoRandomness)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Some(BasicAuth {
             users: users.clone(),
@@ -102,11 +102,10 @@ impl BasicAuth {
             return false;
         };
         self.bcrypt_runs.fetch_add(1, Ordering::Relaxed);
-        let matched = tokio::task::spawn_blocking(move || {
-            bcrypt::verify(&password, &hash).unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false);
+        let matched =
+            tokio::task::spawn_blocking(move || bcrypt::verify(&password, &hash).unwrap_or(false))
+                .await
+                .unwrap_or(false);
         let ok = matched && known;
         if ok {
             let mut cache = self.cache();
@@ -147,7 +146,9 @@ fn hash_problem(e: &bcrypt::BcryptError) -> String {
         bcrypt::BcryptError::InvalidCost(_) | bcrypt::BcryptError::CostNotAllowed(_) => {
             "its cost is not a number from 4 to 31".into()
         }
-        bcrypt::BcryptError::InvalidPrefix(_) => "its prefix is not `$2a$`, `$2b$`, `$2x$` or `$2y$`".into(),
+        bcrypt::BcryptError::InvalidPrefix(_) => {
+            "its prefix is not `$2a$`, `$2b$`, `$2x$` or `$2y$`".into()
+        }
         _ => "expected 60 characters like `$2y$10$` + 53 characters of salt and hash".into(),
     }
 }
@@ -177,7 +178,10 @@ mod tests {
 
     fn auth() -> BasicAuth {
         let mut users = BTreeMap::new();
-        users.insert("prometheus".to_string(), bcrypt::hash("s3cret:x", 4).unwrap());
+        users.insert(
+            "prometheus".to_string(),
+            bcrypt::hash("s3cret:x", 4).unwrap(),
+        );
         users.insert("grafana".to_string(), bcrypt::hash("other", 4).unwrap());
         BasicAuth::new(&users).unwrap().unwrap()
     }
@@ -195,7 +199,10 @@ mod tests {
         assert_eq!(parse_basic(&HeaderValue::from_static("Bearer abc")), None);
         assert_eq!(parse_basic(&HeaderValue::from_static("Basic !!!")), None);
         // "nocolon" has no separator.
-        assert_eq!(parse_basic(&HeaderValue::from_static("Basic bm9jb2xvbg==")), None);
+        assert_eq!(
+            parse_basic(&HeaderValue::from_static("Basic bm9jb2xvbg==")),
+            None
+        );
         assert_eq!(parse_basic(&HeaderValue::from_static("Basic")), None);
     }
 

@@ -61,8 +61,7 @@ fn trim(s: &[u8]) -> &[u8] {
 /// should spend as little CPU per scrape as it can.
 pub fn gzip(body: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 4 + 64), Compression::fast());
-    enc.write_all(body)
-        .expect("writing to a Vec cannot fail");
+    enc.write_all(body).expect("writing to a Vec cannot fail");
     enc.finish().expect("writing to a Vec cannot fail")
 }
 

@@ -95,8 +95,6 @@ pub async fn serve(
         },
         tls,
     });
-    server
-        .run(listener, http.max_connections, shutdown)
-        .await;
+    server.run(listener, http.max_connections, shutdown).await;
     Ok(())
 }

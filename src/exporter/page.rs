@@ -67,18 +67,12 @@ pub fn render(report: &HintsReport) -> String {
 
     let _ = writeln!(html, "<h2>Active hints ({})</h2>", active.len());
     if active.is_empty() {
-        html.push_str(
-            "<p class=\"muted\">No rule's alert condition holds right now.</p>\n",
-        );
+        html.push_str("<p class=\"muted\">No rule's alert condition holds right now.</p>\n");
     } else {
         hints_table(&mut html, &active);
     }
     if !recent.is_empty() {
-        let _ = writeln!(
-            html,
-            "<h2>Recent, no longer active ({})</h2>",
-            recent.len()
-        );
+        let _ = writeln!(html, "<h2>Recent, no longer active ({})</h2>", recent.len());
         hints_table(&mut html, &recent);
     }
 

@@ -79,7 +79,10 @@ impl Router {
         };
         if req.method() != Method::GET && req.method() != Method::HEAD {
             tracing::debug!(method = %req.method(), ?route, status = 405, "method not allowed");
-            let mut resp = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD are allowed\n");
+            let mut resp = text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "only GET and HEAD are allowed\n",
+            );
             resp.headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return resp;
@@ -194,7 +197,9 @@ mod tests {
         assert_eq!(Route::from_path("/metrics/"), None);
         assert_eq!(Route::from_path("/METRICS"), None);
         assert_eq!(Route::from_path("/index.html"), None);
-        assert!(Route::Metrics.needs_auth() && Route::Index.needs_auth() && Route::Hints.needs_auth());
+        assert!(
+            Route::Metrics.needs_auth() && Route::Index.needs_auth() && Route::Hints.needs_auth()
+        );
         assert!(!Route::Healthz.needs_auth() && !Route::Readyz.needs_auth());
     }
 }

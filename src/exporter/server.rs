@@ -131,10 +131,8 @@ impl Server {
         match &self.tls {
             None => self.drive(stream, peer, activity, stop).await,
             Some(acceptor) => {
-                let handshake = tokio::time::timeout(
-                    self.timeouts.header_read,
-                    acceptor.accept(stream),
-                );
+                let handshake =
+                    tokio::time::timeout(self.timeouts.header_read, acceptor.accept(stream));
                 let tls = tokio::select! {
                     r = handshake => r,
                     () = stop.cancelled() => return,

@@ -28,7 +28,10 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ServeError> {
         .with_single_cert(certs, key)
         .map_err(|e| ServeError::TlsFile {
             path: files.key_file.clone(),
-            reason: format!("does not match the certificate in {}: {e}", files.cert_file.display()),
+            reason: format!(
+                "does not match the certificate in {}: {e}",
+                files.cert_file.display()
+            ),
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
