@@ -184,3 +184,28 @@ async fn one_keep_alive_connection_serves_many_scrapes() {
     }
     server.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_metrics_bodies_pass_through_the_small_header_buffer() {
+    // Thousands of pod series make multi-megabyte bodies; the 8 KiB header cap must not
+    // limit responses.
+    let site = TestSite::new();
+    let big: Vec<u8> = (0..60_000)
+        .flat_map(|i| format!("oauthwatch_pod_errors_total{{pod=\"p{i}\"}} {i}\n").into_bytes())
+        .collect();
+    *site.metrics.lock().unwrap() = big.clone();
+    let server = start(site, Http::default()).await;
+    let r = server.get("/metrics").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), big.len());
+    assert!(r.body == big);
+    let r = server
+        .request("GET /metrics HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n")
+        .await;
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&r.body[..])
+        .read_to_end(&mut plain)
+        .expect("a valid gzip body");
+    assert!(plain == big);
+    server.stop().await.unwrap();
+}

@@ -74,11 +74,20 @@ impl Router {
     /// The response to `req`. The request body is never read: every endpoint is a GET.
     pub async fn handle<B>(&self, req: Request<B>) -> Response<Full<Bytes>> {
         let Some(route) = Route::from_path(req.uri().path()) else {
-            tracing::debug!(method = %req.method(), status = 404, "unknown path");
+            tracing::debug!(
+                method = loggable(req.method()),
+                status = 404,
+                "unknown path"
+            );
             return text(StatusCode::NOT_FOUND, "not found\n");
         };
         if req.method() != Method::GET && req.method() != Method::HEAD {
-            tracing::debug!(method = %req.method(), ?route, status = 405, "method not allowed");
+            tracing::debug!(
+                method = loggable(req.method()),
+                ?route,
+                status = 405,
+                "method not allowed"
+            );
             let mut resp = text(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "only GET and HEAD are allowed\n",
@@ -163,6 +172,26 @@ impl Router {
         );
         resp
     }
+}
+
+/// The method for a log line: a client can send any token as a method, so only the standard
+/// ones are logged verbatim (nothing a client invents reaches the logs).
+fn loggable(method: &Method) -> &'static str {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    STANDARD
+        .iter()
+        .find(|m| *m == method)
+        .map_or("(non-standard)", |m| m.as_str())
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
