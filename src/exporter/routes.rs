@@ -12,6 +12,7 @@
 //! credentials, and they reveal nothing but "up" and "ready". Everything else is answered with
 //! `405` for methods other than GET and HEAD and `404` for other paths.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -107,7 +108,8 @@ impl Router {
                 return resp;
             }
         }
-        match route {
+        // A panic in the site (a bug) costs this request a 500, not the connection.
+        let answer = std::panic::catch_unwind(AssertUnwindSafe(|| match route {
             Route::Metrics => self.metrics(&req),
             Route::Hints => self.hints(),
             Route::Index => self.index(),
@@ -119,7 +121,11 @@ impl Router {
                     text(StatusCode::SERVICE_UNAVAILABLE, "not ready")
                 }
             }
-        }
+        }));
+        answer.unwrap_or_else(|_| {
+            tracing::error!(?route, "the handler panicked; answering 500");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+        })
     }
 
     fn metrics<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
