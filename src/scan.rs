@@ -114,7 +114,11 @@ impl<'a> Scanner<'a> {
         // Index of the first record not yet dismissed or classified.
         let mut next = 0usize;
         while next < ends.len() {
-            let from = if next == 0 { 0 } else { ends[next - 1] as usize };
+            let from = if next == 0 {
+                0
+            } else {
+                ends[next - 1] as usize
+            };
             // One prefilter pass over all remaining records at once.
             let Some(hit) = self.rules.next_candidate(&data[from..], &self.ctx) else {
                 break;
@@ -128,7 +132,8 @@ impl<'a> Scanner<'a> {
             let start = if i == 0 { 0 } else { ends[i - 1] as usize };
             let record = &data[start..ends[i] as usize];
             if let Some(c) = self.rules.classify(record, &self.ctx) {
-                inner_newlines += memchr::memchr_iter(b'\n', &data[counted_to..start]).count() as u64;
+                inner_newlines +=
+                    memchr::memchr_iter(b'\n', &data[counted_to..start]).count() as u64;
                 counted_to = start;
                 let line = base + 1 + i as u64 + inner_newlines;
                 let t = &mut self.summary.tallies[c.rule];

@@ -170,6 +170,14 @@ async fn credentials_never_reach_the_logs() {
             "GET /metrics HTTP/1.1\r\nAuthorization: Basic {good}\r\nBroken line\r\n\r\n"
         ))
         .await;
+    // Client-invented methods and paths are not logged either (both are 404/405 material).
+    for raw in [
+        "Tok3nMethodXYZ /metrics HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET /callback?code=authcodeXYZ HTTP/1.1\r\nHost: t\r\n\r\n",
+    ] {
+        let r = server.request(raw).await;
+        assert!(r.status == 404 || r.status == 405, "{raw}");
+    }
     server.stop().await.unwrap();
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
@@ -177,7 +185,16 @@ async fn credentials_never_reach_the_logs() {
         logs.contains("basic auth failed"),
         "the capture must see the server's logs:\n{logs}"
     );
-    for secret in [PASSWORD, "hunter2-wrong", &wrong, &good, "%%%garbage", USER] {
+    for secret in [
+        PASSWORD,
+        "hunter2-wrong",
+        &wrong,
+        &good,
+        "%%%garbage",
+        USER,
+        "Tok3nMethodXYZ",
+        "authcodeXYZ",
+    ] {
         assert!(
             !logs.contains(secret),
             "{secret:?} leaked into the logs:\n{logs}"

@@ -184,3 +184,70 @@ async fn one_keep_alive_connection_serves_many_scrapes() {
     }
     server.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_metrics_bodies_pass_through_the_small_header_buffer() {
+    // Thousands of pod series make multi-megabyte bodies; the 8 KiB header cap must not
+    // limit responses.
+    let site = TestSite::new();
+    let big: Vec<u8> = (0..60_000)
+        .flat_map(|i| format!("oauthwatch_pod_errors_total{{pod=\"p{i}\"}} {i}\n").into_bytes())
+        .collect();
+    *site.metrics.lock().unwrap() = big.clone();
+    let server = start(site, Http::default()).await;
+    let r = server.get("/metrics").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), big.len());
+    assert!(r.body == big);
+    let r = server
+        .request("GET /metrics HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n")
+        .await;
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&r.body[..])
+        .read_to_end(&mut plain)
+        .expect("a valid gzip body");
+    assert!(plain == big);
+    server.stop().await.unwrap();
+}
+
+/// A site whose `metrics` panics (a bug elsewhere in the daemon).
+struct PanickingSite;
+
+impl oauthwatch::exporter::Site for PanickingSite {
+    fn metrics(&self) -> Vec<u8> {
+        panic!("bug in the registry");
+    }
+    fn hints(&self) -> oauthwatch::registry::HintsReport {
+        sample_hints()
+    }
+    fn ready(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_site_costs_one_request_a_500_not_the_server() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(oauthwatch::exporter::serve(
+        listener,
+        std::sync::Arc::new(PanickingSite),
+        Http::default(),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let mut c = http_util::Client::new(tokio::net::TcpStream::connect(addr).await.unwrap());
+    c.send(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    assert_eq!(c.response().await.expect("a 500").status, 500);
+    // The same connection still serves.
+    c.send(b"GET /hints HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    assert_eq!(c.response().await.expect("hints").status, 200);
+    tx.send(()).unwrap();
+    tokio::time::timeout(http_util::DEADLINE, task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}

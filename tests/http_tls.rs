@@ -180,3 +180,66 @@ async fn unusable_tls_files_fail_start_up_naming_the_file() {
     .await;
     assert!(err.to_string().contains("does not match"), "{err}");
 }
+
+/// The leaf certificate the server presents, as DER.
+async fn presented_cert(addr: std::net::SocketAddr) -> Vec<u8> {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let tls = connector()
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .expect("TLS handshake");
+    tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+}
+
+fn der_of(pem_file: &str) -> Vec<u8> {
+    let pem = std::fs::read(fixture(pem_file)).unwrap();
+    let der = rustls_pemfile::certs(&mut &pem[..])
+        .next()
+        .unwrap()
+        .unwrap()
+        .to_vec();
+    der
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_certificate_is_served_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    std::fs::copy(fixture("server.pem"), &cert).unwrap();
+    std::fs::copy(fixture("server.key"), &key).unwrap();
+    let http = Http {
+        tls: Some(TlsFiles {
+            cert_file: cert.clone(),
+            key_file: key.clone(),
+        }),
+        ..Http::default()
+    };
+    let server = start(TestSite::new(), http).await;
+    let original = der_of("server.pem");
+    assert_eq!(presented_cert(server.addr).await, original);
+
+    // A broken file is not used: handshakes keep presenting the last good certificate.
+    std::fs::write(&cert, b"-----BEGIN CERTIFICATE-----\ngarbage\n").unwrap();
+    for _ in 0..15 {
+        assert_eq!(presented_cert(server.addr).await, original);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A rotated pair is picked up.
+    std::fs::copy(fixture("server-rotated.key"), &key).unwrap();
+    std::fs::copy(fixture("server-rotated.pem"), &cert).unwrap();
+    let rotated = der_of("server-rotated.pem");
+    let picked_up = tokio::time::timeout(http_util::DEADLINE, async {
+        while presented_cert(server.addr).await != rotated {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        picked_up.is_ok(),
+        "the rotated certificate was never served"
+    );
+    let r = https_get(server.addr, "localhost", "/metrics").await;
+    assert_eq!(r.status, 200);
+    server.stop().await.unwrap();
+}

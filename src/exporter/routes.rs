@@ -12,6 +12,7 @@
 //! credentials, and they reveal nothing but "up" and "ready". Everything else is answered with
 //! `405` for methods other than GET and HEAD and `404` for other paths.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -74,11 +75,20 @@ impl Router {
     /// The response to `req`. The request body is never read: every endpoint is a GET.
     pub async fn handle<B>(&self, req: Request<B>) -> Response<Full<Bytes>> {
         let Some(route) = Route::from_path(req.uri().path()) else {
-            tracing::debug!(method = %req.method(), status = 404, "unknown path");
+            tracing::debug!(
+                method = loggable(req.method()),
+                status = 404,
+                "unknown path"
+            );
             return text(StatusCode::NOT_FOUND, "not found\n");
         };
         if req.method() != Method::GET && req.method() != Method::HEAD {
-            tracing::debug!(method = %req.method(), ?route, status = 405, "method not allowed");
+            tracing::debug!(
+                method = loggable(req.method()),
+                ?route,
+                status = 405,
+                "method not allowed"
+            );
             let mut resp = text(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "only GET and HEAD are allowed\n",
@@ -98,7 +108,8 @@ impl Router {
                 return resp;
             }
         }
-        match route {
+        // A panic in the site (a bug) costs this request a 500, not the connection.
+        let answer = std::panic::catch_unwind(AssertUnwindSafe(|| match route {
             Route::Metrics => self.metrics(&req),
             Route::Hints => self.hints(),
             Route::Index => self.index(),
@@ -110,7 +121,11 @@ impl Router {
                     text(StatusCode::SERVICE_UNAVAILABLE, "not ready")
                 }
             }
-        }
+        }));
+        answer.unwrap_or_else(|_| {
+            tracing::error!(?route, "the handler panicked; answering 500");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+        })
     }
 
     fn metrics<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
@@ -163,6 +178,26 @@ impl Router {
         );
         resp
     }
+}
+
+/// The method for a log line: a client can send any token as a method, so only the standard
+/// ones are logged verbatim (nothing a client invents reaches the logs).
+fn loggable(method: &Method) -> &'static str {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    STANDARD
+        .iter()
+        .find(|m| *m == method)
+        .map_or("(non-standard)", |m| m.as_str())
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {

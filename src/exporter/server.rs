@@ -127,9 +127,8 @@ impl Server {
     ) {
         // Small responses: send them now rather than waiting for Nagle.
         let _ = stream.set_nodelay(true);
-        let activity = Activity::new();
         match &self.tls {
-            None => self.drive(stream, peer, activity, stop).await,
+            None => self.drive(stream, peer, stop).await,
             Some(acceptor) => {
                 let handshake =
                     tokio::time::timeout(self.timeouts.header_read, acceptor.accept(stream));
@@ -138,7 +137,7 @@ impl Server {
                     () = stop.cancelled() => return,
                 };
                 match tls {
-                    Ok(Ok(tls)) => self.drive(tls, peer, activity, stop).await,
+                    Ok(Ok(tls)) => self.drive(tls, peer, stop).await,
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                 }
@@ -147,15 +146,12 @@ impl Server {
     }
 
     /// Serve HTTP/1 on one connection until it ends, times out, or shutdown completes.
-    async fn drive<S>(
-        self: &Arc<Self>,
-        io: S,
-        peer: SocketAddr,
-        activity: Arc<Activity>,
-        stop: CancellationToken,
-    ) where
+    /// The header-read clock starts here, after any TLS handshake (which had its own budget).
+    async fn drive<S>(self: &Arc<Self>, io: S, peer: SocketAddr, stop: CancellationToken)
+    where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let activity = Activity::new();
         let service = {
             let server = self.clone();
             let activity = activity.clone();
