@@ -76,6 +76,19 @@ fn daemonset_config_counts_container_failures_per_pod() {
         containers.join("web-7d9f5_shop_app-4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b.log"),
     )
     .unwrap();
+    // The agent's own log (namespace and container `oauthwatch`) is excluded.
+    let own =
+        pods.join("oauthwatch_oauthwatch-x2b9q_0b1c2d3e-aaaa-bbbb-cccc-000000000002/oauthwatch");
+    std::fs::create_dir_all(&own).unwrap();
+    append(
+        &own.join("0.log"),
+        "2026-11-24T20:01:00.000000000Z stderr F Zoom API error: invalid_request, reason: Invalid authorization code xyz\n",
+    );
+    symlink(
+        own.join("0.log"),
+        containers.join("oauthwatch-x2b9q_oauthwatch_oauthwatch-9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e.log"),
+    )
+    .unwrap();
     daemon.wait_metric("oauthwatch_files_watched", &[("source", "containers")], 1.0);
     append(
         &log,
@@ -104,6 +117,20 @@ fn daemonset_config_counts_container_failures_per_pod() {
     assert!(
         !metrics.contains("PatCmZLwQxKCZOUJsBwojQ"),
         "no secret in /metrics"
+    );
+    assert_eq!(
+        common::metric_value(
+            &metrics,
+            "oauthwatch_files_watched",
+            &[("source", "containers")]
+        ),
+        Some(1.0),
+        "its own log is not tailed"
+    );
+    assert!(!metrics.contains("namespace=\"oauthwatch\""), "{metrics}");
+    assert_eq!(
+        common::metric_value(&metrics, "oauthwatch_errors_total", &code),
+        Some(2.0)
     );
     assert_eq!(daemon.stop(), 0);
 }
