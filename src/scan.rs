@@ -109,13 +109,26 @@ impl<'a> Scanner<'a> {
         // counted lazily, only up to records that match.
         let mut inner_newlines = 0u64;
         let mut counted_to = 0usize;
-        let mut start = 0usize;
-        for (i, &end) in self.framed.ends.iter().enumerate() {
-            let end = end as usize;
-            let record = &self.framed.data[start..end];
+        let data = &self.framed.data;
+        let ends = &self.framed.ends;
+        // Index of the first record not yet dismissed or classified.
+        let mut next = 0usize;
+        while next < ends.len() {
+            let from = if next == 0 { 0 } else { ends[next - 1] as usize };
+            // One prefilter pass over all remaining records at once.
+            let Some(hit) = self.rules.next_candidate(&data[from..], &self.ctx) else {
+                break;
+            };
+            let hit = from + hit;
+            // The record holding the hit: the first whose end is beyond it.
+            let i = next + ends[next..].partition_point(|&e| (e as usize) <= hit);
+            if i >= ends.len() {
+                break;
+            }
+            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+            let record = &data[start..ends[i] as usize];
             if let Some(c) = self.rules.classify(record, &self.ctx) {
-                inner_newlines +=
-                    memchr::memchr_iter(b'\n', &self.framed.data[counted_to..start]).count() as u64;
+                inner_newlines += memchr::memchr_iter(b'\n', &data[counted_to..start]).count() as u64;
                 counted_to = start;
                 let line = base + 1 + i as u64 + inner_newlines;
                 let t = &mut self.summary.tallies[c.rule];
@@ -127,7 +140,7 @@ impl<'a> Scanner<'a> {
                 t.last_line = line;
                 t.last_input = input;
             }
-            start = end;
+            next = i + 1;
         }
         self.summary.records += self.framed.ends.len() as u64;
         self.summary.lines += self.framed.lines;

@@ -37,10 +37,11 @@ struct ProviderMatcher {
     provider: String,
     /// Global indices of this file's rules.
     range: Range<RuleIdx>,
-    /// Markers (ids `< n_markers`) then code-pattern literals: the gate for records whose
-    /// source is not declared to talk only to this provider.
+    /// Marker literals: the gate for records whose source is not declared to talk only to
+    /// this provider. Markers only: numeric code literals (`4734`) or `code` keys are too
+    /// common in logs for a one-pass prefilter (measured 1.1 GB/s for `zoom` alone, 0.3 GB/s
+    /// with the codes added).
     provider_gate: AhoCorasick,
-    n_markers: usize,
     /// Rule and code-pattern literals: the gate for every record.
     rule_gate: AhoCorasick,
     exclude: Option<AhoCorasick>,
@@ -80,8 +81,6 @@ impl ProviderMatcher {
                 .flat_map(|p| p.literals.iter().cloned())
                 .collect(),
         );
-        let mut gate = markers.clone();
-        gate.extend(code_lits.iter().cloned());
         let rule_lits = prefilter::minimise(
             file.rules
                 .iter()
@@ -122,8 +121,7 @@ impl ProviderMatcher {
         ProviderMatcher {
             provider: file.provider.clone(),
             range: base..base + file.rules.len(),
-            n_markers: markers.len(),
-            provider_gate: prefilter::automaton(&gate),
+            provider_gate: prefilter::automaton(&markers),
             rule_gate: prefilter::automaton(&rule_lits),
             exclude,
             code_patterns: file.code_patterns.iter().map(|p| p.regex.clone()).collect(),
@@ -189,33 +187,17 @@ impl ProviderMatcher {
             Some(_) => return None,
             None => false,
         };
-        let mut code = None;
         if declared {
             if !self.rule_gate.is_match(record) {
                 return None;
             }
-        } else {
-            let mut marker = false;
-            let mut code_literal = false;
-            for m in self.provider_gate.find_iter(record) {
-                if m.pattern().as_usize() < self.n_markers {
-                    marker = true;
-                    break;
-                }
-                code_literal = true;
-            }
-            if !marker {
-                if !code_literal {
-                    return None;
-                }
-                code = Some(self.explicit_code(record)?);
-            }
+        } else if !self.provider_gate.is_match(record) {
+            return None;
         }
         if self.exclude.as_ref().is_some_and(|ex| ex.is_match(record)) {
             return None;
         }
-        let code = code.or_else(|| self.explicit_code(record));
-        let rule = match code {
+        let rule = match self.explicit_code(record) {
             Some(code) => self.by_code(code.as_bytes(), record),
             None => {
                 if !declared && !self.rule_gate.is_match(record) {
@@ -237,16 +219,10 @@ impl ProviderMatcher {
             if declared != p {
                 return format!("the source talks only to `{declared}`, not `{p}`");
             }
-        } else if !self.provider_gate.is_match(record) || {
-            let has_marker = self
-                .provider_gate
-                .find_iter(record)
-                .any(|m| m.pattern().as_usize() < self.n_markers);
-            !has_marker && self.explicit_code(record).is_none()
-        } {
+        } else if !self.provider_gate.is_match(record) {
             return format!(
-                "no `{p}` marker and no explicit {p} error code: the record does not say it \
-                 comes from {p} (use --provider {p} for a source that talks only to {p})"
+                "no `{p}` marker: the record does not say it comes from {p} (use --provider {p} \
+                 for a source that talks only to {p})"
             );
         }
         if let Some(ex) = &self.exclude {
@@ -440,6 +416,25 @@ impl RuleSet {
             }
         }
         diags.into_result(set)
+    }
+
+    /// The earliest offset in `data` at which a record could start to match: the first
+    /// prefilter hit of any provider. Records before it cannot match, so a caller holding
+    /// many records back to back (a framed batch) skips them all in one pass instead of
+    /// calling [`RuleSet::classify`] per record. A hit may straddle two records; the caller
+    /// classifies the record holding the offset and searches again after it.
+    pub fn next_candidate(&self, data: &[u8], ctx: &MatchContext<'_>) -> Option<usize> {
+        self.providers
+            .iter()
+            .filter_map(|p| {
+                let gate = match ctx.provider {
+                    Some(name) if name == p.provider => &p.rule_gate,
+                    Some(_) => return None,
+                    None => &p.provider_gate,
+                };
+                gate.find(data).map(|m| m.start())
+            })
+            .min()
     }
 
     /// Why `classify` gives what it gives for this record: which gate or rule decided. For

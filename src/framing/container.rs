@@ -139,6 +139,20 @@ pub(crate) fn parse_docker(line: &[u8], msg: &mut Vec<u8>) -> Option<Docker> {
     Some(Docker { stream, partial })
 }
 
+/// The `log` field of a docker line cut at the length cap (so its JSON is incomplete): as much
+/// of the message as the line holds. `None` when the line does not start like docker's.
+pub(crate) fn parse_docker_truncated(line: &[u8], msg: &mut Vec<u8>) -> Option<Docker> {
+    msg.clear();
+    let body = line.strip_prefix(b"{\"log\":\"")?;
+    let mut p = Parser { s: body, i: 0 };
+    // Stops at the cut (or at the closing quote, if the cut fell after it).
+    let _ = p.unescape_into(msg);
+    Some(Docker {
+        stream: STDOUT,
+        partial: false,
+    })
+}
+
 /// A minimal JSON reader: just enough for docker's wrapper object, on bytes, no allocation.
 struct Parser<'a> {
     s: &'a [u8],
@@ -190,7 +204,12 @@ impl<'a> Parser<'a> {
     fn unescape_into(&mut self, out: &mut Vec<u8>) -> Option<()> {
         loop {
             let rest = &self.s[self.i..];
-            let j = memchr::memchr2(b'"', b'\\', rest)?;
+            let Some(j) = memchr::memchr2(b'"', b'\\', rest) else {
+                // Unterminated: keep what there is (a line cut at the cap).
+                out.extend_from_slice(rest);
+                self.i = self.s.len();
+                return None;
+            };
             out.extend_from_slice(&rest[..j]);
             self.i += j + 1;
             if rest[j] == b'"' {
@@ -380,6 +399,17 @@ mod tests {
         .unwrap();
         assert_eq!((d.stream, d.partial), (STDERR, false));
         assert_eq!(m, b"x");
+    }
+
+    #[test]
+    fn truncated_docker_line_keeps_its_message() {
+        let mut m = Vec::new();
+        let d = parse_docker_truncated(br#"{"log":"abc\"def\u00"#, &mut m).unwrap();
+        assert!(!d.partial);
+        assert_eq!(m, br#"abc"def"#);
+        parse_docker_truncated(br#"{"log":"abc\"defgh"#, &mut m).unwrap();
+        assert_eq!(m, br#"abc"defgh"#);
+        assert!(parse_docker_truncated(b"{\"x\":1", &mut m).is_none());
     }
 
     #[test]

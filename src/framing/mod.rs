@@ -410,7 +410,13 @@ impl State {
     /// A docker json-file line; one that does not parse is a plain line, counted.
     fn docker(&mut self, line: Line<'_>, now: Instant, out: &mut Framed) {
         let mut msg = std::mem::take(&mut self.scratch);
-        match container::parse_docker(line.bytes, &mut msg) {
+        let parsed = container::parse_docker(line.bytes, &mut msg).or_else(|| {
+            // Cut at the cap: its JSON is incomplete, but the message is what matters.
+            line.truncated
+                .then(|| container::parse_docker_truncated(line.bytes, &mut msg))
+                .flatten()
+        });
+        match parsed {
             Some(d) => self.piece(d.stream, &msg, d.partial, line, now, out),
             None => {
                 out.malformed_wrappers += 1;
@@ -634,12 +640,20 @@ impl State {
         }
         let from = self.held.data.len();
         self.held.data.extend_from_slice(rec);
-        self.held.recs.push(HeldRec {
+        let r = HeldRec {
             start,
             from,
             to: self.held.data.len(),
             lines,
-        });
+        };
+        // Kept in stream order (records nearly always complete in it).
+        match self.held.recs.last() {
+            Some(last) if last.start > start => {
+                let at = self.held.recs.partition_point(|h| h.start < start);
+                self.held.recs.insert(at, r);
+            }
+            _ => self.held.recs.push(r),
+        }
         if self.held.data.len() > self.limits.max_record_bytes() {
             // Bound the hold: take the pending records as they are.
             let now = self.last_now;
@@ -668,7 +682,9 @@ impl State {
             return;
         }
         let m = self.min_pending();
-        self.held.recs.sort_by_key(|r| r.start);
+        if m.is_some_and(|m| self.held.recs[0].start >= m) {
+            return;
+        }
         let n = self
             .held
             .recs

@@ -104,7 +104,12 @@ pub(crate) fn start(line: &[u8], shape: &mut Shape) -> Start {
         shape.colon = true;
         return Start::Hold;
     }
-    if shape.go || shape.python || is_exception_header(t) || has_level_word(t) {
+    if shape.go
+        || shape.python
+        || is_exception_header(t)
+        || has_level_word(t)
+        || is_go_oauth2_error(t)
+    {
         return Start::Hold;
     }
     Start::Single
@@ -145,7 +150,7 @@ pub(crate) fn next(shape: &mut Shape, joined: u32, line: &[u8]) -> Next {
             shape.python = true;
             return Next::Join;
         }
-        if is_exception_header(trim_end(line)) {
+        if is_exception_header(trim_end(line)) || line.starts_with(b"Response: ") {
             return Next::Join;
         }
     }
@@ -223,7 +228,22 @@ fn is_exception_header(t: &[u8]) -> bool {
     if end < t.len() && t.get(end + 1).is_some_and(|&b| b != b' ') {
         return false;
     }
-    name.ends_with(b"Exception") || name.ends_with(b"Error") || name.ends_with(b"Throwable")
+    // The class name proper (`HttpClientErrorException$BadRequest` counts too).
+    let class = match memchr::memrchr(b'.', name) {
+        Some(i) => &name[i + 1..],
+        None => name,
+    };
+    [&b"Exception"[..], b"Error", b"Throwable"]
+        .iter()
+        .any(|w| memchr::memmem::find(class, w).is_some())
+}
+
+/// Go's `golang.org/x/oauth2` error: `oauth2: cannot fetch token: 400 Bad Request`, followed
+/// by a `Response: {…}` line holding the body.
+fn is_go_oauth2_error(t: &[u8]) -> bool {
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"cannot fetch token: "));
+    FINDER.find(t).is_some()
 }
 
 fn is_go_header(t: &[u8]) -> bool {
@@ -269,6 +289,19 @@ fn has_level_word(t: &[u8]) -> bool {
             return true;
         }
     }
+    // Lower case only where it is plainly the level: `error: …` first on the line or right
+    // after a `[timestamp] `, or `[error]` (winston, nginx), not `Zoom API error: …`.
+    for i in memchr::memchr3_iter(b'e', b'f', b'w', w) {
+        let before_ok = i == 0 || w[..i].ends_with(b"] ") || w[i - 1] == b'[';
+        if !before_ok {
+            continue;
+        }
+        for word in [&b"error"[..], b"fatal", b"warn", b"warning"] {
+            if w[i..].starts_with(word) && matches!(w.get(i + word.len()), Some(b':' | b']')) {
+                return true;
+            }
+        }
+    }
     false
 }
 
@@ -295,6 +328,8 @@ mod tests {
             "GET /callback?code=abc 200 12ms",
             "level=error msg=\"Zoom API error\" error=invalid_request",
             "ERRORS are fine as part of a longer word? ERRORS",
+            "Zoom API error: invalid_request, reason: Invalid request : Redirect URI mismatch.",
+            "2024-05-01 12:00:00 INFO errors: 0",
         ] {
             assert_eq!(starts(l), Start::Single, "{l}");
         }
@@ -314,6 +349,9 @@ mod tests {
             "Exception in thread \"main\" java.lang.IllegalStateException",
             "2024-05-01 12:00:00.000 [main] ERROR c.e.TokenService - Token exchange failed",
             "ERROR:root:token exchange failed",
+            "[2024-05-01T12:00:00.350Z] error: Zoom token request failed",
+            "2024/05/01 12:00:03 oauth2: cannot fetch token: 400 Bad Request",
+            "org.springframework.web.client.HttpClientErrorException$BadRequest: 400 Bad Request",
         ] {
             assert_eq!(starts(l), Start::Hold, "{l}");
         }

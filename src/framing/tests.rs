@@ -357,6 +357,24 @@ fn docker_lines_are_unwrapped_and_16k_pieces_reassembled() {
 }
 
 #[test]
+fn docker_line_cut_at_the_cap_is_still_unwrapped() {
+    let l = FramingLimits {
+        max_line_bytes: 24,
+        ..limits()
+    };
+    let o = run_chunks(
+        Format::Docker,
+        l,
+        &[
+            br#"{"log":"0123456789abcdefghij\n","stream":"stdout","time":"t"}"#,
+            b"\n",
+        ],
+    );
+    assert_eq!(o.strs(), ["0123456789abcdef"]);
+    assert_eq!((o.truncated, o.malformed), (1, 0));
+}
+
+#[test]
 fn docker_multiline_pretty_json() {
     let input = concat!(
         r#"{"log":"Token response: {\n","stream":"stdout","time":"t"}"#,
@@ -445,6 +463,152 @@ fn restart_from_consumed_is_exact() {
     for stop in 0..=input.len() {
         restart_matches(Format::Plain, limits(), input.as_bytes(), stop);
     }
+}
+
+#[test]
+fn records_held_behind_another_stream_stay_bounded() {
+    let now = Instant::now();
+    let l = limits();
+    let mut f = Framer::new(Format::Cri, l);
+    let mut out = Framed::default();
+    f.push(
+        b"2024-05-01T12:00:00Z stderr F Response: {\n",
+        now,
+        &mut out,
+    );
+    let line = b"2024-05-01T12:00:00Z stdout F an ordinary stdout line of some length\n";
+    let mut emitted = 0;
+    for _ in 0..100_000 {
+        f.push(line, now, &mut out);
+        assert!(f.st.held.data.len() <= l.max_record_bytes());
+        emitted += out.ends.len();
+        out.clear();
+    }
+    assert!(emitted > 90_000, "the hold was released: {emitted}");
+    f.finish(&mut out);
+    emitted += out.ends.len();
+    assert_eq!(emitted, 100_001);
+}
+
+#[test]
+fn record_is_split_at_max_record_bytes() {
+    let l = FramingLimits {
+        max_record_lines: 1_000_000,
+        ..limits()
+    };
+    let mut input = b"java.lang.IllegalStateException: x\n".to_vec();
+    for i in 0..40_000 {
+        input.extend_from_slice(
+            format!("\tat com.example.Frame{i}.call(Frame.java:1)\n").as_bytes(),
+        );
+    }
+    let o = run_chunks(Format::Plain, l, &[&input]);
+    assert!(o.split >= 1);
+    assert_eq!(o.records.len() as u64, o.split + 1);
+    assert!(o.records.iter().all(|r| r.len() <= l.max_record_bytes()));
+    assert_eq!(o.lines, 40_001);
+}
+
+// ---- fixtures: what real loggers and runtimes write -----------------------------------
+
+/// (fixture, its bytes, formats to read it as, lines per record).
+type Fixture = (&'static str, &'static [u8], &'static [Format], &'static [usize]);
+
+const FIXTURES: &[Fixture] = &[
+    (
+        "java_logback.log",
+        include_bytes!("../../tests/fixtures/framing/java_logback.log"),
+        &[Format::Plain, Format::Auto],
+        &[1, 10, 1, 1, 1],
+    ),
+    (
+        "python_logging.log",
+        include_bytes!("../../tests/fixtures/framing/python_logging.log"),
+        &[Format::Plain, Format::Auto],
+        &[1, 9, 1, 1, 1],
+    ),
+    (
+        "node_axios.log",
+        include_bytes!("../../tests/fixtures/framing/node_axios.log"),
+        &[Format::Plain, Format::Auto],
+        &[1, 12, 1],
+    ),
+    (
+        "go_panic.log",
+        include_bytes!("../../tests/fixtures/framing/go_panic.log"),
+        &[Format::Plain, Format::Auto],
+        &[1, 2, 1, 9, 1],
+    ),
+    (
+        "pretty_json.log",
+        include_bytes!("../../tests/fixtures/framing/pretty_json.log"),
+        &[Format::Plain, Format::Auto],
+        &[1, 4, 5, 1, 1],
+    ),
+    (
+        "cri_k8s.log",
+        include_bytes!("../../tests/fixtures/framing/cri_k8s.log"),
+        &[Format::Cri, Format::Auto],
+        &[1, 4, 1, 1, 1],
+    ),
+    (
+        "docker_json.log",
+        include_bytes!("../../tests/fixtures/framing/docker_json.log"),
+        &[Format::Docker, Format::Auto],
+        &[1, 1, 1, 2, 1],
+    ),
+];
+
+#[test]
+fn fixtures_frame_into_the_expected_records_whatever_the_chunking() {
+    for (name, data, formats, shape) in FIXTURES {
+        for &format in *formats {
+            let whole = run_chunks(format, limits(), &[data]);
+            let got: Vec<usize> = whole
+                .records
+                .iter()
+                .map(|r| r.split(|&b| b == b'\n').count())
+                .collect();
+            assert_eq!(&got, shape, "{name} as {format:?}: {:#?}", whole.strs());
+            assert_eq!(
+                whole.lines as usize,
+                data.iter().filter(|&&b| b == b'\n').count(),
+                "{name}"
+            );
+            assert_eq!(
+                (whole.malformed, whole.truncated, whole.split),
+                (0, 0, 0),
+                "{name}"
+            );
+            assert_eq!(whole.consumed, data.len() as u64);
+            let bytes: Vec<&[u8]> = data.chunks(1).collect();
+            assert_eq!(
+                run_chunks(format, limits(), &bytes),
+                whole,
+                "{name} byte by byte"
+            );
+        }
+    }
+}
+
+#[test]
+fn fixture_records_hold_the_failure_once() {
+    // Each failure body ends up in exactly one record, with the message that introduced it.
+    for (name, data, formats, _) in FIXTURES {
+        let o = run_chunks(formats[0], limits(), &[data]);
+        for r in o.strs() {
+            if r.contains("\tat ") || r.contains("  File ") || r.contains("goroutine ") {
+                assert!(r.lines().count() > 2, "{name}: trace split off: {r}");
+            }
+        }
+    }
+    let o = run_chunks(Format::Cri, limits(), &[FIXTURES[5].1]);
+    assert_eq!(
+        o.strs()[3],
+        r#"{"level":"error","msg":"zoom token failed","body":{"reason":"Invalid authorization code","error":"invalid_grant"}}"#
+    );
+    let o = run_chunks(Format::Docker, limits(), &[FIXTURES[6].1]);
+    assert_eq!(o.strs()[4], "café ok");
 }
 
 // ---- property tests -------------------------------------------------------------------
