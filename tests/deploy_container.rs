@@ -127,12 +127,22 @@ fn containerfile_is_multi_stage_non_root_and_consistent() {
     );
 
     // The build stage copies what the build needs, and nothing named there is missing.
+    let mut copied = Vec::new();
     for (i, a) in &ins[..last] {
         if i == "COPY" && !a.starts_with("--from") {
             let words: Vec<&str> = a.split_whitespace().collect();
             for src in &words[..words.len() - 1] {
                 assert!(repo(src).exists(), "COPY source {src} does not exist");
+                copied.push(src.to_string());
             }
+        }
+    }
+    for needed in ["Cargo.toml", "Cargo.lock", "build.rs", "src", "rules"] {
+        if repo(needed).exists() {
+            assert!(
+                copied.iter().any(|c| c == needed),
+                "the build stage does not COPY {needed}"
+            );
         }
     }
 }

@@ -500,7 +500,10 @@ start_at = \"beginning\"
         )),
         "{description}"
     );
-    assert!(description.ends_with(", from source app."), "{description}");
+    assert!(
+        description.ends_with(&format!(", from source app ({failures}).")),
+        "{description}"
+    );
     assert!(
         ann["runbook_url"]
             .as_str()
