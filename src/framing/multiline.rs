@@ -291,15 +291,20 @@ fn has_level_word(t: &[u8]) -> bool {
     }
     // Lower case only where it is plainly the level: `error: …` first on the line or right
     // after a `[timestamp] `, or `[error]` (winston, nginx), not `Zoom API error: …`.
-    for i in memchr::memchr3_iter(b'e', b'f', b'w', w) {
-        let before_ok = i == 0 || w[..i].ends_with(b"] ") || w[i - 1] == b'[';
-        if !before_ok {
-            continue;
-        }
-        for word in [&b"error"[..], b"fatal", b"warn", b"warning"] {
-            if w[i..].starts_with(word) && matches!(w.get(i + word.len()), Some(b':' | b']')) {
-                return true;
-            }
+    let lower_level_at = |i: usize| {
+        [&b"error"[..], b"fatal", b"warn", b"warning"]
+            .iter()
+            .any(|word| {
+                w[i..].starts_with(word) && matches!(w.get(i + word.len()), Some(b':' | b']'))
+            })
+    };
+    if lower_level_at(0) {
+        return true;
+    }
+    for i in memchr::memchr2_iter(b'[', b']', w) {
+        let at = if w[i] == b'[' { i + 1 } else { i + 2 };
+        if at < w.len() && (w[i] == b'[' || w[i + 1] == b' ') && lower_level_at(at) {
+            return true;
         }
     }
     false

@@ -458,7 +458,7 @@ fn restart_matches(format: Format, l: FramingLimits, input: &[u8], stop: usize) 
 }
 
 #[test]
-fn restart_from_consumed_is_exact() {
+fn restart_from_consumed_is_exact_at_every_byte() {
     let input = "a\nTraceback (most recent call last):\n  File \"x\"\nValueError: x\nbody: {\n  1\n}\nlast\n";
     for stop in 0..=input.len() {
         restart_matches(Format::Plain, limits(), input.as_bytes(), stop);
@@ -512,7 +512,12 @@ fn record_is_split_at_max_record_bytes() {
 // ---- fixtures: what real loggers and runtimes write -----------------------------------
 
 /// (fixture, its bytes, formats to read it as, lines per record).
-type Fixture = (&'static str, &'static [u8], &'static [Format], &'static [usize]);
+type Fixture = (
+    &'static str,
+    &'static [u8],
+    &'static [Format],
+    &'static [usize],
+);
 
 const FIXTURES: &[Fixture] = &[
     (
@@ -587,6 +592,9 @@ fn fixtures_frame_into_the_expected_records_whatever_the_chunking() {
                 whole,
                 "{name} byte by byte"
             );
+            for stop in 0..=data.len() {
+                restart_matches(format, limits(), data, stop);
+            }
         }
     }
 }
@@ -732,12 +740,16 @@ proptest! {
         prop_assert!(out.consumed >= before);
     }
 
+    /// Stop anywhere, restart from `consumed`: the same records and line counts as one
+    /// uninterrupted run, in every format, with stdout/stderr pieces and multi-line records
+    /// interleaved. (Not with records split at `max_record_lines`: see the module doc.)
     #[test]
-    fn restart_from_consumed_is_exact_for_plain_logs(
+    fn restart_from_consumed_is_exact(
         input in an_input(),
+        format in a_format(),
         cut in any::<prop::sample::Index>(),
     ) {
         let stop = cut.index(input.len() + 1);
-        restart_matches(Format::Plain, limits(), &input, stop);
+        restart_matches(format, limits(), &input, stop);
     }
 }
