@@ -235,15 +235,17 @@ fn is_exception_header(t: &[u8]) -> bool {
     };
     [&b"Exception"[..], b"Error", b"Throwable"]
         .iter()
-        .any(|w| memchr::memmem::find(class, w).is_some())
+        .any(|w| class.windows(w.len()).any(|x| x == *w))
 }
 
 /// Go's `golang.org/x/oauth2` error: `oauth2: cannot fetch token: 400 Bad Request`, followed
 /// by a `Response: {…}` line holding the body.
 fn is_go_oauth2_error(t: &[u8]) -> bool {
-    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"cannot fetch token: "));
-    FINDER.find(t).is_some()
+    // The status text ends the line ("511 Network Authentication Required" is the longest),
+    // so only the tail is searched.
+    const NEEDLE: &[u8] = b"cannot fetch token";
+    let tail = &t[t.len().saturating_sub(NEEDLE.len() + 42)..];
+    memchr::memchr_iter(b':', tail).any(|i| tail[..i].ends_with(NEEDLE))
 }
 
 fn is_go_header(t: &[u8]) -> bool {
