@@ -425,6 +425,41 @@ fn cri_partial_flushed_after_the_partial_line_timeout() {
 }
 
 #[test]
+fn flushing_a_held_record_releases_the_other_streams_records_behind_it() {
+    let t0 = Instant::now();
+    let mut f = Framer::new(Format::Cri, limits());
+    let mut out = Framed::default();
+    let input = "2024-05-01T12:00:00Z stderr F java.lang.IllegalStateException: boom\n\
+2024-05-01T12:00:00Z stdout F ordinary\n";
+    f.push(input.as_bytes(), t0, &mut out);
+    assert!(
+        out.ends.is_empty(),
+        "stdout waits behind the held stderr record"
+    );
+    assert_eq!(out.consumed, 0);
+    let due = f.idle_deadline().expect("a held record has a deadline");
+    assert_eq!(due, t0 + DEFAULT_CONTINUATION_GRACE);
+    f.flush_idle(due, &mut out);
+    assert_eq!(
+        out.records().collect::<Vec<_>>(),
+        [&b"java.lang.IllegalStateException: boom"[..], b"ordinary"]
+    );
+    assert_eq!(out.lines, 2);
+    assert_eq!(out.consumed, input.len() as u64);
+    assert_eq!(f.idle_deadline(), None);
+}
+
+#[test]
+fn continuation_grace_is_configurable_and_capped_by_multiline_timeout() {
+    let t0 = Instant::now();
+    let l = limits();
+    let mut f = Framer::new(Format::Plain, l).with_continuation_grace(Duration::from_secs(60));
+    let mut out = Framed::default();
+    f.push(b"2024 ERROR failed\n", t0, &mut out);
+    assert_eq!(f.idle_deadline(), Some(t0 + l.multiline_timeout));
+}
+
+#[test]
 fn starting_at_numbers_consumed_as_file_offsets() {
     let now = Instant::now();
     let mut f = Framer::new(Format::Plain, limits()).starting_at(1000);
@@ -722,7 +757,7 @@ proptest! {
     }
 
     #[test]
-    fn consumed_never_passes_a_pending_record(
+    fn consumed_is_monotonic_and_within_the_input(
         input in an_input(),
         format in a_format(),
         cut in any::<prop::sample::Index>(),
