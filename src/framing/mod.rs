@@ -557,7 +557,7 @@ impl State {
                 if rec.shape.depth > 0 {
                     return self.join(s, msg, span, now, out);
                 }
-                if rec.shape.go {
+                if rec.shape.blanks_inside() {
                     rec.shape.blanks += 1;
                     rec.lines += span.lines;
                     rec.last = span.last;

@@ -195,7 +195,7 @@ Caused by: java.io.IOException: HTTP 400\n\
 }
 
 #[test]
-fn python_traceback_is_one_record_emitted_at_its_last_line() {
+fn python_traceback_is_one_record_emitted_within_the_grace() {
     let input = "ERROR:app:token exchange failed\n\
 Traceback (most recent call last):\n  File \"app.py\", line 10, in exchange\n    r.raise_for_status()\n\
 requests.exceptions.HTTPError: 400 Client Error: Bad Request for url: https://zoom.us/oauth/token\n";
@@ -203,9 +203,30 @@ requests.exceptions.HTTPError: 400 Client Error: Bad Request for url: https://zo
     let mut f = Framer::new(Format::Plain, limits());
     let mut out = Framed::default();
     f.push(input.as_bytes(), now, &mut out);
-    assert_eq!(out.ends.len(), 1, "emitted without waiting");
+    // A chained traceback may follow the exception line, so it waits only the grace.
+    assert_eq!(f.idle_deadline(), Some(now + DEFAULT_CONTINUATION_GRACE));
+    f.flush_idle(now + DEFAULT_CONTINUATION_GRACE, &mut out);
+    assert_eq!(out.ends.len(), 1);
     assert_eq!(out.records().next().unwrap(), input.trim_end().as_bytes());
     assert_eq!(out.consumed, input.len() as u64);
+}
+
+#[test]
+fn chained_python_tracebacks_are_one_record() {
+    let input = "Traceback (most recent call last):\n  File \"a.py\", line 1, in f\n\
+requests.exceptions.HTTPError: 400 Client Error: Bad Request\n\
+\n\
+During handling of the above exception, another exception occurred:\n\
+\n\
+Traceback (most recent call last):\n  File \"a.py\", line 5, in <module>\n\
+app.errors.ZoomAuthError: invalid_grant\n\
+\n\
+INFO:app:next\n";
+    let o = run(Format::Plain, input);
+    assert_eq!(o.records.len(), 2, "{:#?}", o.strs());
+    assert!(o.strs()[0].ends_with("app.errors.ZoomAuthError: invalid_grant"));
+    assert_eq!(o.strs()[0].lines().count(), 9);
+    assert_eq!(o.lines, 11);
 }
 
 #[test]
@@ -586,6 +607,18 @@ const FIXTURES: &[Fixture] = &[
         &[1, 4, 5, 1, 1],
     ),
     (
+        "php_guzzle.log",
+        include_bytes!("../../tests/fixtures/framing/php_guzzle.log"),
+        &[Format::Plain, Format::Auto],
+        &[1, 8, 1],
+    ),
+    (
+        "laravel.log",
+        include_bytes!("../../tests/fixtures/framing/laravel.log"),
+        &[Format::Plain, Format::Auto],
+        &[1, 10, 1],
+    ),
+    (
         "cri_k8s.log",
         include_bytes!("../../tests/fixtures/framing/cri_k8s.log"),
         &[Format::Cri, Format::Auto],
@@ -645,12 +678,12 @@ fn fixture_records_hold_the_failure_once() {
             }
         }
     }
-    let o = run_chunks(Format::Cri, limits(), &[FIXTURES[5].1]);
+    let o = run_chunks(Format::Cri, limits(), &[FIXTURES[7].1]);
     assert_eq!(
         o.strs()[3],
         r#"{"level":"error","msg":"zoom token failed","body":{"reason":"Invalid authorization code","error":"invalid_grant"}}"#
     );
-    let o = run_chunks(Format::Docker, limits(), &[FIXTURES[6].1]);
+    let o = run_chunks(Format::Docker, limits(), &[FIXTURES[8].1]);
     assert_eq!(o.strs()[4], "café ok");
 }
 
