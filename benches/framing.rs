@@ -62,6 +62,22 @@ fn cri(plain: &[u8]) -> Vec<u8> {
     v
 }
 
+/// The same lines as docker's json-file driver writes them (JSON-escaped `log` field).
+fn docker(plain: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(plain.len() * 3 / 2);
+    for (i, l) in plain.split_inclusive(|&b| b == b'\n').enumerate() {
+        let stream = if i % 10 == 0 { "stderr" } else { "stdout" };
+        let text = std::str::from_utf8(l).unwrap();
+        let log = serde_json::to_string(text).unwrap();
+        writeln!(
+            v,
+            r#"{{"log":{log},"stream":"{stream}","time":"2024-05-01T12:00:00.{i:09}Z"}}"#
+        )
+        .unwrap();
+    }
+    v
+}
+
 fn frame_all(format: Format, data: &[u8], now: Instant, out: &mut Framed) -> usize {
     let mut f = Framer::new(format, FramingLimits::default());
     let mut records = 0;
@@ -143,6 +159,7 @@ fn bench(c: &mut Criterion) {
     let plain = corpus(false);
     let mixed = corpus(true);
     let cri_mixed = cri(&mixed);
+    let docker_mixed = docker(&mixed);
     let now = Instant::now();
     let mut out = Framed::default();
     let mut g = c.benchmark_group("framing");
@@ -151,6 +168,7 @@ fn bench(c: &mut Criterion) {
         ("auto_175B", Format::Auto, &plain),
         ("auto_with_traces", Format::Auto, &mixed),
         ("cri_with_traces", Format::Cri, &cri_mixed),
+        ("docker_with_traces", Format::Docker, &docker_mixed),
     ] {
         let lines = memchr::memchr_iter(b'\n', data).count() as u64;
         g.throughput(Throughput::Elements(lines));
@@ -174,6 +192,7 @@ fn main() {
     summary("plain, format=auto", Format::Auto, &plain);
     summary("1% traces, format=auto", Format::Auto, &mixed);
     summary("CRI, 1% traces", Format::Cri, &cri(&mixed));
+    summary("docker, 1% traces", Format::Docker, &docker(&mixed));
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

@@ -289,6 +289,10 @@ struct HeldRec {
     record: bool,
 }
 
+/// Most records (or blank lines) held behind a pending record of another stream; past this (or
+/// past `max_record_bytes` of them) the pending records are flushed as they are.
+const MAX_HELD: usize = 64 * 1024;
+
 /// Above this, a record buffer is given back after use (one huge record does not pin memory).
 const KEEP_CAPACITY: usize = 16 * 1024;
 
@@ -729,7 +733,8 @@ impl State {
             }
             _ => self.held.recs.push(r),
         }
-        if self.held.data.len() > self.limits.max_record_bytes() {
+        if self.held.data.len() > self.limits.max_record_bytes() || self.held.recs.len() > MAX_HELD
+        {
             // Bound the hold: take the pending records as they are.
             let now = self.last_now;
             if let Some(now) = now {

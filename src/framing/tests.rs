@@ -547,6 +547,32 @@ fn records_held_behind_another_stream_stay_bounded() {
 }
 
 #[test]
+fn blank_lines_held_behind_another_stream_stay_bounded() {
+    let now = Instant::now();
+    let mut f = Framer::new(Format::Cri, limits());
+    let mut out = Framed::default();
+    f.push(
+        b"2024-05-01T12:00:00Z stderr F Response: {\n",
+        now,
+        &mut out,
+    );
+    let mut chunk = Vec::new();
+    for _ in 0..1000 {
+        chunk.extend_from_slice(b"2024-05-01T12:00:00Z stdout F \n");
+    }
+    let mut lines = 0;
+    for _ in 0..200 {
+        f.push(&chunk, now, &mut out);
+        assert!(f.st.held.recs.len() <= MAX_HELD + 1);
+        lines += out.lines;
+        out.clear();
+    }
+    f.finish(&mut out);
+    lines += out.lines;
+    assert_eq!(lines, 200_001);
+}
+
+#[test]
 fn record_is_split_at_max_record_bytes() {
     let l = FramingLimits {
         max_record_lines: 1_000_000,
