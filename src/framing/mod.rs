@@ -148,7 +148,8 @@ pub struct Framed {
     pub data: Vec<u8>,
     /// End offset in `data` of each record.
     pub ends: Vec<u32>,
-    /// Physical lines consumed into the records.
+    /// Physical input lines accounted for: those of the records in `data` (every wrapper
+    /// piece and joined line counts), and blank lines, which make no record.
     pub lines: u64,
     /// Input bytes fully accounted for by emitted records (for checkpoints): everything pushed
     /// before this offset belongs to a record already in `data` (or to a dropped line).
