@@ -15,7 +15,9 @@
 //!   counters, as long as time-based flushes ([`Framer::flush_idle`]) are not involved.
 //! - **Bounded:** a line is cut at `max_line_bytes` (and counted in `truncated_lines`); the
 //!   framer never buffers more than `max_line_bytes + 1` bytes of a pending line, however
-//!   long the line, nor more than [`FramingLimits::max_record_bytes`] of a record.
+//!   long the line, nor more than [`FramingLimits::max_record_bytes`] of a record (a
+//!   longer one is split and counted), nor more than that again (or 64 Ki entries) of records
+//!   held back behind another stream's pending record (past it, pending records are flushed).
 //! - **`consumed`** ([`Framed::consumed`]) is the checkpoint offset: every input byte before it
 //!   belongs to an emitted record (or a blank line already counted), and no byte of an emitted
 //!   record lies after it. A pending partial line, a pending container piece and a pending
