@@ -445,10 +445,10 @@ impl State {
                 }
             }
             Format::Cri => self.cri(line, true, now, out),
-            Format::Docker => self.docker(line, now, out),
+            Format::Docker => self.docker(line, true, now, out),
             Format::Auto => {
                 if line.bytes.starts_with(b"{\"log\":") {
-                    self.docker(line, now, out)
+                    self.docker(line, false, now, out)
                 } else if line.bytes.first().is_some_and(u8::is_ascii_digit) {
                     self.cri(line, false, now, out)
                 } else {
@@ -471,8 +471,10 @@ impl State {
         }
     }
 
-    /// A docker json-file line; one that does not parse is a plain line, counted.
-    fn docker(&mut self, line: Line<'_>, now: Instant, out: &mut Framed) {
+    /// A docker json-file line; one that does not parse is a plain line, counted. When the
+    /// format is `auto` (not `expected`), a line without docker's `stream` and `time` keys is
+    /// the application's own JSON and stays as it is.
+    fn docker(&mut self, line: Line<'_>, expected: bool, now: Instant, out: &mut Framed) {
         let mut msg = std::mem::take(&mut self.scratch);
         let parsed = container::parse_docker(line.bytes, &mut msg).or_else(|| {
             // Cut at the cap: its JSON is incomplete, but the message is what matters.
@@ -481,7 +483,11 @@ impl State {
                 .flatten()
         });
         match parsed {
-            Some(d) => self.piece(d.stream, &msg, d.partial, line, now, out),
+            Some(d) if d.complete || expected => {
+                self.piece(d.stream, &msg, d.partial, line, now, out)
+            }
+            // An application's own JSON line with a `log` key, not a wrapper.
+            Some(_) => self.logical(PLAIN, line.bytes, Span::line(line.start), now, out),
             None => {
                 out.malformed_wrappers += 1;
                 self.logical(PLAIN, line.bytes, Span::line(line.start), now, out)

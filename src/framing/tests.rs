@@ -424,6 +424,12 @@ fn malformed_wrappers_pass_through_and_are_counted() {
     assert_eq!(o.malformed, 1);
     let o = run(Format::Auto, "{\"log\":\"broken\nplain line\n");
     assert_eq!(o.malformed, 1);
+    // Auto: an application's JSON line that starts with a `log` key is not docker's.
+    let app = "{\"log\":\"user signed in\",\"level\":\"info\"}\n{\"log\":\"next\"}\n";
+    let o = run(Format::Auto, app);
+    assert_eq!(o.records.len(), 2);
+    assert_eq!(o.strs()[0], app.lines().next().unwrap());
+    assert_eq!(o.malformed, 0);
     // Auto: a plain line is not a malformed wrapper, even with an RFC 3339 timestamp.
     let o = run(Format::Auto, "2024-05-01T12:00:00Z INFO hello\n");
     assert_eq!(
