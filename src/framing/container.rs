@@ -79,6 +79,9 @@ pub(crate) struct Docker {
     pub stream: usize,
     /// The `log` field did not end with `\n`: docker split a long line, more pieces follow.
     pub partial: bool,
+    /// It has `stream` and `time` too, as every line docker writes does: what tells a docker
+    /// line from an application's own JSON line that happens to start with a `log` key.
+    pub complete: bool,
 }
 
 /// Parse a docker json-file line, JSON-unescaping its `log` field into `msg` (cleared first)
@@ -90,6 +93,7 @@ pub(crate) fn parse_docker(line: &[u8], msg: &mut Vec<u8>) -> Option<Docker> {
     p.eat(b'{')?;
     let mut stream = STDOUT;
     let mut have_log = false;
+    let (mut have_stream, mut have_time) = (false, false);
     p.ws();
     if p.peek() == Some(b'}') {
         return None;
@@ -115,6 +119,11 @@ pub(crate) fn parse_docker(line: &[u8], msg: &mut Vec<u8>) -> Option<Docker> {
                     b"stderr" => STDERR,
                     _ => return None,
                 };
+                have_stream = true;
+            }
+            b"time" => {
+                p.skip_value(0)?;
+                have_time = true;
             }
             _ => p.skip_value(0)?,
         }
@@ -136,7 +145,11 @@ pub(crate) fn parse_docker(line: &[u8], msg: &mut Vec<u8>) -> Option<Docker> {
             msg.pop();
         }
     }
-    Some(Docker { stream, partial })
+    Some(Docker {
+        stream,
+        partial,
+        complete: have_stream && have_time,
+    })
 }
 
 /// The `log` field of a docker line cut at the length cap (so its JSON is incomplete): as much
@@ -150,6 +163,7 @@ pub(crate) fn parse_docker_truncated(line: &[u8], msg: &mut Vec<u8>) -> Option<D
     Some(Docker {
         stream: STDOUT,
         partial: false,
+        complete: true,
     })
 }
 
@@ -361,7 +375,8 @@ mod tests {
             d,
             Docker {
                 stream: STDERR,
-                partial: false
+                partial: false,
+                complete: true,
             }
         );
         assert_eq!(

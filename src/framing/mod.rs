@@ -15,23 +15,47 @@
 //!   counters, as long as time-based flushes ([`Framer::flush_idle`]) are not involved.
 //! - **Bounded:** a line is cut at `max_line_bytes` (and counted in `truncated_lines`); the
 //!   framer never buffers more than `max_line_bytes + 1` bytes of a pending line, however
-//!   long the line, nor more than [`FramingLimits::max_record_bytes`] of a record.
+//!   long the line, nor more than [`FramingLimits::max_record_bytes`] of a record (a
+//!   longer one is split and counted), nor more than that again (or 64 Ki entries) of records
+//!   held back behind another stream's pending record (past it, pending records are flushed).
 //! - **`consumed`** ([`Framed::consumed`]) is the checkpoint offset: every input byte before it
-//!   belongs to an emitted record (or a blank line). A pending partial line, a pending
-//!   container piece and a pending multi-line record are *not* consumed, nor is anything
-//!   after them. A graceful stop checkpoints `consumed` and the rest is read again, whole,
-//!   after a restart, so nothing is lost or counted twice. (One exception: CRI/docker
-//!   stdout and stderr lines interleaved *inside* a multi-line record; the other stream's
-//!   records are held back until the pending record is emitted, so they are not repeated,
-//!   but continuation lines of an emitted record that lie past `consumed` are read again.)
+//!   belongs to an emitted record (or a blank line already counted), and no byte of an emitted
+//!   record lies after it. A pending partial line, a pending container piece and a pending
+//!   multi-line record are *not* consumed, nor is anything after them. A graceful stop
+//!   checkpoints `consumed`; after a restart the rest is read again, whole, and framed into
+//!   exactly the records an uninterrupted run would have made: nothing lost, nothing counted
+//!   twice. When stdout and stderr interleave (CRI, docker), a complete record of one stream
+//!   is held back while a record of the other stream that began before its last line is
+//!   pending, so records come out in input order and the guarantee holds there too. (One
+//!   exception: the tail of a record split at `max_record_lines`/`max_record_bytes` may be
+//!   framed differently after a restart, since the framer no longer knows it continues.)
 //!
 //! # Time
 //! A partial last line waits for its newline; [`Framer::flush_idle`] takes it as a line after
-//! `partial_line_timeout` without new bytes. A held multi-line record waits for its next line
-//! (see [`multiline`](self) heuristics in `multiline.rs`), then is emitted, or is flushed by
-//! `flush_idle` after `multiline_timeout` (or the shorter continuation grace, see
+//! `partial_line_timeout` without new bytes (a CRI/docker piece likewise waits for the rest
+//! of its line). A held multi-line record waits for its next line, then is emitted, or is
+//! flushed by `flush_idle` after `multiline_timeout` (or the shorter continuation grace, see
 //! [`Framer::with_continuation_grace`]). Call `flush_idle` when there is nothing more to read
-//! now; [`Framer::idle_deadline`] says when, so a reader sleeps instead of polling.
+//! now; [`Framer::idle_deadline`] says when, so a reader sleeps instead of polling:
+//!
+//! ```text
+//! loop {
+//!     match read(chunk) {
+//!         n > 0 => framer.push(&chunk[..n], now, &mut out),
+//!         0     => { sleep until new bytes or framer.idle_deadline();
+//!                    framer.flush_idle(now, &mut out) }
+//!         EOF of a finished input => framer.finish(&mut out),
+//!     }
+//!     send out.records(), checkpoint out.consumed once they are acknowledged; out.clear()
+//! }
+//! ```
+//!
+//! # Multi-line records
+//! Ordinary lines are emitted at their newline; only a line that says more may follow is
+//! held: it ends with an open `{`/`[` or a `:`, or it is an exception header or a logger's
+//! `ERROR`/`WARN`/… message line (which a stack trace may follow). The rules, and what
+//! waits how long, are in `multiline.rs`. Joining works on the unwrapped messages, per
+//! stream, so it applies inside CRI and docker wrappers too; the `json` format never joins.
 
 mod container;
 mod lines;
@@ -126,7 +150,8 @@ pub struct Framed {
     pub data: Vec<u8>,
     /// End offset in `data` of each record.
     pub ends: Vec<u32>,
-    /// Physical lines consumed into the records.
+    /// Physical input lines accounted for: those of the records in `data` (every wrapper
+    /// piece and joined line counts), and blank lines, which make no record.
     pub lines: u64,
     /// Input bytes fully accounted for by emitted records (for checkpoints): everything pushed
     /// before this offset belongs to a record already in `data` (or to a dropped line).
@@ -163,9 +188,11 @@ impl Framed {
 
 /// How long a record held on a hint (an exception header, an `ERROR` message line, a stack
 /// trace's last frame) waits for its next line, when `multiline_timeout` is longer. A logger
-/// writes a message and its trace in one call, so the rest is already there or arrives
-/// within milliseconds; waiting longer would only delay the record.
-pub const DEFAULT_CONTINUATION_GRACE: Duration = Duration::from_millis(10);
+/// writes a message and its trace in one call (and a container runtime writes the lines of
+/// one read back to back), so the rest is already there or arrives within a millisecond;
+/// waiting longer would only delay the record. 5 ms keeps such a line inside a 10 ms
+/// append-to-metric budget.
+pub const DEFAULT_CONTINUATION_GRACE: Duration = Duration::from_millis(5);
 
 /// Turns a byte stream into records. Resumable: feed any chunking, get the same records.
 #[derive(Debug)]
@@ -188,6 +215,9 @@ struct State {
     scratch: Vec<u8>,
     /// The `now` of the last push or flush (for lines taken by `finish`).
     last_now: Option<Instant>,
+    /// Start of a reassembled container line being joined or emitted right now: it began
+    /// before lines already seen, so records after it must wait for it like for a pending one.
+    inflight: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -196,12 +226,34 @@ struct Stream {
     rec: Pending,
 }
 
+/// Where a line or record lies in the input: what `consumed` and the hold are computed from.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    /// Offset of its first physical line.
+    start: u64,
+    /// Offset of its last physical line.
+    last: u64,
+    /// Physical lines in it.
+    lines: u32,
+}
+
+impl Span {
+    fn line(start: u64) -> Span {
+        Span {
+            start,
+            last: start,
+            lines: 1,
+        }
+    }
+}
+
 /// Container pieces (CRI `P`, docker without `\n`) of one application line.
 #[derive(Debug, Default)]
 struct Reassembly {
     active: bool,
     buf: Vec<u8>,
     start: u64,
+    last: u64,
     lines: u32,
     truncated: bool,
     since: Option<Instant>,
@@ -213,10 +265,14 @@ struct Pending {
     active: bool,
     buf: Vec<u8>,
     start: u64,
+    /// Offset of its last physical line.
+    last: u64,
     /// Physical lines in it.
     lines: u32,
     /// Logical lines joined (what `max_record_lines` bounds).
     joined: u32,
+    /// The rest of a record split at a bound: its first line is not a record's first line.
+    split: bool,
     shape: Shape,
     deadline: Option<Instant>,
 }
@@ -230,10 +286,17 @@ struct Held {
 #[derive(Debug, Clone, Copy)]
 struct HeldRec {
     start: u64,
+    last: u64,
     from: usize,
     to: usize,
     lines: u32,
+    /// `false`: a dropped blank line, held only for its line count.
+    record: bool,
 }
+
+/// Most records (or blank lines) held behind a pending record of another stream; past this (or
+/// past `max_record_bytes` of them) the pending records are flushed as they are.
+const MAX_HELD: usize = 64 * 1024;
 
 /// Above this, a record buffer is given back after use (one huge record does not pin memory).
 const KEEP_CAPACITY: usize = 16 * 1024;
@@ -256,6 +319,7 @@ impl Framer {
                 held: Held::default(),
                 scratch: Vec::new(),
                 last_now: None,
+                inflight: None,
             },
         }
     }
@@ -372,23 +436,23 @@ impl State {
             out.truncated_lines += 1;
         }
         match self.format {
-            Format::Plain => self.logical(PLAIN, line.bytes, line.start, 1, now, out),
+            Format::Plain => self.logical(PLAIN, line.bytes, Span::line(line.start), now, out),
             Format::Json => {
                 if multiline::is_blank(line.bytes) {
-                    out.lines += 1;
+                    self.drop_line(Span::line(line.start), out);
                 } else {
-                    self.emit(line.bytes, line.start, 1, out);
+                    self.emit(line.bytes, Span::line(line.start), out);
                 }
             }
             Format::Cri => self.cri(line, true, now, out),
-            Format::Docker => self.docker(line, now, out),
+            Format::Docker => self.docker(line, true, now, out),
             Format::Auto => {
                 if line.bytes.starts_with(b"{\"log\":") {
-                    self.docker(line, now, out)
+                    self.docker(line, false, now, out)
                 } else if line.bytes.first().is_some_and(u8::is_ascii_digit) {
                     self.cri(line, false, now, out)
                 } else {
-                    self.logical(PLAIN, line.bytes, line.start, 1, now, out)
+                    self.logical(PLAIN, line.bytes, Span::line(line.start), now, out)
                 }
             }
         }
@@ -402,13 +466,15 @@ impl State {
                 if expected {
                     out.malformed_wrappers += 1;
                 }
-                self.logical(PLAIN, line.bytes, line.start, 1, now, out)
+                self.logical(PLAIN, line.bytes, Span::line(line.start), now, out)
             }
         }
     }
 
-    /// A docker json-file line; one that does not parse is a plain line, counted.
-    fn docker(&mut self, line: Line<'_>, now: Instant, out: &mut Framed) {
+    /// A docker json-file line; one that does not parse is a plain line, counted. When the
+    /// format is `auto` (not `expected`), a line without docker's `stream` and `time` keys is
+    /// the application's own JSON and stays as it is.
+    fn docker(&mut self, line: Line<'_>, expected: bool, now: Instant, out: &mut Framed) {
         let mut msg = std::mem::take(&mut self.scratch);
         let parsed = container::parse_docker(line.bytes, &mut msg).or_else(|| {
             // Cut at the cap: its JSON is incomplete, but the message is what matters.
@@ -417,10 +483,14 @@ impl State {
                 .flatten()
         });
         match parsed {
-            Some(d) => self.piece(d.stream, &msg, d.partial, line, now, out),
+            Some(d) if d.complete || expected => {
+                self.piece(d.stream, &msg, d.partial, line, now, out)
+            }
+            // An application's own JSON line with a `log` key, not a wrapper.
+            Some(_) => self.logical(PLAIN, line.bytes, Span::line(line.start), now, out),
             None => {
                 out.malformed_wrappers += 1;
-                self.logical(PLAIN, line.bytes, line.start, 1, now, out)
+                self.logical(PLAIN, line.bytes, Span::line(line.start), now, out)
             }
         }
         msg.clear();
@@ -440,7 +510,7 @@ impl State {
         let max = self.limits.max_line_bytes;
         let part = &mut self.streams[s].part;
         if !partial && !part.active {
-            return self.logical(s, msg, line.start, 1, now, out);
+            return self.logical(s, msg, Span::line(line.start), now, out);
         }
         if !part.active {
             part.active = true;
@@ -450,6 +520,7 @@ impl State {
             part.buf.clear();
         }
         part.lines += 1;
+        part.last = line.start;
         part.since = Some(now);
         part.truncated |= line.truncated;
         let room = max.saturating_sub(part.buf.len());
@@ -473,70 +544,70 @@ impl State {
         part.active = false;
         part.since = None;
         let buf = std::mem::take(&mut part.buf);
-        let (start, lines) = (part.start, part.lines);
-        self.logical(s, &buf, start, lines, now, out);
+        let span = Span {
+            start: part.start,
+            last: part.last,
+            lines: part.lines,
+        };
+        let outer = self.inflight.replace(span.start);
+        self.logical(s, &buf, span, now, out);
+        self.inflight = outer;
         let part = &mut self.streams[s].part;
         part.buf = buf;
         part.buf.clear();
         if part.buf.capacity() > KEEP_CAPACITY {
             part.buf.shrink_to(KEEP_CAPACITY);
         }
+        self.release(out);
     }
 
     /// One logical (application) line of stream `s`, made of `lines` physical lines starting
     /// at `start`: join it to the held record, or start a record with it.
     #[inline]
-    fn logical(
-        &mut self,
-        s: usize,
-        msg: &[u8],
-        start: u64,
-        lines: u32,
-        now: Instant,
-        out: &mut Framed,
-    ) {
+    fn logical(&mut self, s: usize, msg: &[u8], span: Span, now: Instant, out: &mut Framed) {
         let blank = multiline::is_blank(msg);
         if self.streams[s].rec.active {
             let rec = &mut self.streams[s].rec;
             if blank {
                 if rec.shape.depth > 0 {
-                    return self.join(s, msg, start, lines, now, out);
+                    return self.join(s, msg, span, now, out);
                 }
-                if rec.shape.go {
+                if rec.shape.blanks_inside() {
                     rec.shape.blanks += 1;
-                    rec.lines += lines;
+                    rec.lines += span.lines;
+                    rec.last = span.last;
                     return;
                 }
                 self.complete(s, out);
-                out.lines += u64::from(lines);
-                return;
+                return self.drop_line(span, out);
             }
-            match multiline::next(&mut rec.shape, rec.joined, msg) {
-                Next::Join => return self.join(s, msg, start, lines, now, out),
+            match multiline::next(&mut rec.shape, rec.joined + u32::from(rec.split), msg) {
+                Next::Join => return self.join(s, msg, span, now, out),
                 Next::JoinEnd => {
-                    self.join(s, msg, start, lines, now, out);
+                    self.join(s, msg, span, now, out);
                     return self.complete(s, out);
                 }
                 Next::Break => self.complete(s, out),
             }
         }
         if blank {
-            out.lines += u64::from(lines);
-            return;
+            return self.drop_line(span, out);
         }
         let mut shape = Shape::default();
         match multiline::start(msg, &mut shape) {
-            Start::Single => self.emit(msg, start, lines, out),
-            Start::Hold if self.limits.max_record_lines <= 1 => self.emit(msg, start, lines, out),
+            Start::Single => self.emit(msg, span, out),
+            Start::Hold if self.limits.max_record_lines <= 1 => self.emit(msg, span, out),
             Start::Hold => {
                 let deadline = now + self.wait(&shape, 1);
                 let rec = &mut self.streams[s].rec;
                 rec.active = true;
                 rec.buf.clear();
                 rec.buf.extend_from_slice(msg);
-                rec.start = start;
-                rec.lines = lines;
+                rec.start = span.start;
+                rec.last = span.last;
+                rec.lines = span.lines;
                 rec.joined = 1;
+                rec.split = false;
                 rec.shape = shape;
                 rec.deadline = Some(deadline);
             }
@@ -553,29 +624,19 @@ impl State {
     }
 
     /// Append a continuation to the held record of stream `s`, splitting at the bounds.
-    fn join(
-        &mut self,
-        s: usize,
-        msg: &[u8],
-        start: u64,
-        lines: u32,
-        now: Instant,
-        out: &mut Framed,
-    ) {
+    fn join(&mut self, s: usize, msg: &[u8], span: Span, now: Instant, out: &mut Framed) {
         let max_lines = self.limits.max_record_lines as u64;
         let max_bytes = self.limits.max_record_bytes();
         let rec = &self.streams[s].rec;
         let blanks = rec.shape.blanks as usize;
         let grows_to = rec.buf.len() + blanks + 1 + msg.len();
         if u64::from(rec.joined) + rec.shape.blanks as u64 >= max_lines || grows_to > max_bytes {
-            // Split: emit what is held; the rest goes on as a record of the same shape.
+            // Split: emit what is held (with the blank lines it saw, unjoined); the rest goes
+            // on as a record of the same shape.
             let shape = Shape {
                 blanks: 0,
                 ..rec.shape
             };
-            let extra_lines = rec.shape.blanks;
-            self.streams[s].rec.shape.blanks = 0;
-            self.streams[s].rec.lines -= extra_lines;
             self.complete(s, out);
             out.split_records += 1;
             let deadline = now + self.wait(&shape, 2);
@@ -584,9 +645,11 @@ impl State {
             rec.buf.clear();
             rec.buf
                 .extend_from_slice(&msg[..msg.len().min(self.limits.max_line_bytes)]);
-            rec.start = start;
-            rec.lines = lines + extra_lines;
+            rec.start = span.start;
+            rec.last = span.last;
+            rec.lines = span.lines;
             rec.joined = 1;
+            rec.split = true;
             rec.shape = shape;
             rec.deadline = Some(deadline);
             return;
@@ -601,7 +664,8 @@ impl State {
             rec.shape.blanks = 0;
             rec.buf.push(b'\n');
             rec.buf.extend_from_slice(msg);
-            rec.lines += lines;
+            rec.lines += span.lines;
+            rec.last = span.last;
             rec.joined += 1;
             deadline = now + self.wait(&self.streams[s].rec.shape, self.streams[s].rec.joined);
         }
@@ -617,34 +681,60 @@ impl State {
         rec.active = false;
         rec.deadline = None;
         let buf = std::mem::take(&mut rec.buf);
-        let (start, lines) = (rec.start, rec.lines);
-        self.emit(&buf, start, lines, out);
+        let span = Span {
+            start: rec.start,
+            last: rec.last,
+            lines: rec.lines,
+        };
+        self.emit(&buf, span, out);
         let rec = &mut self.streams[s].rec;
         rec.buf = buf;
         rec.buf.clear();
         if rec.buf.capacity() > KEEP_CAPACITY {
             rec.buf.shrink_to(KEEP_CAPACITY);
         }
+        self.release(out);
     }
 
-    /// Hand on a complete record, unless a record of another stream that started earlier is
-    /// still pending: then hold it, so records are emitted only once everything before them
-    /// is, and `consumed` stays exact.
+    /// A blank line makes no record, but is counted with the records around it, so a
+    /// restart from `consumed` neither loses nor repeats it.
+    fn drop_line(&mut self, span: Span, out: &mut Framed) {
+        if self.held.recs.is_empty() && self.min_pending().is_none_or(|m| span.last < m) {
+            out.lines += u64::from(span.lines);
+        } else {
+            self.hold(None, span, out);
+        }
+    }
+
+    /// Hand on a complete record, unless a pending record (of another stream) began before its
+    /// last line: then hold it, so a record is emitted only once everything before its last
+    /// line is, and `consumed` stays exact.
     #[inline]
-    fn emit(&mut self, rec: &[u8], start: u64, lines: u32, out: &mut Framed) {
-        if self.held.recs.is_empty() && self.min_pending().is_none_or(|m| start < m) {
+    fn emit(&mut self, rec: &[u8], span: Span, out: &mut Framed) {
+        if self.held.recs.is_empty() && self.min_pending().is_none_or(|m| span.last < m) {
             out.data.extend_from_slice(rec);
             out.ends.push(out.data.len() as u32);
-            out.lines += u64::from(lines);
+            out.lines += u64::from(span.lines);
             return;
         }
+        self.hold(Some(rec), span, out);
+    }
+
+    /// Keep a complete record (or, with `None`, a dropped line's count) until the pending
+    /// records before it are emitted.
+    fn hold(&mut self, rec: Option<&[u8]>, span: Span, out: &mut Framed) {
+        let Span { start, last, lines } = span;
         let from = self.held.data.len();
-        self.held.data.extend_from_slice(rec);
+        if let Some(rec) = rec {
+            self.held.data.extend_from_slice(rec);
+        }
         let r = HeldRec {
             start,
+            last,
             from,
             to: self.held.data.len(),
             lines,
+            record: rec.is_some(),
         };
         // Kept in stream order (records nearly always complete in it).
         match self.held.recs.last() {
@@ -654,7 +744,8 @@ impl State {
             }
             _ => self.held.recs.push(r),
         }
-        if self.held.data.len() > self.limits.max_record_bytes() {
+        if self.held.data.len() > self.limits.max_record_bytes() || self.held.recs.len() > MAX_HELD
+        {
             // Bound the hold: take the pending records as they are.
             let now = self.last_now;
             if let Some(now) = now {
@@ -682,18 +773,28 @@ impl State {
             return;
         }
         let m = self.min_pending();
-        if m.is_some_and(|m| self.held.recs[0].start >= m) {
+        if m.is_some_and(|m| self.held.recs[0].last >= m) {
             return;
         }
-        let n = self
-            .held
-            .recs
+        // A prefix (in stream order) whose lines all lie before every pending record and
+        // before every record still held after it.
+        let recs = &self.held.recs;
+        let mut n = recs
             .iter()
-            .take_while(|r| m.is_none_or(|m| r.start < m))
+            .take_while(|r| m.is_none_or(|m| r.last < m))
             .count();
+        while n > 0 && n < recs.len() {
+            let last = recs[..n].iter().map(|r| r.last).max().unwrap_or(0);
+            if last < recs[n].start {
+                break;
+            }
+            n -= 1;
+        }
         for r in &self.held.recs[..n] {
-            out.data.extend_from_slice(&self.held.data[r.from..r.to]);
-            out.ends.push(out.data.len() as u32);
+            if r.record {
+                out.data.extend_from_slice(&self.held.data[r.from..r.to]);
+                out.ends.push(out.data.len() as u32);
+            }
             out.lines += u64::from(r.lines);
         }
         if n == self.held.recs.len() {
@@ -722,7 +823,7 @@ impl State {
     /// The earliest start of a pending piece or record, in any stream.
     #[inline]
     fn min_pending(&self) -> Option<u64> {
-        let mut m: Option<u64> = None;
+        let mut m: Option<u64> = self.inflight;
         for st in &self.streams {
             if st.part.active {
                 m = Some(m.map_or(st.part.start, |m| m.min(st.part.start)));

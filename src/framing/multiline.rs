@@ -14,15 +14,19 @@
 //!
 //! A held record takes the next line when it is a continuation:
 //! - any line starting with a space or tab (`\tat …`, `    at …`, `  File "…"`, indented JSON,
-//!   Go's tab-indented frames);
-//! - `Caused by:`, `Suppressed:`, `... N more`, or a line starting with a closing bracket;
-//! - while brackets are open: every line starting with whitespace, a closing bracket or a quote;
-//!   the record ends (and is emitted at once) when they balance;
+//!   Go's tab-indented frames, .NET's `   at …`);
+//! - `Caused by:`, `Suppressed:`, `... N more`, a closing bracket, and PHP's `Stack trace:`,
+//!   `#0 …` frames, `Next <Exception>:` and Laravel's `[stacktrace]`; a line starting `"}`
+//!   (the end of Laravel's exception context) joins and ends the record;
+//! - while brackets are open: those, and lines starting with `{` or a quote; the record ends
+//!   (and is emitted at once) when they balance;
 //! - right after the first line only: an exception header (logback's message line, then the
-//!   exception), `Traceback (most recent call last):` (Python's `logger.exception`), or, after
-//!   a line ending in `:`, a line starting with `{` or `[`;
-//! - in a Python traceback, the first non-indented line after the frames is the final
-//!   exception line: it is joined and ends the record at once;
+//!   exception), `Traceback (most recent call last):` (Python's `logger.exception`), Go
+//!   oauth2's `Response: {…}`, or, after a line ending in `:` (Guzzle's
+//!   "… response:"), a line starting with `{` or `[` (the body);
+//! - in a Python traceback, the first non-indented line after the frames is the exception
+//!   line; a chained traceback (`During handling of the above exception…`, `The above
+//!   exception was the direct cause…`) may follow after blank lines and is joined too;
 //! - in a Go panic (`panic:`, `fatal error:`, `goroutine N [`): `goroutine …`, `[signal …`,
 //!   `created by …`, `exit status …`, call lines `pkg.func(…)`, and blank lines between them.
 //!
@@ -45,11 +49,20 @@ pub(crate) struct Shape {
     pub python: bool,
     /// A Go panic or goroutine dump.
     pub go: bool,
-    /// Blank lines seen inside a Go dump, joined only if the dump goes on after them.
+    /// A Python traceback reached its exception line; a chained one
+    /// (`During handling of the above exception…`) may follow after a blank line.
+    pub python_done: bool,
+    /// Blank lines seen inside a Go dump or between chained Python tracebacks, joined only if
+    /// the record goes on after them.
     pub blanks: u32,
 }
 
 impl Shape {
+    /// Blank lines may sit inside this record (Go dumps, chained Python tracebacks).
+    pub fn blanks_inside(&self) -> bool {
+        self.go || self.python_done
+    }
+
     /// The line itself says more follows, so the record may wait the full `multiline_timeout`;
     /// otherwise only the short grace period.
     pub fn expects_more(&self, joined: u32) -> bool {
@@ -121,30 +134,53 @@ pub(crate) fn next(shape: &mut Shape, joined: u32, line: &[u8]) -> Next {
     let b0 = line[0];
     let indented = b0 == b' ' || b0 == b'\t';
     if shape.python && !indented && joined >= 2 {
+        // The exception line ends the traceback; a chained one may still follow.
         shape.depth = 0;
         shape.python = false;
+        shape.python_done = true;
+        return Next::Join;
+    }
+    if shape.python_done {
+        if line.starts_with(b"During handling of the above exception")
+            || line.starts_with(b"The above exception was the direct cause")
+        {
+            return Next::Join;
+        }
+        if line.starts_with(b"Traceback (most recent call last):") {
+            shape.python = true;
+            shape.python_done = false;
+            return Next::Join;
+        }
+    }
+    if line.starts_with(b"\"}") {
+        // The end of Laravel's `{"exception":"…[stacktrace]…"}` context: the record is complete.
+        join(shape, line);
+        shape.depth = 0;
         return Next::JoinEnd;
     }
-    if shape.depth > 0 {
-        if indented || matches!(b0, b'}' | b']' | b')' | b'"' | b'\'') {
-            return join(shape, line);
-        }
-        return Next::Break;
-    }
-    if indented
+    let trace_line = indented
         || matches!(b0, b'}' | b']' | b')')
         || line.starts_with(b"Caused by:")
         || line.starts_with(b"Suppressed:")
         || line.starts_with(b"... ")
-        || (shape.go && is_go_continuation(line))
-    {
+        || line.starts_with(b"Stack trace:")
+        || line.starts_with(b"[stacktrace]")
+        || (b0 == b'#' && line.get(1).is_some_and(u8::is_ascii_digit))
+        || (line.starts_with(b"Next ") && is_exception_header(trim_end(&line[5..])));
+    if shape.depth > 0 {
+        if trace_line || matches!(b0, b'{' | b'"' | b'\'') {
+            return join(shape, line);
+        }
+        return Next::Break;
+    }
+    if trace_line || (shape.go && is_go_continuation(line)) {
         return join(shape, line);
     }
     if joined == 1 {
         if shape.colon && matches!(b0, b'{' | b'[') {
-            let r = join(shape, line);
-            // `Body:` then a one-line `{…}`: balanced already, the record is complete.
-            return if shape.depth == 0 { Next::JoinEnd } else { r };
+            // `…response:` then the body. It may be the whole record, or a PHP/Laravel
+            // exception may go on after it, so the record waits for the next line.
+            return join(shape, line);
         }
         if line.starts_with(b"Traceback (most recent call last):") {
             shape.python = true;
@@ -213,6 +249,7 @@ fn is_exception_header(t: &[u8]) -> bool {
     if t.starts_with(b"Exception in thread ")
         || t.starts_with(b"Unhandled exception")
         || t.starts_with(b"Uncaught ")
+        || t.starts_with(b"PHP Fatal error: ")
     {
         return true;
     }
@@ -221,7 +258,7 @@ fn is_exception_header(t: &[u8]) -> bool {
     if name.is_empty()
         || !name
             .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'$'))
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'$' | b'\\'))
     {
         return false;
     }
@@ -229,21 +266,23 @@ fn is_exception_header(t: &[u8]) -> bool {
         return false;
     }
     // The class name proper (`HttpClientErrorException$BadRequest` counts too).
-    let class = match memchr::memrchr(b'.', name) {
+    let class = match memchr::memrchr2(b'.', b'\\', name) {
         Some(i) => &name[i + 1..],
         None => name,
     };
     [&b"Exception"[..], b"Error", b"Throwable"]
         .iter()
-        .any(|w| memchr::memmem::find(class, w).is_some())
+        .any(|w| class.windows(w.len()).any(|x| x == *w))
 }
 
 /// Go's `golang.org/x/oauth2` error: `oauth2: cannot fetch token: 400 Bad Request`, followed
 /// by a `Response: {…}` line holding the body.
 fn is_go_oauth2_error(t: &[u8]) -> bool {
-    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"cannot fetch token: "));
-    FINDER.find(t).is_some()
+    // The status text ends the line ("511 Network Authentication Required" is the longest),
+    // so only the tail is searched.
+    const NEEDLE: &[u8] = b"cannot fetch token";
+    let tail = &t[t.len().saturating_sub(NEEDLE.len() + 42)..];
+    memchr::memchr_iter(b':', tail).any(|i| tail[..i].ends_with(NEEDLE))
 }
 
 fn is_go_header(t: &[u8]) -> bool {
@@ -291,15 +330,20 @@ fn has_level_word(t: &[u8]) -> bool {
     }
     // Lower case only where it is plainly the level: `error: …` first on the line or right
     // after a `[timestamp] `, or `[error]` (winston, nginx), not `Zoom API error: …`.
-    for i in memchr::memchr3_iter(b'e', b'f', b'w', w) {
-        let before_ok = i == 0 || w[..i].ends_with(b"] ") || w[i - 1] == b'[';
-        if !before_ok {
-            continue;
-        }
-        for word in [&b"error"[..], b"fatal", b"warn", b"warning"] {
-            if w[i..].starts_with(word) && matches!(w.get(i + word.len()), Some(b':' | b']')) {
-                return true;
-            }
+    let lower_level_at = |i: usize| {
+        [&b"error"[..], b"fatal", b"warn", b"warning"]
+            .iter()
+            .any(|word| {
+                w[i..].starts_with(word) && matches!(w.get(i + word.len()), Some(b':' | b']'))
+            })
+    };
+    if lower_level_at(0) {
+        return true;
+    }
+    for i in memchr::memchr2_iter(b'[', b']', w) {
+        let at = if w[i] == b'[' { i + 1 } else { i + 2 };
+        if at < w.len() && (w[i] == b'[' || w[i + 1] == b' ') && lower_level_at(at) {
+            return true;
         }
     }
     false
@@ -391,8 +435,19 @@ mod tests {
                 4,
                 b"oauthlib.oauth2.rfc6749.errors.InvalidGrantError: (invalid_grant)"
             ),
-            Next::JoinEnd
+            Next::Join
         );
+        assert!(s.blanks_inside());
+        let chained: [&[u8]; 4] = [
+            b"During handling of the above exception, another exception occurred:",
+            b"Traceback (most recent call last):",
+            b"  File \"app.py\", line 9, in <module>",
+            b"RuntimeError: login failed",
+        ];
+        for (i, l) in chained.iter().enumerate() {
+            assert_eq!(next(&mut s, 5 + i as u32, l), Next::Join, "{i}");
+        }
+        assert_eq!(next(&mut s, 9, b"INFO:app:next request"), Next::Break);
     }
 
     #[test]
@@ -414,8 +469,9 @@ mod tests {
         assert!(s.expects_more(1));
         assert_eq!(
             next(&mut s, 1, b"{\"error\":\"invalid_grant\"}"),
-            Next::JoinEnd
+            Next::Join
         );
+        assert!(!s.expects_more(2));
         let mut s = Shape::default();
         start(b"Response body:", &mut s);
         assert_eq!(next(&mut s, 1, b"{"), Next::Join);

@@ -195,7 +195,7 @@ Caused by: java.io.IOException: HTTP 400\n\
 }
 
 #[test]
-fn python_traceback_is_one_record_emitted_at_its_last_line() {
+fn python_traceback_is_one_record_emitted_within_the_grace() {
     let input = "ERROR:app:token exchange failed\n\
 Traceback (most recent call last):\n  File \"app.py\", line 10, in exchange\n    r.raise_for_status()\n\
 requests.exceptions.HTTPError: 400 Client Error: Bad Request for url: https://zoom.us/oauth/token\n";
@@ -203,9 +203,30 @@ requests.exceptions.HTTPError: 400 Client Error: Bad Request for url: https://zo
     let mut f = Framer::new(Format::Plain, limits());
     let mut out = Framed::default();
     f.push(input.as_bytes(), now, &mut out);
-    assert_eq!(out.ends.len(), 1, "emitted without waiting");
+    // A chained traceback may follow the exception line, so it waits only the grace.
+    assert_eq!(f.idle_deadline(), Some(now + DEFAULT_CONTINUATION_GRACE));
+    f.flush_idle(now + DEFAULT_CONTINUATION_GRACE, &mut out);
+    assert_eq!(out.ends.len(), 1);
     assert_eq!(out.records().next().unwrap(), input.trim_end().as_bytes());
     assert_eq!(out.consumed, input.len() as u64);
+}
+
+#[test]
+fn chained_python_tracebacks_are_one_record() {
+    let input = "Traceback (most recent call last):\n  File \"a.py\", line 1, in f\n\
+requests.exceptions.HTTPError: 400 Client Error: Bad Request\n\
+\n\
+During handling of the above exception, another exception occurred:\n\
+\n\
+Traceback (most recent call last):\n  File \"a.py\", line 5, in <module>\n\
+app.errors.ZoomAuthError: invalid_grant\n\
+\n\
+INFO:app:next\n";
+    let o = run(Format::Plain, input);
+    assert_eq!(o.records.len(), 2, "{:#?}", o.strs());
+    assert!(o.strs()[0].ends_with("app.errors.ZoomAuthError: invalid_grant"));
+    assert_eq!(o.strs()[0].lines().count(), 9);
+    assert_eq!(o.lines, 11);
 }
 
 #[test]
@@ -403,6 +424,12 @@ fn malformed_wrappers_pass_through_and_are_counted() {
     assert_eq!(o.malformed, 1);
     let o = run(Format::Auto, "{\"log\":\"broken\nplain line\n");
     assert_eq!(o.malformed, 1);
+    // Auto: an application's JSON line that starts with a `log` key is not docker's.
+    let app = "{\"log\":\"user signed in\",\"level\":\"info\"}\n{\"log\":\"next\"}\n";
+    let o = run(Format::Auto, app);
+    assert_eq!(o.records.len(), 2);
+    assert_eq!(o.strs()[0], app.lines().next().unwrap());
+    assert_eq!(o.malformed, 0);
     // Auto: a plain line is not a malformed wrapper, even with an RFC 3339 timestamp.
     let o = run(Format::Auto, "2024-05-01T12:00:00Z INFO hello\n");
     assert_eq!(
@@ -422,6 +449,41 @@ fn cri_partial_flushed_after_the_partial_line_timeout() {
     f.flush_idle(t0 + l.partial_line_timeout, &mut out);
     assert_eq!(out.records().collect::<Vec<_>>(), [b"dangling"]);
     assert_eq!(out.consumed, 39);
+}
+
+#[test]
+fn flushing_a_held_record_releases_the_other_streams_records_behind_it() {
+    let t0 = Instant::now();
+    let mut f = Framer::new(Format::Cri, limits());
+    let mut out = Framed::default();
+    let input = "2024-05-01T12:00:00Z stderr F java.lang.IllegalStateException: boom\n\
+2024-05-01T12:00:00Z stdout F ordinary\n";
+    f.push(input.as_bytes(), t0, &mut out);
+    assert!(
+        out.ends.is_empty(),
+        "stdout waits behind the held stderr record"
+    );
+    assert_eq!(out.consumed, 0);
+    let due = f.idle_deadline().expect("a held record has a deadline");
+    assert_eq!(due, t0 + DEFAULT_CONTINUATION_GRACE);
+    f.flush_idle(due, &mut out);
+    assert_eq!(
+        out.records().collect::<Vec<_>>(),
+        [&b"java.lang.IllegalStateException: boom"[..], b"ordinary"]
+    );
+    assert_eq!(out.lines, 2);
+    assert_eq!(out.consumed, input.len() as u64);
+    assert_eq!(f.idle_deadline(), None);
+}
+
+#[test]
+fn continuation_grace_is_configurable_and_capped_by_multiline_timeout() {
+    let t0 = Instant::now();
+    let l = limits();
+    let mut f = Framer::new(Format::Plain, l).with_continuation_grace(Duration::from_secs(60));
+    let mut out = Framed::default();
+    f.push(b"2024 ERROR failed\n", t0, &mut out);
+    assert_eq!(f.idle_deadline(), Some(t0 + l.multiline_timeout));
 }
 
 #[test]
@@ -458,7 +520,7 @@ fn restart_matches(format: Format, l: FramingLimits, input: &[u8], stop: usize) 
 }
 
 #[test]
-fn restart_from_consumed_is_exact() {
+fn restart_from_consumed_is_exact_at_every_byte() {
     let input = "a\nTraceback (most recent call last):\n  File \"x\"\nValueError: x\nbody: {\n  1\n}\nlast\n";
     for stop in 0..=input.len() {
         restart_matches(Format::Plain, limits(), input.as_bytes(), stop);
@@ -488,6 +550,32 @@ fn records_held_behind_another_stream_stay_bounded() {
     f.finish(&mut out);
     emitted += out.ends.len();
     assert_eq!(emitted, 100_001);
+}
+
+#[test]
+fn blank_lines_held_behind_another_stream_stay_bounded() {
+    let now = Instant::now();
+    let mut f = Framer::new(Format::Cri, limits());
+    let mut out = Framed::default();
+    f.push(
+        b"2024-05-01T12:00:00Z stderr F Response: {\n",
+        now,
+        &mut out,
+    );
+    let mut chunk = Vec::new();
+    for _ in 0..1000 {
+        chunk.extend_from_slice(b"2024-05-01T12:00:00Z stdout F \n");
+    }
+    let mut lines = 0;
+    for _ in 0..200 {
+        f.push(&chunk, now, &mut out);
+        assert!(f.st.held.recs.len() <= MAX_HELD + 1);
+        lines += out.lines;
+        out.clear();
+    }
+    f.finish(&mut out);
+    lines += out.lines;
+    assert_eq!(lines, 200_001);
 }
 
 #[test]
@@ -551,6 +639,18 @@ const FIXTURES: &[Fixture] = &[
         &[1, 4, 5, 1, 1],
     ),
     (
+        "php_guzzle.log",
+        include_bytes!("../../tests/fixtures/framing/php_guzzle.log"),
+        &[Format::Plain, Format::Auto],
+        &[1, 8, 1],
+    ),
+    (
+        "laravel.log",
+        include_bytes!("../../tests/fixtures/framing/laravel.log"),
+        &[Format::Plain, Format::Auto],
+        &[1, 10, 1],
+    ),
+    (
         "cri_k8s.log",
         include_bytes!("../../tests/fixtures/framing/cri_k8s.log"),
         &[Format::Cri, Format::Auto],
@@ -592,6 +692,9 @@ fn fixtures_frame_into_the_expected_records_whatever_the_chunking() {
                 whole,
                 "{name} byte by byte"
             );
+            for stop in 0..=data.len() {
+                restart_matches(format, limits(), data, stop);
+            }
         }
     }
 }
@@ -607,12 +710,12 @@ fn fixture_records_hold_the_failure_once() {
             }
         }
     }
-    let o = run_chunks(Format::Cri, limits(), &[FIXTURES[5].1]);
+    let o = run_chunks(Format::Cri, limits(), &[FIXTURES[7].1]);
     assert_eq!(
         o.strs()[3],
         r#"{"level":"error","msg":"zoom token failed","body":{"reason":"Invalid authorization code","error":"invalid_grant"}}"#
     );
-    let o = run_chunks(Format::Docker, limits(), &[FIXTURES[6].1]);
+    let o = run_chunks(Format::Docker, limits(), &[FIXTURES[8].1]);
     assert_eq!(o.strs()[4], "café ok");
 }
 
@@ -637,6 +740,15 @@ fn a_line() -> impl Strategy<Value = Vec<u8>> {
         1 => Just(b"Traceback (most recent call last):".to_vec()),
         1 => Just(b"ValueError: x".to_vec()),
         1 => Just(b"panic: x".to_vec()),
+        1 => Just(b"goroutine 1 [running]:".to_vec()),
+        1 => Just(b"main.main()".to_vec()),
+        1 => Just(b"During handling of the above exception, another exception occurred:".to_vec()),
+        1 => Just(b"Stack trace:".to_vec()),
+        1 => Just(b"#0 /app/x.php(1): f()".to_vec()),
+        1 => Just(b" {\"exception\":\"[object] (X(code: 400): response:".to_vec()),
+        1 => Just(b"\"} ".to_vec()),
+        1 => Just(b"Response: {\"error\":\"invalid_grant\"}".to_vec()),
+        1 => Just(b"x: cannot fetch token: 400 Bad Request".to_vec()),
         1 => Just(Vec::new()),
         1 => Just(b"2024-05-01T12:00:00Z stdout P part \xc3".to_vec()),
         1 => Just(b"2024-05-01T12:00:00Z stdout F \xa9 end".to_vec()),
@@ -719,7 +831,7 @@ proptest! {
     }
 
     #[test]
-    fn consumed_never_passes_a_pending_record(
+    fn consumed_is_monotonic_and_within_the_input(
         input in an_input(),
         format in a_format(),
         cut in any::<prop::sample::Index>(),
@@ -737,12 +849,16 @@ proptest! {
         prop_assert!(out.consumed >= before);
     }
 
+    /// Stop anywhere, restart from `consumed`: the same records and line counts as one
+    /// uninterrupted run, in every format, with stdout/stderr pieces and multi-line records
+    /// interleaved. (Not with records split at `max_record_lines`: see the module doc.)
     #[test]
-    fn restart_from_consumed_is_exact_for_plain_logs(
+    fn restart_from_consumed_is_exact(
         input in an_input(),
+        format in a_format(),
         cut in any::<prop::sample::Index>(),
     ) {
         let stop = cut.index(input.len() + 1);
-        restart_matches(Format::Plain, limits(), &input, stop);
+        restart_matches(format, limits(), &input, stop);
     }
 }
