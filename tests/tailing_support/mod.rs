@@ -195,7 +195,11 @@ impl Running {
     }
 
     pub fn wait_until(&self, cond: impl Fn(&[String]) -> bool, what: &str) {
-        let end = Instant::now() + DEADLINE;
+        self.wait_until_for(cond, what, DEADLINE)
+    }
+
+    pub fn wait_until_for(&self, cond: impl Fn(&[String]) -> bool, what: &str, limit: Duration) {
+        let end = Instant::now() + limit;
         loop {
             let t = self.texts();
             if cond(&t) {
