@@ -137,6 +137,10 @@ impl Running {
         counts: Arc<Counts>,
         stdin: Option<Vec<u8>>,
     ) -> Running {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let rt = runtime();
         let got: Arc<Mutex<Vec<Got>>> = Arc::default();
         let cap = opts.limits.queue_capacity;

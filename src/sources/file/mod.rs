@@ -141,6 +141,11 @@ impl Server {
             let deadline = self.next_deadline(next_poll);
             let pending = self.src.wake.wait(deadline);
             if pending.stop {
+                // No more reading, but record files that appeared or were renamed away since
+                // the last look, so the final checkpoint knows them and a restart reads them.
+                let now = Instant::now();
+                self.follow_renames(&pending.renames, now);
+                self.rescan(false);
                 return Err(Stop);
             }
             let now = Instant::now();
