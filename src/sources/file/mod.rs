@@ -552,6 +552,7 @@ impl Server {
             t.read_pos = 0;
             t.framer = crate::framing::Framer::new(format, framing);
             t.cursor = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            t.sent = 0;
             t.fingerprint = Fingerprint::of_file(file).unwrap_or_default();
             let mut table = self.src.table.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(lf) = table.files.get_mut(&id) {
@@ -595,15 +596,17 @@ impl Server {
     /// Send a file's framed records, acknowledging up to the end of the last one.
     fn emit(&mut self, id: FileId, framed: Framed, bytes: u64) -> Result<(), Stop> {
         report_framed(&*self.src.observer, self.src.idx, &framed, bytes);
-        let Some(t) = self.files.get(&id) else {
+        let Some(t) = self.files.get_mut(&id) else {
             return Ok(());
         };
-        if framed.ends.is_empty() && framed.consumed == 0 {
+        let offset = t.base + framed.consumed;
+        if framed.ends.is_empty() && offset <= t.sent {
             return Ok(());
         }
+        t.sent = t.sent.max(offset);
         let ack = Ack {
             cursor: t.cursor.clone(),
-            offset: t.base + framed.consumed,
+            offset,
         };
         let k8s = t.k8s.clone();
         self.src.sink.send(crate::sources::RecordBatch {
