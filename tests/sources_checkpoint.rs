@@ -36,7 +36,10 @@ fn after_a_crash_only_lines_since_the_last_checkpoint_are_read_again() {
     run.wait_records(2);
     let end = std::time::Instant::now() + DEADLINE;
     while checkpoint_offsets(&state) != [4] {
-        assert!(std::time::Instant::now() < end, "checkpoint never reached 4");
+        assert!(
+            std::time::Instant::now() < end,
+            "checkpoint never reached 4"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(run.crash(), ["a", "b"]);
@@ -63,7 +66,11 @@ fn a_corrupt_checkpoint_is_set_aside_and_the_source_falls_back_to_its_start_posi
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
-    std::fs::write(state.join("checkpoints-app.json"), b"{\"version\": 1, \"fil").unwrap();
+    std::fs::write(
+        state.join("checkpoints-app.json"),
+        b"{\"version\": 1, \"fil",
+    )
+    .unwrap();
     let log = p(dir.path(), "app.log");
     append(&log, "x\ny\n");
     let glob = dir.path().join("*.log");

@@ -61,10 +61,7 @@ fn permission_denied_is_counted_retried_and_loses_nothing() {
     let log = p(dir.path(), "locked.log");
     append(&log, "before-start\n");
     // The application's handle, opened before the file is locked.
-    let mut writer = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&log)
-        .unwrap();
+    let mut writer = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
     std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o000)).unwrap();
     drop_permission_overrides();
     assert!(

@@ -100,7 +100,7 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
                 sorted(all) == want
             },
             &format!("every line written so far: {want:?}; delivered before this run: {before:?}"),
-            Duration::from_secs(if cfg!(debug_assertions) { 15 } else { 15 }),
+            Duration::from_secs(15),
         );
     };
     for op in ops {
@@ -180,7 +180,11 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
     // Give duplicates a chance to show up before the final comparison.
     std::thread::sleep(Duration::from_millis(100));
     delivered.extend(run.stop());
-    prop_assert_eq!(sorted(delivered.clone()), model.expected_sorted(), "exactly once");
+    prop_assert_eq!(
+        sorted(delivered.clone()),
+        model.expected_sorted(),
+        "exactly once"
+    );
     // In order within each generation.
     let generation_of: HashMap<&str, usize> =
         model.lines.iter().map(|(g, l)| (l.as_str(), *g)).collect();
@@ -243,4 +247,3 @@ fn rename_then_immediate_restart_still_drains_the_renamed_file() {
     ])
     .unwrap();
 }
-

@@ -182,7 +182,10 @@ fn a_file_deleted_while_open_is_read_to_its_end_then_closed_within_the_grace() {
     // Our handle goes once the grace has passed, freeing the disk space.
     let end = std::time::Instant::now() + DEADLINE;
     while deleted_handles_to(name) > 0 {
-        assert!(std::time::Instant::now() < end, "deleted file still held open");
+        assert!(
+            std::time::Instant::now() < end,
+            "deleted file still held open"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     run.wait_watching(0);

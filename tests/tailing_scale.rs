@@ -40,7 +40,10 @@ fn a_thousand_files_are_tailed_with_a_bounded_number_of_descriptors() {
         open_fds_under(&logs)
     );
     for i in 0..N {
-        append(&logs.join(format!("f{i:04}.log")), &format!("f{i}-second\n"));
+        append(
+            &logs.join(format!("f{i:04}.log")),
+            &format!("f{i}-second\n"),
+        );
     }
     let got = run.wait_records(2 * N);
     assert!(open_fds_under(&logs) <= 64);
@@ -76,7 +79,10 @@ fn a_busy_file_does_not_starve_a_quiet_one() {
     let quiet_at = got.iter().position(|t| t == "quiet").unwrap();
     // Round-robin turns of 4 KiB: the quiet file's line comes within the first few turns,
     // not after the busy file's ~1 MB.
-    assert!(quiet_at < 2_000, "quiet line delivered at position {quiet_at}");
+    assert!(
+        quiet_at < 2_000,
+        "quiet line delivered at position {quiet_at}"
+    );
     run.stop();
 }
 
@@ -106,7 +112,10 @@ fn a_stalled_consumer_pauses_reading() {
     // Nobody consumes: the reader fills the queue (2 batches), blocks on the third, and stops.
     let end = std::time::Instant::now() + DEADLINE;
     while counts.bytes.load(Ordering::Relaxed) < 3 * 8192 {
-        assert!(std::time::Instant::now() < end, "reader never filled the queue");
+        assert!(
+            std::time::Instant::now() < end,
+            "reader never filled the queue"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     std::thread::sleep(Duration::from_millis(500));

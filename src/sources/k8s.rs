@@ -21,8 +21,7 @@ pub fn parse(path: &Path) -> Option<K8sRef> {
     let pod = parts.next()?;
     let namespace = parts.next()?;
     let container = parts.next()?;
-    if pod.is_empty() || namespace.is_empty() || container.is_empty() || container.contains('_')
-    {
+    if pod.is_empty() || namespace.is_empty() || container.is_empty() || container.contains('_') {
         return None;
     }
     Some(K8sRef {

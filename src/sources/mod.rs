@@ -319,12 +319,12 @@ impl Sources {
                 None
             } else {
                 Some(
-                    file::discover::Discovery::new(&spec.paths, &spec.exclude).map_err(|error| {
-                        SourcesError::Glob {
+                    file::discover::Discovery::new(&spec.paths, &spec.exclude).map_err(
+                        |error| SourcesError::Glob {
                             source_name: spec.name.clone(),
                             error,
-                        }
-                    })?,
+                        },
+                    )?,
                 )
             });
         }
@@ -343,8 +343,12 @@ impl Sources {
                         done_tx.send_modify(|n| *n = n.saturating_sub(1));
                         continue;
                     };
-                    let (tx, obs, cancel, limits) =
-                        (tx.clone(), observer.clone(), cancel.clone(), opts.limits.clone());
+                    let (tx, obs, cancel, limits) = (
+                        tx.clone(),
+                        observer.clone(),
+                        cancel.clone(),
+                        opts.limits.clone(),
+                    );
                     let done_tx = done_tx.clone();
                     stdin_tasks.push(tokio::spawn(async move {
                         stdin::run(idx, spec, limits, input, tx, obs, cancel).await;
@@ -391,7 +395,9 @@ impl Sources {
         }
         let checkpointer = (!tables.is_empty()).then(|| {
             let (tables, obs, cancel) = (tables.clone(), observer.clone(), cancel.clone());
-            let every = opts.checkpoint_interval.max(std::time::Duration::from_millis(10));
+            let every = opts
+                .checkpoint_interval
+                .max(std::time::Duration::from_millis(10));
             // Save at once: the start positions just decided must survive a crash, or a
             // restart would count as a first start again.
             let _ = save_all(&tables, &*obs);
@@ -463,7 +469,12 @@ fn save_all(tables: &[SharedTable], obs: &dyn SourceObserver) -> std::io::Result
     let mut first = Ok(());
     for t in tables {
         if let Err(e) = checkpoint::save_if_changed(t) {
-            let path = t.lock().unwrap_or_else(|e| e.into_inner()).store.path().to_path_buf();
+            let path = t
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .store
+                .path()
+                .to_path_buf();
             tracing::warn!(file = %path.display(), error = %e, "writing checkpoint failed");
             obs.checkpoint_write_failed();
             if first.is_ok() {

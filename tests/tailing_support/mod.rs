@@ -148,13 +148,9 @@ impl Running {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(cap);
             let obs: Arc<dyn SourceObserver> = counts.clone();
             let sources = match stdin {
-                Some(bytes) => Sources::start_with_stdin(
-                    specs,
-                    opts,
-                    tx,
-                    obs,
-                    std::io::Cursor::new(bytes),
-                ),
+                Some(bytes) => {
+                    Sources::start_with_stdin(specs, opts, tx, obs, std::io::Cursor::new(bytes))
+                }
                 None => Sources::start(specs, opts, tx, obs),
             }
             .expect("sources start");
@@ -189,7 +185,12 @@ impl Running {
 
     /// The texts delivered so far.
     pub fn texts(&self) -> Vec<String> {
-        self.got.lock().unwrap().iter().map(|g| g.text.clone()).collect()
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|g| g.text.clone())
+            .collect()
     }
 
     /// Wait until `n` records arrived (panics with what did arrive after the deadline).
@@ -221,7 +222,10 @@ impl Running {
         let end = Instant::now() + DEADLINE;
         while c(&self.counts) < n {
             if Instant::now() > end {
-                panic!("timed out waiting for {what} >= {n}; is {}", c(&self.counts));
+                panic!(
+                    "timed out waiting for {what} >= {n}; is {}",
+                    c(&self.counts)
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }

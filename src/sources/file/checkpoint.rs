@@ -89,9 +89,9 @@ fn file_stem(name: &str) -> String {
         clean
     } else {
         // Two names that sanitise alike must not share a file.
-        let h = name
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
         format!("{clean}-{:08x}", h as u32)
     }
 }
@@ -248,7 +248,7 @@ impl Table {
                 offset: f.cursor.load(Ordering::Acquire),
             })
             .collect();
-        v.sort_by(|a, b| (a.dev, a.ino).cmp(&(b.dev, b.ino)));
+        v.sort_by_key(|f| (f.dev, f.ino));
         v
     }
 }

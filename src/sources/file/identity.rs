@@ -109,7 +109,10 @@ mod tests {
         let empty = Fingerprint::of_file(&r).unwrap();
         assert_eq!(empty.len, 0);
         f.write_all(b"abc").unwrap();
-        assert!(empty.matches(&r).unwrap(), "an empty fingerprint matches anything");
+        assert!(
+            empty.matches(&r).unwrap(),
+            "an empty fingerprint matches anything"
+        );
         let small = Fingerprint::of_file(&r).unwrap();
         assert_eq!(small.len, 3);
         assert!(small.can_grow());

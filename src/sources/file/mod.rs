@@ -189,12 +189,7 @@ impl Server {
         let grace = self.src.limits.rotated_file_grace;
         self.files
             .values()
-            .flat_map(|t| {
-                [
-                    t.framer.idle_deadline(),
-                    t.gone_since.map(|g| g + grace),
-                ]
-            })
+            .flat_map(|t| [t.framer.idle_deadline(), t.gone_since.map(|g| g + grace)])
             .flatten()
             .fold(next_poll, Instant::min)
     }
@@ -242,7 +237,14 @@ impl Server {
                     // Renamed to another path the globs match: follow it.
                     t.path = path.clone();
                     t.target = std::fs::canonicalize(&path).ok().filter(|p| *p != path);
-                    if let Some(lf) = self.src.table.lock().unwrap_or_else(|e| e.into_inner()).files.get_mut(&id) {
+                    if let Some(lf) = self
+                        .src
+                        .table
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .files
+                        .get_mut(&id)
+                    {
                         lf.path = path.clone();
                     }
                 }
@@ -255,16 +257,16 @@ impl Server {
             } else {
                 None
             };
-            let t = Tailer::new(
+            let mut t = Tailer::new(
                 id,
                 path,
                 self.src.spec.format,
                 self.src.limits.framing,
                 k8s,
                 initial,
-                meta.len(),
                 now,
             );
+            t.discovered_size = meta.len();
             Self::index(&mut self.by_path, &t);
             tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "watching file");
             self.files.insert(id, t);
@@ -293,7 +295,9 @@ impl Server {
             if !self.src.discovery.matches(from) || self.src.discovery.matches(to) {
                 continue;
             }
-            let Ok(meta) = std::fs::metadata(to) else { continue };
+            let Ok(meta) = std::fs::metadata(to) else {
+                continue;
+            };
             let id = FileId::of(&meta);
             if !meta.is_file() || self.files.contains_key(&id) {
                 continue;
@@ -310,7 +314,6 @@ impl Server {
                 self.src.limits.framing,
                 k8s,
                 false,
-                0,
                 now,
             );
             t.gone_since = Some(now);
@@ -352,7 +355,6 @@ impl Server {
                 self.src.limits.framing,
                 None,
                 false,
-                0,
                 now,
             );
             t.gone_since = Some(now);
@@ -381,7 +383,14 @@ impl Server {
                 tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "file moved away or deleted; draining it");
                 t.gone_since = Some(now);
                 if let Some(new_path) = Self::find_renamed(t) {
-                    if let Some(lf) = self.src.table.lock().unwrap_or_else(|e| e.into_inner()).files.get_mut(&id) {
+                    if let Some(lf) = self
+                        .src
+                        .table
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .files
+                        .get_mut(&id)
+                    {
                         lf.path = new_path;
                     }
                 }
@@ -499,7 +508,11 @@ impl Server {
         }
         if initial && self.first_start && self.src.spec.start_at == StartAt::End {
             let at_discovery = self.files.get(&id)?.discovered_size;
-            return Some(if at_discovery <= size { at_discovery } else { 0 });
+            return Some(if at_discovery <= size {
+                at_discovery
+            } else {
+                0
+            });
         }
         Some(0)
     }
@@ -542,8 +555,8 @@ impl Server {
         };
         t.size = size;
         // Truncated (copytruncate, `> file`) or rewritten in place since we last looked.
-        let rewritten = size < t.read_pos
-            || (t.read_pos > 0 && !t.fingerprint.matches(file).unwrap_or(true));
+        let rewritten =
+            size < t.read_pos || (t.read_pos > 0 && !t.fingerprint.matches(file).unwrap_or(true));
         if rewritten {
             tracing::info!(source = %self.src.spec.name, path = %t.path.display(), "file truncated; reading it again from the start");
             self.src.observer.truncated(idx);

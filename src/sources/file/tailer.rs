@@ -75,7 +75,6 @@ impl Tailer {
         limits: FramingLimits,
         k8s: Option<Arc<K8sRef>>,
         initial: bool,
-        discovered_size: u64,
         now: Instant,
     ) -> Tailer {
         let target = std::fs::canonicalize(&path).ok().filter(|t| *t != path);
@@ -95,7 +94,7 @@ impl Tailer {
             last_active: now,
             k8s,
             start_pending: Some(initial),
-            discovered_size,
+            discovered_size: 0,
             open_error: None,
         }
     }
