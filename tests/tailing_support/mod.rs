@@ -137,6 +137,10 @@ impl Running {
         counts: Arc<Counts>,
         stdin: Option<Vec<u8>>,
     ) -> Running {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let rt = runtime();
         let got: Arc<Mutex<Vec<Got>>> = Arc::default();
         let cap = opts.limits.queue_capacity;
@@ -196,7 +200,11 @@ impl Running {
     }
 
     pub fn wait_until(&self, cond: impl Fn(&[String]) -> bool, what: &str) {
-        let end = Instant::now() + DEADLINE;
+        self.wait_until_for(cond, what, DEADLINE)
+    }
+
+    pub fn wait_until_for(&self, cond: impl Fn(&[String]) -> bool, what: &str, limit: Duration) {
+        let end = Instant::now() + limit;
         loop {
             let t = self.texts();
             if cond(&t) {

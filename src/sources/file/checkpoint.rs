@@ -248,7 +248,7 @@ impl Table {
                 offset: f.cursor.load(Ordering::Acquire),
             })
             .collect();
-        v.sort_by(|a, b| (a.dev, a.ino).cmp(&(b.dev, b.ino)));
+        v.sort_by_key(|f| (f.dev, f.ino));
         v
     }
 }

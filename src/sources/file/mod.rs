@@ -141,6 +141,11 @@ impl Server {
             let deadline = self.next_deadline(next_poll);
             let pending = self.src.wake.wait(deadline);
             if pending.stop {
+                // No more reading, but record files that appeared or were renamed away since
+                // the last look, so the final checkpoint knows them and a restart reads them.
+                let now = Instant::now();
+                self.follow_renames(&pending.renames, now);
+                self.rescan(false);
                 return Err(Stop);
             }
             let now = Instant::now();
@@ -149,6 +154,7 @@ impl Server {
                 if polled {
                     next_poll = now + self.src.poll_interval;
                 }
+                self.follow_renames(&pending.renames, now);
                 self.rescan(false);
                 self.files.keys().copied().collect()
             } else {
@@ -251,16 +257,16 @@ impl Server {
             } else {
                 None
             };
-            let t = Tailer::new(
+            let mut t = Tailer::new(
                 id,
                 path,
                 self.src.spec.format,
                 self.src.limits.framing,
                 k8s,
                 initial,
-                meta.len(),
                 now,
             );
+            t.discovered_size = meta.len();
             Self::index(&mut self.by_path, &t);
             tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "watching file");
             self.files.insert(id, t);
@@ -276,6 +282,92 @@ impl Server {
         for id in vanished {
             self.mark_gone(id, now);
         }
+        if initial {
+            self.resume_rotated(now);
+        }
+    }
+
+    /// A path the globs match was renamed to one they do not match: if the file was never
+    /// seen (created, written and rotated away between two looks), track it as a rotated
+    /// file, from its beginning, so its lines are not lost.
+    fn follow_renames(&mut self, renames: &[(PathBuf, PathBuf)], now: Instant) {
+        for (from, to) in renames {
+            if !self.src.discovery.matches(from) || self.src.discovery.matches(to) {
+                continue;
+            }
+            let Ok(meta) = std::fs::metadata(to) else {
+                continue;
+            };
+            let id = FileId::of(&meta);
+            if !meta.is_file() || self.files.contains_key(&id) {
+                continue;
+            }
+            let k8s = if self.src.spec.kubernetes_metadata {
+                crate::sources::k8s::parse(from).map(Arc::new)
+            } else {
+                None
+            };
+            let mut t = Tailer::new(
+                id,
+                to.clone(),
+                self.src.spec.format,
+                self.src.limits.framing,
+                k8s,
+                false,
+                now,
+            );
+            t.gone_since = Some(now);
+            tracing::debug!(source = %self.src.spec.name, path = %to.display(), "file rotated away before it was read; draining it");
+            self.files.insert(id, t);
+            let _ = self.open(id);
+        }
+    }
+
+    /// After a restart: files in the checkpoint that no glob matches any more but that are
+    /// still where they were last seen (renamed away by rotation before they were read to
+    /// their end) are drained from their checkpoint, then closed like any rotated file.
+    fn resume_rotated(&mut self, now: Instant) {
+        let leftovers: Vec<SavedFile> = self.saved.values().cloned().collect();
+        for saved in leftovers {
+            let id = FileId {
+                dev: saved.dev,
+                ino: saved.ino,
+            };
+            if self.files.contains_key(&id) {
+                continue;
+            }
+            let last_seen = PathBuf::from(&saved.path);
+            // Still where it was last seen, or renamed within that directory while we were
+            // down (or before we noticed).
+            let path = if std::fs::metadata(&last_seen).is_ok_and(|m| FileId::of(&m) == id) {
+                Some(last_seen.clone())
+            } else {
+                last_seen.parent().and_then(|dir| find_in_dir(dir, id))
+            };
+            let Some(path) = path else { continue };
+            if !std::fs::metadata(&path).is_ok_and(|m| m.len() > saved.offset) {
+                continue;
+            }
+            let mut t = Tailer::new(
+                id,
+                path,
+                self.src.spec.format,
+                self.src.limits.framing,
+                None,
+                false,
+                now,
+            );
+            t.gone_since = Some(now);
+            tracing::info!(source = %self.src.spec.name, path = %t.path.display(), "draining a rotated file left unfinished before the restart");
+            self.files.insert(id, t);
+            let _ = self.open(id);
+        }
+    }
+
+    /// Where a file that left its path went, if it stayed in the same directory (rotation by
+    /// rename), so a restart can still drain it.
+    fn find_renamed(t: &Tailer) -> Option<PathBuf> {
+        find_in_dir(t.target.as_ref().unwrap_or(&t.path).parent()?, t.id)
     }
 
     fn index(by_path: &mut HashMap<PathBuf, FileId>, t: &Tailer) {
@@ -290,6 +382,18 @@ impl Server {
             if t.gone_since.is_none() {
                 tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "file moved away or deleted; draining it");
                 t.gone_since = Some(now);
+                if let Some(new_path) = Self::find_renamed(t) {
+                    if let Some(lf) = self
+                        .src
+                        .table
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .files
+                        .get_mut(&id)
+                    {
+                        lf.path = new_path;
+                    }
+                }
             }
         }
     }
@@ -316,7 +420,8 @@ impl Server {
             if t.file.is_some() {
                 return Some(());
             }
-            (t.path.clone(), t.is_gone())
+            // A rotated file resumed after a restart is opened once, at its new path.
+            (t.path.clone(), t.is_gone() && t.start_pending.is_none())
         };
         if gone {
             return None; // a closed handle to a file that has left its path cannot be reopened
@@ -460,6 +565,7 @@ impl Server {
             t.read_pos = 0;
             t.framer = crate::framing::Framer::new(format, framing);
             t.cursor = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            t.sent = 0;
             t.fingerprint = Fingerprint::of_file(file).unwrap_or_default();
             let mut table = self.src.table.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(lf) = table.files.get_mut(&id) {
@@ -503,15 +609,17 @@ impl Server {
     /// Send a file's framed records, acknowledging up to the end of the last one.
     fn emit(&mut self, id: FileId, framed: Framed, bytes: u64) -> Result<(), Stop> {
         report_framed(&*self.src.observer, self.src.idx, &framed, bytes);
-        let Some(t) = self.files.get(&id) else {
+        let Some(t) = self.files.get_mut(&id) else {
             return Ok(());
         };
-        if framed.ends.is_empty() && framed.consumed == 0 {
+        let offset = t.base + framed.consumed;
+        if framed.ends.is_empty() && offset <= t.sent {
             return Ok(());
         }
+        t.sent = t.sent.max(offset);
         let ack = Ack {
             cursor: t.cursor.clone(),
-            offset: t.base + framed.consumed,
+            offset,
         };
         let k8s = t.k8s.clone();
         self.src.sink.send(crate::sources::RecordBatch {
@@ -590,4 +698,12 @@ impl Server {
             self.reported_lag = Some(lag);
         }
     }
+}
+
+/// The regular file in `dir` with identity `id`, if any (one directory read; rotation is rare).
+fn find_in_dir(dir: &std::path::Path, id: FileId) -> Option<PathBuf> {
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+        let m = e.metadata().ok()?;
+        (m.is_file() && FileId::of(&m) == id).then(|| e.path())
+    })
 }

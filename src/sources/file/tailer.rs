@@ -48,6 +48,9 @@ pub struct Tailer {
     pub framer: Framer,
     /// Acknowledged offset of the current generation.
     pub cursor: Arc<AtomicU64>,
+    /// Highest offset already sent in a batch's [`Ack`](crate::sources::Ack) (so a chunk
+    /// that completes no record sends nothing).
+    pub sent: u64,
     /// Since when the path no longer leads here.
     pub gone_since: Option<Instant>,
     /// Last time bytes were read (to pick which quiet handles to close).
@@ -72,7 +75,6 @@ impl Tailer {
         limits: FramingLimits,
         k8s: Option<Arc<K8sRef>>,
         initial: bool,
-        discovered_size: u64,
         now: Instant,
     ) -> Tailer {
         let target = std::fs::canonicalize(&path).ok().filter(|t| *t != path);
@@ -87,11 +89,12 @@ impl Tailer {
             size: 0,
             framer: Framer::new(format, limits),
             cursor: Arc::new(AtomicU64::new(0)),
+            sent: 0,
             gone_since: None,
             last_active: now,
             k8s,
             start_pending: Some(initial),
-            discovered_size,
+            discovered_size: 0,
             open_error: None,
         }
     }
@@ -102,6 +105,7 @@ impl Tailer {
         self.read_pos = offset;
         self.framer = Framer::new(format, limits);
         self.cursor = Arc::new(AtomicU64::new(offset));
+        self.sent = offset;
     }
 
     /// Whether the path no longer leads to this file.

@@ -24,6 +24,9 @@ pub struct Pending {
     pub paths: HashSet<PathBuf>,
     /// Something appeared, vanished or was renamed, or events were lost: rediscover.
     pub rescan: bool,
+    /// Renames seen (from, to), so a file renamed away before it was ever read can still be
+    /// found and drained.
+    pub renames: Vec<(PathBuf, PathBuf)>,
     /// Stop reading.
     pub stop: bool,
 }
@@ -57,6 +60,16 @@ impl Wake {
         self.with(|p| p.rescan = true);
     }
 
+    /// Record a rename.
+    pub fn renamed(&self, from: PathBuf, to: PathBuf) {
+        self.with(|p| {
+            p.rescan = true;
+            if p.renames.len() < MAX_PENDING_PATHS {
+                p.renames.push((from, to));
+            }
+        });
+    }
+
     /// Record an event on `paths`.
     pub fn event(&self, paths: impl IntoIterator<Item = PathBuf>, rescan: bool) {
         self.with(|p| {
@@ -75,7 +88,7 @@ impl Wake {
     pub fn wait(&self, deadline: Instant) -> Pending {
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if p.stop || p.rescan || !p.paths.is_empty() {
+            if p.stop || p.rescan || !p.paths.is_empty() || !p.renames.is_empty() {
                 break;
             }
             let now = Instant::now();
@@ -112,6 +125,14 @@ impl DirWatcher {
     pub fn new(wake: Arc<Wake>, source: &str) -> DirWatcher {
         let handler = move |res: notify::Result<notify::Event>| match res {
             Ok(ev) => {
+                if let EventKind::Modify(notify::event::ModifyKind::Name(
+                    notify::event::RenameMode::Both,
+                )) = ev.kind
+                {
+                    if let [from, to] = &ev.paths[..] {
+                        wake.renamed(from.clone(), to.clone());
+                    }
+                }
                 let rescan = ev.need_rescan()
                     || matches!(
                         ev.kind,
