@@ -28,7 +28,11 @@ BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/oaut
 IDLE_SECONDS = int(os.environ.get("IDLE_SECONDS", "60"))
 LATENCY_SAMPLES = int(os.environ.get("LATENCY_SAMPLES", "50"))
 INGEST_LINES = int(os.environ.get("INGEST_LINES", "5000000"))
-FAILURE = "2026-11-23T10:00:00Z ERROR auth: Zoom API error: invalid_request, reason: Invalid authorization code mk1Cq8Pap6_PatCmZLwQxKCZOUJsBwojQ\n"
+# The failure line appended in the latency and ingest runs (FAILURE_LINE overrides it).
+FAILURE = os.environ.get(
+    "FAILURE_LINE",
+    "2026-11-23T10:00:00Z ERROR auth: Zoom API error: invalid_request, reason: Invalid authorization code mk1Cq8Pap6_PatCmZLwQxKCZOUJsBwojQ",
+).rstrip("\n") + "\n"
 NOISE = "2026-11-23T10:00:02Z INFO http: GET /api/v1/meetings/123456789/participants 200 0.4ms user=42 trace=5f1c0ad1e2b34c7d9a8b\n"
 
 
@@ -166,14 +170,16 @@ def bench_ingest(tmp):
                 f.write(block)
                 f.flush()
         written = time.perf_counter() - t0
+        # Lines are counted when read, failures once classified: wait for both.
         deadline = time.time() + 300
+        errors = {"rule": "invalid_authorization_code", "source": "app"}
         while True:
             n = d.value("oauthwatch_source_lines_total", {"source": "app"}) or 0.0
-            if n >= total or time.time() > deadline:
+            errs = d.value("oauthwatch_errors_total", errors) or 0.0
+            if (n >= total and errs >= total // 100) or time.time() > deadline:
                 break
             time.sleep(0.01)
         elapsed = time.perf_counter() - t0
-        errs = d.value("oauthwatch_errors_total", {"rule": "invalid_authorization_code", "source": "app"})
         rss = d.rss_mb()
     finally:
         d.stop()
