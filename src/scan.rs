@@ -499,7 +499,15 @@ pub fn check_files(config: Option<&Path>, rules: &[PathBuf]) -> (Diagnostics, Ve
                     }
                 }
             }
-            Err(d) => diags.0.extend(d.0),
+            Err(d) => {
+                diags.0.extend(d.0);
+                // Still check the rule files it names, so one run shows every problem.
+                for r in rule_files_named_by(path) {
+                    if !rule_files.contains(&r) {
+                        rule_files.push(r);
+                    }
+                }
+            }
         }
         checked.push(path.display().to_string());
     }
@@ -515,6 +523,28 @@ pub fn check_files(config: Option<&Path>, rules: &[PathBuf]) -> (Diagnostics, Ve
         checked.extend(rule_files.iter().map(|p| p.display().to_string()));
     }
     (diags, checked)
+}
+
+/// The `rules` of a config file that failed validation, read leniently (relative paths
+/// resolve against the config's directory, as `Config::load` does).
+fn rule_files_named_by(config: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string(config) else {
+        return Vec::new();
+    };
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let base = config.parent().unwrap_or(Path::new(""));
+    table
+        .get("rules")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .map(|s| base.join(s))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `oauthwatch check`.
