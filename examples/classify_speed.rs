@@ -11,7 +11,12 @@ fn main() {
     let rules = RuleSet::embedded();
     for (name, ctx) in [
         ("no provider", MatchContext::default()),
-        ("provider=zoom", MatchContext { provider: Some("zoom") }),
+        (
+            "provider=zoom",
+            MatchContext {
+                provider: Some("zoom"),
+            },
+        ),
     ] {
         let start = Instant::now();
         let mut hits = 0u64;

@@ -44,7 +44,10 @@ const REASONS: &[(&str, &str)] = &[
     ("Invalid Token!", "invalid_grant"),
     ("Invalid client_id or client_secret", "invalid_client"),
     ("unsupported grant type", "unsupported_grant_type"),
-    ("Invalid request : Redirect URI mismatch.", "invalid_request"),
+    (
+        "Invalid request : Redirect URI mismatch.",
+        "invalid_request",
+    ),
     ("Code is expired", "invalid_grant"),
     ("The token has been revoked.", "invalid_grant"),
     ("Missing grant type", "invalid_request"),
@@ -84,19 +87,39 @@ fn zoom_failure(rng: &mut Rng, i: u64) -> String {
 fn lookalike(rng: &mut Rng, i: u64) -> String {
     let t = ts(rng, i);
     match rng.below(7) {
-        0 => format!(r#"{t} ERROR google.auth.exceptions.RefreshError: ('invalid_grant: Bad Request', {{'error': 'invalid_grant', 'error_description': 'Bad Request'}})"#),
-        1 => format!(r#"{t} WARN msal: {{"error":"invalid_grant","error_description":"AADSTS70008: The provided authorization code or refresh token has expired due to inactivity."}}"#),
-        2 => format!(r#"{t} ERROR okta: POST https://dev-1234.okta.com/oauth2/v1/token 400 {{"error":"invalid_grant","error_description":"The authorization code is invalid or has expired."}}"#),
-        3 => format!(r#"{t} ERROR auth0: {{"error":"invalid_grant","error_description":"Invalid authorization code"}}"#),
-        4 => format!(r#"{t} WARN zoom api GET https://api.zoom.us/v2/users/me 401 {{"code":124,"message":"Invalid access token."}}"#),
-        5 => format!("{t} INFO refreshed zoom access token for account {} expires_in=3599", rng.below(100000)),
-        _ => format!(r#"{t} ERROR com.google.api.client.auth.oauth2.TokenResponseException: 400 Bad Request {{"error" : "redirect_uri_mismatch"}}"#),
+        0 => format!(
+            r#"{t} ERROR google.auth.exceptions.RefreshError: ('invalid_grant: Bad Request', {{'error': 'invalid_grant', 'error_description': 'Bad Request'}})"#
+        ),
+        1 => format!(
+            r#"{t} WARN msal: {{"error":"invalid_grant","error_description":"AADSTS70008: The provided authorization code or refresh token has expired due to inactivity."}}"#
+        ),
+        2 => format!(
+            r#"{t} ERROR okta: POST https://dev-1234.okta.com/oauth2/v1/token 400 {{"error":"invalid_grant","error_description":"The authorization code is invalid or has expired."}}"#
+        ),
+        3 => format!(
+            r#"{t} ERROR auth0: {{"error":"invalid_grant","error_description":"Invalid authorization code"}}"#
+        ),
+        4 => format!(
+            r#"{t} WARN zoom api GET https://api.zoom.us/v2/users/me 401 {{"code":124,"message":"Invalid access token."}}"#
+        ),
+        5 => format!(
+            "{t} INFO refreshed zoom access token for account {} expires_in=3599",
+            rng.below(100000)
+        ),
+        _ => format!(
+            r#"{t} ERROR com.google.api.client.auth.oauth2.TokenResponseException: 400 Bad Request {{"error" : "redirect_uri_mismatch"}}"#
+        ),
     }
 }
 
 fn ordinary(rng: &mut Rng, i: u64) -> String {
     let t = ts(rng, i);
-    let ip = format!("10.{}.{}.{}", rng.below(256), rng.below(256), rng.below(256));
+    let ip = format!(
+        "10.{}.{}.{}",
+        rng.below(256),
+        rng.below(256),
+        rng.below(256)
+    );
     let id = rng.below(1_000_000);
     match rng.below(8) {
         0 => format!(
@@ -144,7 +167,9 @@ fn main() {
         std::process::exit(2);
     }
     let lines: u64 = args[2].parse().expect("LINES must be a number");
-    let seed: u64 = args.get(3).map_or(0x5eed, |s| s.parse().expect("SEED must be a number"));
+    let seed: u64 = args
+        .get(3)
+        .map_or(0x5eed, |s| s.parse().expect("SEED must be a number"));
     let file = std::fs::File::create(&args[1]).expect("cannot create OUT");
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let mut rng = Rng(seed);

@@ -114,7 +114,11 @@ impl<'a> Scanner<'a> {
         // Index of the first record not yet dismissed or classified.
         let mut next = 0usize;
         while next < ends.len() {
-            let from = if next == 0 { 0 } else { ends[next - 1] as usize };
+            let from = if next == 0 {
+                0
+            } else {
+                ends[next - 1] as usize
+            };
             // One prefilter pass over all remaining records at once.
             let Some(hit) = self.rules.next_candidate(&data[from..], &self.ctx) else {
                 break;
@@ -128,7 +132,8 @@ impl<'a> Scanner<'a> {
             let start = if i == 0 { 0 } else { ends[i - 1] as usize };
             let record = &data[start..ends[i] as usize];
             if let Some(c) = self.rules.classify(record, &self.ctx) {
-                inner_newlines += memchr::memchr_iter(b'\n', &data[counted_to..start]).count() as u64;
+                inner_newlines +=
+                    memchr::memchr_iter(b'\n', &data[counted_to..start]).count() as u64;
                 counted_to = start;
                 let line = base + 1 + i as u64 + inner_newlines;
                 let t = &mut self.summary.tallies[c.rule];
@@ -277,7 +282,12 @@ fn ranked(summary: &ScanSummary) -> Vec<RuleIdx> {
     let mut seen: Vec<RuleIdx> = (0..summary.tallies.len())
         .filter(|&i| summary.tallies[i].count > 0)
         .collect();
-    seen.sort_by(|&a, &b| summary.tallies[b].count.cmp(&summary.tallies[a].count).then(a.cmp(&b)));
+    seen.sort_by(|&a, &b| {
+        summary.tallies[b]
+            .count
+            .cmp(&summary.tallies[a].count)
+            .then(a.cmp(&b))
+    });
     seen
 }
 
@@ -424,43 +434,44 @@ pub fn classify(args: &ClassifyArgs) -> ExitCode {
     let mut stdin = io::stdin().lock();
     let mut buf = vec![0u8; 64 * 1024];
     let mut line = 1u64;
-    let mut emit = |framed: &mut Framed, out: &mut BufWriter<io::StdoutLock<'_>>| -> io::Result<()> {
-        for record in framed.records() {
-            let this_line = line;
-            line += 1 + memchr::memchr_iter(b'\n', record).count() as u64;
-            let c = rules.classify(record, &ctx);
-            if c.is_none() && !args.all {
-                continue;
-            }
-            let obj = match c {
-                Some(c) => {
-                    let r = &rules.rules()[c.rule];
-                    serde_json::json!({
-                        "line": this_line,
-                        "rule": r.id,
-                        "provider": r.provider,
-                        "codes": r.codes,
-                        "severity": r.severity.as_str(),
-                        "reason": c.reason.map(normalize_reason),
-                        "excerpt": redact_record(record),
-                    })
+    let mut emit =
+        |framed: &mut Framed, out: &mut BufWriter<io::StdoutLock<'_>>| -> io::Result<()> {
+            for record in framed.records() {
+                let this_line = line;
+                line += 1 + memchr::memchr_iter(b'\n', record).count() as u64;
+                let c = rules.classify(record, &ctx);
+                if c.is_none() && !args.all {
+                    continue;
                 }
-                None => serde_json::json!({
-                    "line": this_line,
-                    "rule": null,
-                    "codes": [],
-                    "severity": null,
-                    "why": rules.explain(record, &ctx),
-                    "excerpt": redact_record(record),
-                }),
-            };
-            serde_json::to_writer(&mut *out, &obj)?;
-            out.write_all(b"\n")?;
-        }
-        framed.clear();
-        // Flush per chunk so that someone pasting lines sees answers as they go.
-        out.flush()
-    };
+                let obj = match c {
+                    Some(c) => {
+                        let r = &rules.rules()[c.rule];
+                        serde_json::json!({
+                            "line": this_line,
+                            "rule": r.id,
+                            "provider": r.provider,
+                            "codes": r.codes,
+                            "severity": r.severity.as_str(),
+                            "reason": c.reason.map(normalize_reason),
+                            "excerpt": redact_record(record),
+                        })
+                    }
+                    None => serde_json::json!({
+                        "line": this_line,
+                        "rule": null,
+                        "codes": [],
+                        "severity": null,
+                        "why": rules.explain(record, &ctx),
+                        "excerpt": redact_record(record),
+                    }),
+                };
+                serde_json::to_writer(&mut *out, &obj)?;
+                out.write_all(b"\n")?;
+            }
+            framed.clear();
+            // Flush per chunk so that someone pasting lines sees answers as they go.
+            out.flush()
+        };
     let res = (|| -> io::Result<()> {
         loop {
             let n = match stdin.read(&mut buf) {

@@ -28,7 +28,11 @@ fn precision_and_recall_per_rule_on_real_records() {
         let record = v["record"].as_str().unwrap();
         let expect = v["expect"].as_str();
         if let Some(id) = expect {
-            assert!(rules.find(id).is_some(), "line {}: unknown rule {id}", n + 1);
+            assert!(
+                rules.find(id).is_some(),
+                "line {}: unknown rule {id}",
+                n + 1
+            );
             positives += 1;
         } else {
             negatives += 1;
@@ -80,11 +84,17 @@ fn precision_and_recall_per_rule_on_real_records() {
     }
     let micro_p = tp as f64 / (tp + fp).max(1) as f64;
     let micro_r = tp as f64 / (tp + fn_).max(1) as f64;
-    println!("{:<28} {tp:>3} {fp:>3} {fn_:>3} {micro_p:>9.2} {micro_r:>7.2}", "all (micro)");
+    println!(
+        "{:<28} {tp:>3} {fp:>3} {fn_:>3} {micro_p:>9.2} {micro_r:>7.2}",
+        "all (micro)"
+    );
     if !wrong.is_empty() {
         println!("misclassified:\n{}", wrong.join("\n"));
     }
-    assert!(positives >= 20 && negatives >= 20, "the set must stay substantial");
+    assert!(
+        positives >= 20 && negatives >= 20,
+        "the set must stay substantial"
+    );
     assert_eq!(false_alarms, 0, "a lookalike counted as a Zoom failure");
     assert!(micro_p >= 0.95, "precision {micro_p:.2} below 0.95");
     assert!(micro_r >= 0.90, "recall {micro_r:.2} below 0.90");

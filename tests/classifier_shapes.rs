@@ -132,7 +132,10 @@ fn explicit_codes_win() {
         "unexpected_exception",
     );
     // A 47xx code that is in no row: the catch-all, not lost.
-    assert_rule(r#"zoom {"errorCode":4799,"errorMessage":"new"}"#, "unclassified");
+    assert_rule(
+        r#"zoom {"errorCode":4799,"errorMessage":"new"}"#,
+        "unclassified",
+    );
 }
 
 #[test]
@@ -141,18 +144,42 @@ fn drifting_reason_texts() {
         ("Invalid client_id or client_secret", "invalid_client"),
         ("Invalid client secret", "invalid_client"),
         ("unsupported grant type", "unsupported_grant_type"),
-        ("Grant type is not supported from token endpoint.", "unsupported_grant_type"),
-        ("Invalid request : Redirect URI mismatch.", "redirect_uri_mismatch"),
-        ("Invalid authorization code xyz123456789", "invalid_authorization_code"),
+        (
+            "Grant type is not supported from token endpoint.",
+            "unsupported_grant_type",
+        ),
+        (
+            "Invalid request : Redirect URI mismatch.",
+            "redirect_uri_mismatch",
+        ),
+        (
+            "Invalid authorization code xyz123456789",
+            "invalid_authorization_code",
+        ),
         ("Code is expired", "authorization_code_expired"),
         ("Missing grant type", "grant_type_missing"),
-        ("Client ID or client secret is missing.", "client_credentials_missing"),
-        ("The owner of the token does not exist.", "token_owner_missing"),
-        ("Can not find the authentication for the access token.", "token_authentication_not_found"),
+        (
+            "Client ID or client secret is missing.",
+            "client_credentials_missing",
+        ),
+        (
+            "The owner of the token does not exist.",
+            "token_owner_missing",
+        ),
+        (
+            "Can not find the authentication for the access token.",
+            "token_authentication_not_found",
+        ),
         ("The token is disabled by admin.", "token_disabled_by_admin"),
-        ("The token ID is out of the token tolerance range.", "token_out_of_tolerance"),
+        (
+            "The token ID is out of the token tolerance range.",
+            "token_out_of_tolerance",
+        ),
         ("The app has been disabled", "app_disabled"),
-        ("Creating authorization code error.", "authorization_code_creation_failed"),
+        (
+            "Creating authorization code error.",
+            "authorization_code_creation_failed",
+        ),
     ] {
         for error in ["invalid_request", "invalid_grant", "invalid_client"] {
             assert_rule(
@@ -200,13 +227,17 @@ fn a_zoom_only_source_needs_no_marker() {
         Some("token_revoked")
     );
     // A source declared for another provider never matches Zoom rules.
-    assert_eq!(rule_of(&rules, &format!("zoom {record}"), Some("google")), None);
+    assert_eq!(
+        rule_of(&rules, &format!("zoom {record}"), Some("google")),
+        None
+    );
 }
 
 #[test]
 fn invalid_utf8_and_huge_records_are_handled() {
     let rules = RuleSet::embedded();
-    let mut rec = b"zoom \xff\xfe {\"reason\":\"Invalid Token!\",\"error\":\"invalid_grant\"} \xc3".to_vec();
+    let mut rec =
+        b"zoom \xff\xfe {\"reason\":\"Invalid Token!\",\"error\":\"invalid_grant\"} \xc3".to_vec();
     let c = rules.classify(&rec, &MatchContext::default()).unwrap();
     assert_eq!(rules.rules()[c.rule].id, "token_revoked");
     rec.extend(std::iter::repeat_n(b'x', 8 << 20));
@@ -316,9 +347,13 @@ match = ["acme: something else"]
     }
     // A rule id used twice in one file.
     let dup = format!("{GOOD}\n{}", &GOOD[GOOD.find("[[rules]]").unwrap()..]);
-    let text = RuleSet::from_toml(&dup, "acme.toml").unwrap_err().to_string();
+    let text = RuleSet::from_toml(&dup, "acme.toml")
+        .unwrap_err()
+        .to_string();
     assert!(
-        text.contains("acme.toml:19:6: rules[1].id: duplicate rule id `bad_code` (first defined on line 5)"),
+        text.contains(
+            "acme.toml:19:6: rules[1].id: duplicate rule id `bad_code` (first defined on line 5)"
+        ),
         "{text}"
     );
 }
@@ -333,7 +368,9 @@ fn failing_examples_are_reported_where_they_are_written() {
         "no_match = [\"other: bad code\"]",
         "no_match = [\"acme: bad code here\"]",
     );
-    let text = RuleSet::from_toml(&bad, "acme.toml").unwrap_err().to_string();
+    let text = RuleSet::from_toml(&bad, "acme.toml")
+        .unwrap_err()
+        .to_string();
     assert!(
         text.contains("acme.toml:15:10: rules[0].examples.match[0]: example must classify as `bad_code` but classifies as no rule"),
         "{text}"
@@ -353,7 +390,8 @@ fn ids_duplicated_across_files_are_reported() {
     std::fs::write(&b, GOOD.replace("acme", "bcme")).unwrap();
     let err = RuleSet::load(&[a.as_path(), b.as_path()]).unwrap_err();
     assert!(
-        err.to_string().contains("b.toml:5:6: rules[0].id: duplicate rule id `bad_code`"),
+        err.to_string()
+            .contains("b.toml:5:6: rules[0].id: duplicate rule id `bad_code`"),
         "{err}"
     );
     let missing = dir.path().join("missing.toml");

@@ -3,7 +3,10 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-const APP_LOG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/classifier/app.log");
+const APP_LOG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/classifier/app.log"
+);
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_oauthwatch"))
@@ -95,7 +98,10 @@ fn scan_reads_stdin_and_counts_lines_across_inputs() {
     let from_stdin = json(&run(&["scan", "--format", "json", "-"], Some(&data)));
     let from_file = json(&run(&["scan", "--format", "json", APP_LOG], None));
     assert_eq!(from_stdin, from_file);
-    let twice = json(&run(&["scan", "--format", "json", APP_LOG, "-"], Some(&data)));
+    let twice = json(&run(
+        &["scan", "--format", "json", APP_LOG, "-"],
+        Some(&data),
+    ));
     assert_eq!(twice["lines"], 24);
     let first = &twice["rules"][0];
     assert_eq!(first["rule"], "invalid_authorization_code");
@@ -128,9 +134,15 @@ fn scan_provider_flag_counts_unmarked_lines() {
 fn scan_text_is_a_table_for_a_person() {
     let out = run(&["scan", APP_LOG], None);
     assert!(out.status.success());
-    assert!(out.stderr.is_empty(), "no progress bar when stderr is not a terminal");
+    assert!(
+        out.stderr.is_empty(),
+        "no progress bar when stderr is not a terminal"
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("12 lines, 8 records, 5 OAuth failures in 4 rule(s)"), "{text}");
+    assert!(
+        text.starts_with("12 lines, 8 records, 5 OAuth failures in 4 rule(s)"),
+        "{text}"
+    );
     assert!(text.contains("COUNT  CODES"), "{text}");
     let row = text
         .lines()
@@ -175,7 +187,10 @@ fn classify_prints_one_redacted_object_per_record() {
     assert_eq!(o["severity"], "warning");
     assert_eq!(o["reason"], "Invalid authorization code <redacted>");
     assert!(o["excerpt"].as_str().unwrap().contains("<redacted>"));
-    assert!(!text.contains("mk1Cq8Pap6") && !text.contains("jH8sFKaViM"), "{text}");
+    assert!(
+        !text.contains("mk1Cq8Pap6") && !text.contains("jH8sFKaViM"),
+        "{text}"
+    );
 
     let out = run(&["classify", "--all"], Some(&data));
     let all: Vec<serde_json::Value> = String::from_utf8(out.stdout)
@@ -186,23 +201,37 @@ fn classify_prints_one_redacted_object_per_record() {
     assert_eq!(all.len(), 8);
     let google = all.iter().find(|o| o["line"] == 10).unwrap();
     assert_eq!(google["rule"], serde_json::Value::Null);
-    assert!(google["why"].as_str().unwrap().contains("no `zoom` marker"), "{google}");
+    assert!(
+        google["why"].as_str().unwrap().contains("no `zoom` marker"),
+        "{google}"
+    );
     let out = run(
         &["classify", "--all"],
         Some(b"zoom sync: google {\"error\":\"invalid_grant\",\"error_description\":\"Bad Request\"}\n"),
     );
     let o: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(o["rule"], serde_json::Value::Null);
-    assert!(o["why"].as_str().unwrap().contains("`error_description`"), "{o}");
+    assert!(
+        o["why"].as_str().unwrap().contains("`error_description`"),
+        "{o}"
+    );
 }
 
 #[test]
 fn check_accepts_the_embedded_rules() {
     let out = run(&["check"], None);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok: <embedded>/zoom-oauth.toml"));
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/zoom-oauth.toml");
-    assert_eq!(run(&["check", "--rules", shipped], None).status.code(), Some(0));
+    assert_eq!(
+        run(&["check", "--rules", shipped], None).status.code(),
+        Some(0)
+    );
 }
 
 #[test]
@@ -217,8 +246,16 @@ fn check_reports_every_problem_in_config_and_rules() {
     let broken = shipped
         .replacen("id = \"token_empty\"", "id = \"token_revoked\"", 1)
         .replacen("window = \"10m\"", "window = \"10 minutes\"", 1)
-        .replacen("'''token cannot be empty'''", "'''token (cannot be empty'''", 1)
-        .replacen("\nprovider = \"zoom\"\n", "\nprovider = \"zoom\"\nproviders = []\n", 1);
+        .replacen(
+            "'''token cannot be empty'''",
+            "'''token (cannot be empty'''",
+            1,
+        )
+        .replacen(
+            "\nprovider = \"zoom\"\n",
+            "\nprovider = \"zoom\"\nproviders = []\n",
+            1,
+        );
     let rules = dir.path().join("zoom.toml");
     std::fs::write(&rules, broken).unwrap();
     let config = dir.path().join("oauthwatch.toml");

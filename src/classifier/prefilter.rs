@@ -57,10 +57,7 @@ pub fn minimise(mut lits: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     lits.dedup();
     let mut kept: Vec<Vec<u8>> = Vec::with_capacity(lits.len());
     for lit in lits {
-        if !kept
-            .iter()
-            .any(|k| memchr::memmem::find(&lit, k).is_some())
-        {
+        if !kept.iter().any(|k| memchr::memmem::find(&lit, k).is_some()) {
             kept.push(lit);
         }
     }
@@ -95,7 +92,9 @@ mod tests {
         assert!(required_literals(r".*token").is_err());
         assert!(required_literals(r"\d+ failed").is_err());
         assert!(required_literals(r"ab").unwrap_err().contains("shorter"));
-        assert!(required_literals(r"(unclosed").unwrap_err().contains("invalid regex"));
+        assert!(required_literals(r"(unclosed")
+            .unwrap_err()
+            .contains("invalid regex"));
     }
 
     #[test]

@@ -72,9 +72,9 @@ pub fn redact_record(record: &[u8]) -> String {
     let cut = record.len().min(MAX_RECORD_BYTES * 2);
     let s = &record[..cut];
     let s = r.jwt.replace_all(s, REDACTED.as_bytes());
-    let s = r
-        .auth_scheme
-        .replace_all(&s, |c: &Captures<'_>| [&c[1], &b" "[..], REDACTED.as_bytes()].concat());
+    let s = r.auth_scheme.replace_all(&s, |c: &Captures<'_>| {
+        [&c[1], &b" "[..], REDACTED.as_bytes()].concat()
+    });
     let s = r.secret_field.replace_all(&s, |c: &Captures<'_>| {
         let value = &c[2];
         if value == REDACTED.as_bytes()
@@ -157,12 +157,18 @@ mod tests {
             br#"Zoom API error: invalid_request, reason: Invalid authorization code mk1Cq8Pap6_PatCmZLwQxKCZOUJsBwojQ""#,
         );
         assert!(!out.contains("mk1Cq8Pap6"), "{out}");
-        assert!(out.contains("Invalid authorization code <redacted>"), "{out}");
+        assert!(
+            out.contains("Invalid authorization code <redacted>"),
+            "{out}"
+        );
         let out = redact_record(
             b"the code [ibcgiRImMi_PatCmZLwQxKCZOUJsBwojQ] for exchanging OAuth token is invalid",
         );
         assert!(!out.contains("ibcgiRImMi"), "{out}");
-        assert!(out.contains("for exchanging OAuth token is invalid"), "{out}");
+        assert!(
+            out.contains("for exchanging OAuth token is invalid"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -190,7 +196,8 @@ mod tests {
 
     #[test]
     fn keeps_prose_and_error_values() {
-        let line = br#"zoom {"reason":"Invalid client_id or client_secret","error":"invalid_client"}"#;
+        let line =
+            br#"zoom {"reason":"Invalid client_id or client_secret","error":"invalid_client"}"#;
         assert_eq!(redact_record(line), String::from_utf8_lossy(line));
         let line = b"com.google.api.client.auth.oauth2.TokenResponseException: 400 Bad Request";
         assert_eq!(redact_record(line), String::from_utf8_lossy(line));

@@ -138,9 +138,17 @@ pub fn parse(text: &str, origin: &str) -> Result<FileSpec, Diagnostics> {
         ),
         None => missing(&mut src, &root, "provider"),
     }
-    for (key, out) in [("markers", &mut spec.markers), ("exclude", &mut spec.exclude)] {
+    for (key, out) in [
+        ("markers", &mut spec.markers),
+        ("exclude", &mut spec.exclude),
+    ] {
         let key: &'static str = key;
-        for (i, (s, at)) in root.strings(&mut src, key).unwrap_or_default().into_iter().enumerate() {
+        for (i, (s, at)) in root
+            .strings(&mut src, key)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
             if s.len() < prefilter::MIN_LITERAL_LEN {
                 src.error(
                     at,
@@ -210,7 +218,10 @@ pub fn parse(text: &str, origin: &str) -> Result<FileSpec, Diagnostics> {
                 src.error(
                     rule.id.offset,
                     Some(&t.field("id")),
-                    format!("duplicate rule id `{}` (first defined on line {line})", rule.id.value),
+                    format!(
+                        "duplicate rule id `{}` (first defined on line {line})",
+                        rule.id.value
+                    ),
                 );
             } else {
                 spec.rules.push(rule);
@@ -264,7 +275,10 @@ fn required_text(src: &mut Source<'_>, t: &mut Table<'_, '_>, key: &'static str)
 
 fn rule(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> Option<RuleSpec> {
     let id = match t.string(src, "id") {
-        Some((id, at)) if is_snake_case(&id) => Some(At { value: id, offset: at }),
+        Some((id, at)) if is_snake_case(&id) => Some(At {
+            value: id,
+            offset: at,
+        }),
         Some((id, at)) => {
             src.error(
                 at,
@@ -369,10 +383,16 @@ fn rule(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> Option<RuleSpec> {
     match t.table(src, "examples") {
         Some(mut ex) => {
             for (s, at) in ex.strings(src, "match").unwrap_or_default() {
-                must_match.push(At { value: s, offset: at });
+                must_match.push(At {
+                    value: s,
+                    offset: at,
+                });
             }
             for (s, at) in ex.strings(src, "no_match").unwrap_or_default() {
-                must_not_match.push(At { value: s, offset: at });
+                must_not_match.push(At {
+                    value: s,
+                    offset: at,
+                });
             }
             if must_match.is_empty() {
                 src.error(

@@ -181,11 +181,7 @@ impl ProviderMatcher {
         None
     }
 
-    fn classify<'r>(
-        &self,
-        record: &'r [u8],
-        ctx: &MatchContext<'_>,
-    ) -> Option<Classification<'r>> {
+    fn classify<'r>(&self, record: &'r [u8], ctx: &MatchContext<'_>) -> Option<Classification<'r>> {
         let declared = match ctx.provider {
             Some(p) if p == self.provider => true,
             Some(_) => return None,
@@ -239,9 +235,9 @@ impl ProviderMatcher {
         }
         match self.classify(record, ctx) {
             Some(_) => format!("matched by the `{p}` rules"),
-            None if !self.rule_gate.is_match(record) => format!(
-                "contains none of the `{p}` rules' words (the prefilter dismissed it)"
-            ),
+            None if !self.rule_gate.is_match(record) => {
+                format!("contains none of the `{p}` rules' words (the prefilter dismissed it)")
+            }
             None => format!(
                 "names `{p}`, but no rule pattern matched it, not even the catch-all's \
                  token-endpoint patterns"
@@ -494,9 +490,7 @@ impl RuleSet {
         record: &'r [u8],
         ctx: &MatchContext<'_>,
     ) -> Option<Classification<'r>> {
-        self.providers
-            .iter()
-            .find_map(|p| p.classify(record, ctx))
+        self.providers.iter().find_map(|p| p.classify(record, ctx))
     }
 }
 
@@ -512,12 +506,19 @@ mod tests {
         let set = RuleSet::from_toml(EMBEDDED_ZOOM_RULES, EMBEDDED_ORIGIN)
             .unwrap_or_else(|d| panic!("embedded rules invalid:\n{d}"));
         assert_eq!(set.rules().len(), 20, "19 table rows plus the catch-all");
-        for id in ["invalid_authorization_code", "token_revoked", "unclassified"] {
+        for id in [
+            "invalid_authorization_code",
+            "token_revoked",
+            "unclassified",
+        ] {
             assert!(set.find(id).is_some(), "missing rule {id}");
         }
         let r = &set.rules()[set.find("invalid_authorization_code").unwrap()];
         assert_eq!(r.codes, vec!["4734"]);
-        assert_eq!(set.rules()[set.find("token_revoked").unwrap()].codes, vec!["4741"]);
+        assert_eq!(
+            set.rules()[set.find("token_revoked").unwrap()].codes,
+            vec!["4741"]
+        );
         let catch_all = &set.rules()[set.find("unclassified").unwrap()];
         assert!(catch_all.catch_all);
         assert_eq!(catch_all.code_label(), "unknown");
