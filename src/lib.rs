@@ -23,6 +23,7 @@ pub mod diag;
 pub mod duration;
 pub mod exporter;
 pub mod framing;
+pub mod reference;
 pub mod registry;
 pub mod scan;
 pub mod sources;

@@ -267,3 +267,53 @@ fn a_bad_config_is_reported_with_file_line_and_field() {
         "{err}"
     );
 }
+
+#[test]
+fn a_reload_that_changes_the_sources_restarts_them_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let log = dir.path().join("logs/app.log");
+    append(&log, REUSED_CODE);
+    let d = Daemon::start(&["--config", cfg.to_str().unwrap()], Stdio::null());
+    let code = [("rule", "invalid_authorization_code"), ("source", "app")];
+    d.wait_metric("oauthwatch_errors_total", &code, 1.0);
+
+    // A second glob, whose directory appears only now, and a line written around the reload.
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        r#"paths = ["logs/*.log"]"#,
+        r#"paths = ["logs/*.log", "more/*.log"]"#,
+    );
+    std::fs::write(&cfg, text).unwrap();
+    std::fs::create_dir_all(dir.path().join("more")).unwrap();
+    append(&dir.path().join("more/other.log"), PKCE_MISMATCH);
+    append(&log, NOISE);
+    d.signal(libc::SIGHUP);
+    d.wait_metric(
+        "oauthwatch_config_reloads_total",
+        &[("result", "success")],
+        1.0,
+    );
+    append(&log, REUSED_CODE);
+    d.wait_metric("oauthwatch_errors_total", &code, 3.0);
+    d.wait_metric("oauthwatch_source_lines_total", &[("source", "app")], 4.0);
+    // Nothing read before the reload is read again.
+    std::thread::sleep(Duration::from_millis(500));
+    let m = d.metrics();
+    assert_eq!(
+        metric_value(&m, "oauthwatch_source_lines_total", &[("source", "app")]),
+        Some(4.0)
+    );
+    assert_eq!(errors(&m, "invalid_authorization_code", "app"), Some(3.0));
+    assert_eq!(d.stop(), 0);
+}
+
+#[test]
+fn readiness_follows_the_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let d = Daemon::start(&["--config", cfg.to_str().unwrap()], Stdio::null());
+    d.wait_metric("oauthwatch_ready", &[], 1.0);
+    assert_eq!(d.get("/readyz").0, 200);
+    assert_eq!(d.get("/healthz").0, 200);
+    assert_eq!(d.stop(), 0);
+}

@@ -1,15 +1,41 @@
 //! The HTTP exporter: `/metrics`, `/healthz`, `/readyz`, `/hints`, and `/`.
 //!
-//! OWNER: exporter helper. The public items below are the seam the rest of the crate uses;
-//! keep their names and signatures (add to them freely). (SKELETON)
+//! A hardened HTTP/1.1 server in the manner of ntpd-rs's metrics endpoint: GET and HEAD only,
+//! a cap on request header bytes, header-read and idle timeouts, a cap on concurrent
+//! connections, and bad clients that only ever hold their own connection. Optional HTTPS and
+//! basic auth follow the Prometheus exporter-toolkit web config.
+//!
+//! - [`server`]: accept loop, connection cap, per-connection driver, graceful shutdown;
+//! - [`activity`]: the per-connection timeout policy (pure) and the I/O wrapper feeding it;
+//! - [`routes`]: paths, methods, access checks and content types;
+//! - [`encoding`]: gzip negotiation; [`page`]: the HTML page; [`auth`]: basic auth;
+//!   [`tls`]: certificate loading.
+//!
+//! The server knows nothing about metrics: it serves whatever [`Site`] the daemon hands it,
+//! which keeps it testable with a stand-in site.
+
+pub mod activity;
+pub mod auth;
+pub mod encoding;
+pub mod page;
+pub mod routes;
+pub mod server;
+pub mod tls;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::Http;
 use crate::registry::HintsReport;
 
+pub use routes::METRICS_CONTENT_TYPE;
+pub use server::DRAIN_TIMEOUT;
+
 /// What the endpoint serves; the daemon implements it over its registry.
+///
+/// The methods are called on the runtime for every request, so they must be quick in-memory
+/// work (encoding a registry is), never I/O.
 pub trait Site: Send + Sync + 'static {
     /// `/metrics` body, Prometheus text exposition format 0.0.4.
     fn metrics(&self) -> Vec<u8>;
@@ -19,23 +45,56 @@ pub trait Site: Send + Sync + 'static {
     fn ready(&self) -> bool;
 }
 
-/// Errors that stop the endpoint from starting (bad TLS files, ...).
+/// Errors that stop the endpoint from starting (bad TLS files, bad password hashes).
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// TLS certificate or key could not be loaded.
+    /// TLS could not be set up (protocol configuration).
     #[error("TLS: {0}")]
     Tls(String),
+    /// A TLS certificate or key file could not be read or used.
+    #[error("TLS: {}: {reason}", path.display())]
+    TlsFile {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A `basic_auth_users` entry is not a usable bcrypt hash.
+    #[error("http.basic_auth_users: user `{user}`: not a usable bcrypt hash: {reason}")]
+    BasicAuthHash {
+        /// The user whose hash is bad (the hash itself is not repeated).
+        user: String,
+        /// What bcrypt said.
+        reason: String,
+    },
+    /// The system random source failed (needed for the credential cache key).
+    #[error("no system randomness available for the basic-auth cache key")]
+    NoRandomness,
 }
 
 /// Serve `site` on an already-bound listener until `shutdown` resolves, then close
 /// connections gracefully (in-flight requests finish, within a bounded time).
+///
+/// Returns an error only when the TLS files or password hashes in `http` are unusable; that
+/// check happens before the first connection is accepted. Once serving, bad clients and
+/// accept errors are logged at debug level (warn for resource exhaustion) and never end it.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     site: Arc<dyn Site>,
     http: Http,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let _ = (listener, site, http);
-    shutdown.await;
+    let tls = http.tls.as_ref().map(tls::acceptor).transpose()?;
+    let auth = auth::BasicAuth::new(&http.basic_auth_users)?;
+    let server = Arc::new(server::Server {
+        router: routes::Router::new(site, auth),
+        http1: server::Server::http1_builder(&http),
+        timeouts: activity::Timeouts {
+            header_read: http.header_read_timeout,
+            idle: http.idle_timeout,
+        },
+        tls,
+    });
+    server.run(listener, http.max_connections, shutdown).await;
     Ok(())
 }

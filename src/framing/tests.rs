@@ -512,7 +512,12 @@ fn record_is_split_at_max_record_bytes() {
 // ---- fixtures: what real loggers and runtimes write -----------------------------------
 
 /// (fixture, its bytes, formats to read it as, lines per record).
-type Fixture = (&'static str, &'static [u8], &'static [Format], &'static [usize]);
+type Fixture = (
+    &'static str,
+    &'static [u8],
+    &'static [Format],
+    &'static [usize],
+);
 
 const FIXTURES: &[Fixture] = &[
     (

@@ -47,6 +47,9 @@ pub struct HintEntry {
     pub first_seen: String,
     /// Latest match (RFC 3339, UTC).
     pub last_seen: String,
+    /// The last time the alert condition was seen holding (RFC 3339, UTC); `null` if never.
+    /// Inactive entries stay listed for a day after this, so a morning reader sees what fired.
+    pub last_fired: Option<String>,
     /// The latest matching record, secrets redacted, bounded in length.
     pub sample: String,
     /// Catch-all rules only: the most frequent unmatched reason texts, normalised (ids, codes,

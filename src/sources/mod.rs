@@ -8,10 +8,18 @@
 //!
 //! OWNER: sources helper. Keep the public names below; add freely.
 
+pub mod file;
+pub mod k8s;
+pub mod stdin;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::framing::Format;
+use tokio_util::sync::CancellationToken;
+
+use crate::framing::{Format, Framed};
+use file::checkpoint::{self, SharedTable};
+use file::watch::Wake;
 
 /// Index of a configured source; the `source` label is `SourceSpec::name` at this index.
 pub type SourceIdx = usize;
@@ -187,16 +195,87 @@ pub enum SourcesError {
         /// Why.
         source: std::io::Error,
     },
+    /// A source's glob does not compile (config validation normally catches this first).
+    #[error("source {source_name:?}: {error}")]
+    Glob {
+        /// The source's name.
+        source_name: String,
+        /// The bad glob.
+        error: file::discover::GlobError,
+    },
 }
 
-/// The running sources of one daemon. (SKELETON: the sources helper implements.)
+/// The reader was told to stop (or the consumer went away) while it waited to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Stop;
+
+/// The sending end of the queue as a blocking reader thread uses it: waits while the queue is
+/// full (that is the backpressure), gives up when told to stop.
+#[derive(Clone)]
+pub struct Sink {
+    tx: tokio::sync::mpsc::Sender<RecordBatch>,
+    rt: tokio::runtime::Handle,
+    cancel: CancellationToken,
+}
+
+impl Sink {
+    /// Send a batch, waiting for room in the queue.
+    pub fn send(&self, batch: RecordBatch) -> Result<(), Stop> {
+        use tokio::sync::mpsc::error::TrySendError;
+        if self.cancel.is_cancelled() {
+            return Err(Stop);
+        }
+        match self.tx.try_send(batch) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Closed(_)) => Err(Stop),
+            Err(TrySendError::Full(batch)) => self.rt.block_on(async {
+                tokio::select! {
+                    _ = self.cancel.cancelled() => Err(Stop),
+                    r = self.tx.send(batch) => r.map_err(|_| Stop),
+                }
+            }),
+        }
+    }
+}
+
+/// Report what one framing step produced: bytes read, lines, records, and drops.
+pub(crate) fn report_framed(obs: &dyn SourceObserver, idx: SourceIdx, f: &Framed, bytes: u64) {
+    if bytes > 0 || !f.ends.is_empty() || f.lines > 0 {
+        obs.read(idx, bytes, f.lines, f.ends.len() as u64);
+    }
+    for (n, reason) in [
+        (f.truncated_lines, DropReason::LineTooLong),
+        (f.split_records, DropReason::RecordTooLong),
+        (f.malformed_wrappers, DropReason::MalformedWrapper),
+    ] {
+        for _ in 0..n {
+            obs.dropped(idx, reason);
+        }
+    }
+}
+
+/// A running file source thread.
+struct FileThread {
+    wake: Arc<Wake>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+/// The running sources of one daemon: one reader thread per file source (blocking file I/O
+/// stays off the async workers), one task per stdin source, and the checkpointer task.
 pub struct Sources {
-    _private: (),
+    cancel: CancellationToken,
+    files: Vec<FileThread>,
+    stdin_tasks: Vec<tokio::task::JoinHandle<()>>,
+    stdin_done: tokio::sync::watch::Receiver<usize>,
+    checkpointer: Option<tokio::task::JoinHandle<()>>,
+    tables: Vec<SharedTable>,
+    observer: Arc<dyn SourceObserver>,
 }
 
 /// Sources that have stopped reading; holds what the final checkpoint needs.
 pub struct Stopped {
-    _private: (),
+    tables: Vec<SharedTable>,
+    observer: Arc<dyn SourceObserver>,
 }
 
 impl Sources {
@@ -209,28 +288,207 @@ impl Sources {
         tx: tokio::sync::mpsc::Sender<RecordBatch>,
         observer: Arc<dyn SourceObserver>,
     ) -> Result<Sources, SourcesError> {
-        let _ = (specs, opts, tx, observer);
-        Ok(Sources { _private: () })
+        Sources::start_with_stdin(specs, opts, tx, observer, tokio::io::stdin())
+    }
+
+    /// [`Sources::start`] with `stdin` sources reading `input` instead of the process's
+    /// standard input (for tests and embedding).
+    pub fn start_with_stdin<R>(
+        specs: Vec<SourceSpec>,
+        opts: SourcesOptions,
+        tx: tokio::sync::mpsc::Sender<RecordBatch>,
+        observer: Arc<dyn SourceObserver>,
+        input: R,
+    ) -> Result<Sources, SourcesError>
+    where
+        R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    {
+        let rt = tokio::runtime::Handle::current();
+        let cancel = CancellationToken::new();
+        let has_files = specs.iter().any(|s| !s.stdin);
+        if has_files {
+            std::fs::create_dir_all(&opts.state_dir).map_err(|source| SourcesError::StateDir {
+                path: opts.state_dir.clone(),
+                source,
+            })?;
+        }
+        // Compile every glob before starting anything, so a bad one starts nothing.
+        let mut discoveries = Vec::new();
+        for spec in &specs {
+            discoveries.push(if spec.stdin {
+                None
+            } else {
+                Some(
+                    file::discover::Discovery::new(&spec.paths, &spec.exclude).map_err(
+                        |error| SourcesError::Glob {
+                            source_name: spec.name.clone(),
+                            error,
+                        },
+                    )?,
+                )
+            });
+        }
+        let stdin_count = specs.iter().filter(|s| s.stdin).count();
+        let (done_tx, stdin_done) = tokio::sync::watch::channel(stdin_count);
+        let done_tx = Arc::new(done_tx);
+        let mut input = Some(input);
+        let mut files = Vec::new();
+        let mut stdin_tasks = Vec::new();
+        let mut tables = Vec::new();
+        for ((idx, spec), discovery) in specs.into_iter().enumerate().zip(discoveries) {
+            match discovery {
+                None => {
+                    let Some(input) = input.take() else {
+                        tracing::warn!(source = %spec.name, "a second stdin source gets no input");
+                        done_tx.send_modify(|n| *n = n.saturating_sub(1));
+                        continue;
+                    };
+                    let (tx, obs, cancel, limits) = (
+                        tx.clone(),
+                        observer.clone(),
+                        cancel.clone(),
+                        opts.limits.clone(),
+                    );
+                    let done_tx = done_tx.clone();
+                    stdin_tasks.push(tokio::spawn(async move {
+                        stdin::run(idx, spec, limits, input, tx, obs, cancel).await;
+                        done_tx.send_modify(|n| *n = n.saturating_sub(1));
+                    }));
+                }
+                Some(discovery) => {
+                    let table: SharedTable = Arc::new(std::sync::Mutex::new(
+                        checkpoint::Table::new(checkpoint::Store::new(&opts.state_dir, &spec.name)),
+                    ));
+                    tables.push(table.clone());
+                    let wake = Wake::new();
+                    let name = spec.name.clone();
+                    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+                    let source = file::FileSource {
+                        idx,
+                        spec,
+                        discovery,
+                        limits: opts.limits.clone(),
+                        poll_interval: opts.poll_interval.max(std::time::Duration::from_millis(10)),
+                        observer: observer.clone(),
+                        sink: Sink {
+                            tx: tx.clone(),
+                            rt: rt.clone(),
+                            cancel: cancel.clone(),
+                        },
+                        wake: wake.clone(),
+                        table,
+                        ready: Some(ready_tx),
+                    };
+                    let handle = std::thread::Builder::new()
+                        .name(format!("source-{idx}"))
+                        .spawn(move || source.run())
+                        .map_err(|source| SourcesError::StateDir {
+                            path: opts.state_dir.clone(),
+                            source,
+                        })?;
+                    // Wait (briefly: one directory walk) for its first discovery.
+                    let _ = ready_rx.recv();
+                    tracing::debug!(source = %name, "file source started");
+                    files.push(FileThread { wake, handle });
+                }
+            }
+        }
+        let checkpointer = (!tables.is_empty()).then(|| {
+            let (tables, obs, cancel) = (tables.clone(), observer.clone(), cancel.clone());
+            let every = opts
+                .checkpoint_interval
+                .max(std::time::Duration::from_millis(10));
+            // Save at once: the start positions just decided must survive a crash, or a
+            // restart would count as a first start again.
+            let _ = save_all(&tables, &*obs);
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = tokio::time::sleep(every) => {}
+                    }
+                    let (t, o) = (tables.clone(), obs.clone());
+                    let _ = tokio::task::spawn_blocking(move || save_all(&t, &*o)).await;
+                }
+            })
+        });
+        Ok(Sources {
+            cancel,
+            files,
+            stdin_tasks,
+            stdin_done,
+            checkpointer,
+            tables,
+            observer,
+        })
     }
 
     /// Resolves once every stdin source has reached end of input (never, when there is none).
     /// What stdin sent has been handed to the queue by then.
     pub async fn stdin_finished(&self) {
-        std::future::pending::<()>().await
+        let mut rx = self.stdin_done.clone();
+        if self.stdin_tasks.is_empty() {
+            std::future::pending::<()>().await;
+        }
+        let _ = rx.wait_for(|n| *n == 0).await;
     }
 
     /// Stop reading. Every reader drops its sender, so the consumer sees the queue close once
     /// it has drained it. A partial last line of a file is not emitted: it stays past the
     /// checkpoint and is read whole after a restart.
-    pub async fn stop(self) -> Stopped {
-        Stopped { _private: () }
+    pub async fn stop(mut self) -> Stopped {
+        self.cancel.cancel();
+        for f in std::mem::take(&mut self.files) {
+            f.wake.stop();
+            let _ = tokio::task::spawn_blocking(move || f.handle.join()).await;
+        }
+        for t in std::mem::take(&mut self.stdin_tasks) {
+            let _ = t.await;
+        }
+        if let Some(c) = self.checkpointer.take() {
+            let _ = c.await;
+        }
+        Stopped {
+            tables: std::mem::take(&mut self.tables),
+            observer: self.observer.clone(),
+        }
     }
+}
+
+impl Drop for Sources {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        for f in &self.files {
+            f.wake.stop();
+        }
+    }
+}
+
+/// Save every table that changed; count and log failures. Returns the first error.
+fn save_all(tables: &[SharedTable], obs: &dyn SourceObserver) -> std::io::Result<()> {
+    let mut first = Ok(());
+    for t in tables {
+        if let Err(e) = checkpoint::save_if_changed(t) {
+            let path = t
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .store
+                .path()
+                .to_path_buf();
+            tracing::warn!(file = %path.display(), error = %e, "writing checkpoint failed");
+            obs.checkpoint_write_failed();
+            if first.is_ok() {
+                first = Err(e);
+            }
+        }
+    }
+    first
 }
 
 impl Stopped {
     /// Write the final checkpoints from the acknowledged offsets. Call after the consumer has
     /// drained the queue and committed every batch's [`Ack`].
     pub fn final_checkpoint(self) -> std::io::Result<()> {
-        Ok(())
+        save_all(&self.tables, &*self.observer)
     }
 }

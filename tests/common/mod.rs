@@ -181,8 +181,7 @@ pub fn http_get(addr: &str, path: &str) -> (u16, String) {
 fn dechunk(body: &str) -> String {
     let mut out = String::new();
     let mut rest = body;
-    loop {
-        let Some(nl) = rest.find("\r\n") else { break };
+    while let Some(nl) = rest.find("\r\n") {
         let Ok(len) = usize::from_str_radix(rest[..nl].trim(), 16) else {
             break;
         };

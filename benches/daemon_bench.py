@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Footprint and latency figures of the `oauthwatch run` daemon (issue 3's table).
+
+Prints, for the release binary given as argv[1]:
+  - append-to-metrics latency: append one failure line, poll /metrics until the counter moves
+    (median and max over N appends);
+  - idle CPU over a window (utime+stime from /proc, as % of one core);
+  - steady RSS while tailing 100 files;
+  - sustained ingest from an appending writer, beside `wc -l` on the same file (the baseline),
+    and whether every line was counted.
+
+Figures, not assertions: the machine is shared and noisy; compare the ratios. Everything runs
+on loopback in a temp dir and every process started here is stopped.
+"""
+
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/oauthwatch")
+IDLE_SECONDS = int(os.environ.get("IDLE_SECONDS", "60"))
+LATENCY_SAMPLES = int(os.environ.get("LATENCY_SAMPLES", "50"))
+INGEST_LINES = int(os.environ.get("INGEST_LINES", "5000000"))
+FAILURE = "2026-11-23T10:00:00Z ERROR auth: Zoom API error: invalid_request, reason: Invalid authorization code mk1Cq8Pap6_PatCmZLwQxKCZOUJsBwojQ\n"
+NOISE = "2026-11-23T10:00:02Z INFO http: GET /api/v1/meetings/123456789/participants 200 0.4ms user=42 trace=5f1c0ad1e2b34c7d9a8b\n"
+
+
+class Daemon:
+    def __init__(self, workdir, config_text):
+        self.dir = workdir
+        cfg = os.path.join(workdir, "config.toml")
+        with open(cfg, "w") as f:
+            f.write(config_text)
+        self.stderr = open(os.path.join(workdir, "daemon.log"), "w+")
+        self.proc = subprocess.Popen(
+            [BIN, "run", "--config", cfg, "--listen", "127.0.0.1:0"],
+            stdout=subprocess.DEVNULL,
+            stderr=self.stderr,
+            env={k: v for k, v in os.environ.items() if k != "RUST_LOG"},
+        )
+        self.addr = None
+        deadline = time.time() + 30
+        while time.time() < deadline and self.addr is None:
+            time.sleep(0.05)
+            self.stderr.seek(0)
+            m = re.search(r"listen=\"?([0-9.]+:[0-9]+)", self.stderr.read())
+            if m and not m.group(1).endswith(":0"):
+                self.addr = m.group(1)
+        if self.addr is None:
+            self.stop()
+            raise SystemExit("daemon did not report its address")
+
+    def metrics(self):
+        with urllib.request.urlopen(f"http://{self.addr}/metrics", timeout=10) as r:
+            return r.read().decode()
+
+    def value(self, name, labels):
+        for line in self.metrics().splitlines():
+            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    def rss_mb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def config(paths, extra=""):
+    globs = ", ".join(f'"{p}"' for p in paths)
+    return f"""state_dir = "state"
+watch_config = false
+{extra}
+[[sources]]
+name = "app"
+paths = [{globs}]
+provider = "zoom"
+start_at = "beginning"
+"""
+
+
+def append(path, text):
+    with open(path, "a") as f:
+        f.write(text)
+
+
+def bench_latency_idle_rss(tmp):
+    logs = os.path.join(tmp, "logs")
+    os.makedirs(logs)
+    for i in range(100):
+        append(os.path.join(logs, f"app{i:03}.log"), NOISE * 10)
+    d = Daemon(tmp, config(["logs/*.log"]))
+    try:
+        labels = {"rule": "invalid_authorization_code", "source": "app"}
+        deadline = time.time() + 30
+        while d.value("oauthwatch_source_lines_total", {"source": "app"}) != 1000.0:
+            if time.time() > deadline:
+                raise SystemExit("daemon did not read the 100 files")
+            time.sleep(0.1)
+        target = os.path.join(logs, "app000.log")
+        samples = []
+        for _ in range(LATENCY_SAMPLES):
+            before = d.value("oauthwatch_errors_total", labels) or 0.0
+            t0 = time.perf_counter()
+            append(target, FAILURE)
+            while (d.value("oauthwatch_errors_total", labels) or 0.0) <= before:
+                if time.perf_counter() - t0 > 10:
+                    raise SystemExit("a failure line was not counted within 10 s")
+                time.sleep(0.0005)
+            samples.append((time.perf_counter() - t0) * 1000)
+            time.sleep(0.02)
+        samples.sort()
+        print(f"append→/metrics latency over {len(samples)} appends: "
+              f"median {statistics.median(samples):.2f} ms, p90 {samples[int(len(samples) * 0.9) - 1]:.2f} ms, "
+              f"max {samples[-1]:.2f} ms   (target ≤ 10 ms median, ≤ 50 ms max; mtail: 196 / 262 ms)")
+        time.sleep(2)
+        rss = d.rss_mb()
+        print(f"steady RSS tailing 100 files: {rss:.1f} MB   (target ≤ 20 MB)")
+        c0, t0 = d.cpu_seconds(), time.time()
+        time.sleep(IDLE_SECONDS)
+        c1, t1 = d.cpu_seconds(), time.time()
+        print(f"idle CPU over {t1 - t0:.0f} s: {100 * (c1 - c0) / (t1 - t0):.4f}% of a core "
+              f"({c1 - c0:.2f} s CPU; /proc has 10 ms resolution)   (target ≤ 0.02%; mtail: 0.13%)")
+    finally:
+        d.stop()
+
+
+def bench_ingest(tmp):
+    logs = os.path.join(tmp, "ingest")
+    os.makedirs(logs)
+    log = os.path.join(logs, "app.log")
+    open(log, "w").close()
+    d = Daemon(tmp, config(["ingest/*.log"], 'checkpoint_interval = "1s"'))
+    try:
+        block_lines = 10000
+        block = (NOISE * 99 + FAILURE) * (block_lines // 100)
+        blocks = INGEST_LINES // block_lines
+        total = blocks * block_lines
+        t0 = time.perf_counter()
+        with open(log, "a") as f:
+            for _ in range(blocks):
+                f.write(block)
+                f.flush()
+        written = time.perf_counter() - t0
+        deadline = time.time() + 300
+        while True:
+            n = d.value("oauthwatch_source_lines_total", {"source": "app"}) or 0.0
+            if n >= total or time.time() > deadline:
+                break
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - t0
+        errs = d.value("oauthwatch_errors_total", {"rule": "invalid_authorization_code", "source": "app"})
+        rss = d.rss_mb()
+    finally:
+        d.stop()
+    t1 = time.perf_counter()
+    subprocess.run(["wc", "-l", log], check=True, stdout=subprocess.DEVNULL)
+    wc = time.perf_counter() - t1
+    size_mb = os.path.getsize(log) / 1e6
+    print(f"sustained ingest: {total} lines ({size_mb:.0f} MB) written in {written:.2f} s, "
+          f"all counted after {elapsed:.2f} s = {total / elapsed / 1e6:.2f} M lines/s "
+          f"(target ≥ 1 M lines/s); lines counted {int(n)}/{total} "
+          f"({'none lost' if int(n) == total else 'LOST LINES'}); failures counted {int(errs or 0)}/{total // 100}; "
+          f"RSS after {rss:.1f} MB")
+    print(f"baseline wc -l on the same file: {total / wc / 1e6:.1f} M lines/s; "
+          f"daemon/wc ratio {wc / elapsed:.3f}")
+
+
+def main():
+    if not os.path.exists(BIN):
+        raise SystemExit(f"{BIN} not found: run `cargo build --release` first")
+    tmp = tempfile.mkdtemp(prefix="oauthwatch-bench-")
+    try:
+        for name, bench in (("a", bench_latency_idle_rss), ("b", bench_ingest)):
+            os.makedirs(os.path.join(tmp, name))
+            bench(os.path.join(tmp, name))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

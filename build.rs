@@ -1,0 +1,46 @@
+//! Build identity for `oauthwatch_build_info{version,revision,rustc}`: the git revision of the
+//! source tree and the compiler version. Packagers building outside git set
+//! `OAUTHWATCH_BUILD_REVISION`; anything not found is `unknown`.
+
+use std::process::Command;
+
+fn run(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(cmd).args(args).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (!s.is_empty()).then_some(s)
+}
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=OAUTHWATCH_BUILD_REVISION");
+    let revision = std::env::var("OAUTHWATCH_BUILD_REVISION")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| run("git", &["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "unknown".to_string());
+    // Rebuild when HEAD moves (a worktree's HEAD lives in its own git dir, refs in the common one).
+    if let Some(dir) = run("git", &["rev-parse", "--git-dir"]) {
+        println!("cargo:rerun-if-changed={dir}/HEAD");
+    }
+    if let Some(r) = run("git", &["rev-parse", "--symbolic-full-name", "HEAD"]) {
+        if let Some(common) = run("git", &["rev-parse", "--git-common-dir"]) {
+            // A missing path would make cargo rerun this script (and rebuild) every time.
+            let loose = format!("{common}/{r}");
+            let packed = format!("{common}/packed-refs");
+            for path in [loose, packed] {
+                if std::path::Path::new(&path).exists() {
+                    println!("cargo:rerun-if-changed={path}");
+                }
+            }
+        }
+    }
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    // `rustc 1.85.0 (4d91de4e4 2025-02-17)` -> `1.85.0`
+    let rustc_version = run(&rustc, &["--version"])
+        .and_then(|v| v.split_whitespace().nth(1).map(str::to_string))
+        .unwrap_or_else(|| "unknown".to_string());
+    println!("cargo:rustc-env=OAUTHWATCH_BUILD_REVISION={revision}");
+    println!("cargo:rustc-env=OAUTHWATCH_BUILD_RUSTC={rustc_version}");
+}

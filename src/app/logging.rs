@@ -1,0 +1,66 @@
+//! The daemon's own logs: `tracing` to stderr, as human text or JSON lines.
+//!
+//! The level or filter comes from `--log-level`, else `RUST_LOG`, else the config file. A
+//! reload can change it (the filter sits behind a reload handle). What is logged never holds
+//! raw log text: sources and the classifier log paths, counts and rule ids only.
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter, Layer, Registry};
+
+use crate::config::LogFormat;
+
+/// Changes the log filter of the running daemon.
+pub struct LogControl {
+    handle: reload::Handle<EnvFilter, Registry>,
+    /// `RUST_LOG` or `--log-level` was given: a config reload must not override it.
+    pinned: bool,
+}
+
+impl LogControl {
+    /// Apply the config file's level after a reload, unless a flag or `RUST_LOG` pinned it.
+    pub fn set_config_level(&self, level: &str) {
+        if self.pinned {
+            return;
+        }
+        if let Ok(filter) = EnvFilter::try_new(level) {
+            if self.handle.reload(filter).is_err() {
+                tracing::warn!("could not change the log level");
+            }
+        }
+    }
+}
+
+/// Install the global subscriber. `flag_level` is `--log-level`; `config_level` the config
+/// file's `log_level` (or its default).
+pub fn init(flag_level: Option<&str>, config_level: &str, format: LogFormat) -> LogControl {
+    let env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|s| !s.trim().is_empty());
+    let pinned = flag_level.is_some() || env.is_some();
+    let chosen = flag_level
+        .map(str::to_string)
+        .or(env)
+        .unwrap_or_else(|| config_level.to_string());
+    let filter = EnvFilter::try_new(&chosen).unwrap_or_else(|_| EnvFilter::new("info"));
+    let (filter, handle) = reload::Layer::new(filter);
+    let output = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .boxed(),
+    };
+    // A second init (tests in one process) keeps the first subscriber.
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(output)
+        .try_init();
+    LogControl { handle, pinned }
+}

@@ -1,0 +1,63 @@
+//! The `run` command: wires sources, the classifier, the registry and the exporter together.
+//!
+//! ```text
+//!  Sources ──RecordBatch──▶ bounded queue ──▶ classify thread ──▶ Tally (registry) ◀── /metrics
+//!  (files, stdin)            (backpressure)    (Generation:         counters, hints      /hints
+//!     ▲                                         rules + counters)                          (exporter)
+//!     └──────────── Ack::commit (offsets safe to checkpoint) ◀─────┘
+//! ```
+//!
+//! [`settings`] merges flags over the config file, [`logging`] sets up the daemon's own logs,
+//! [`pipeline`] is the consumer loop, and [`daemon`] owns the lifecycle: start, reload, stop.
+
+pub mod daemon;
+pub mod logging;
+pub mod pipeline;
+pub mod settings;
+
+use std::process::ExitCode;
+
+use crate::cli::RunArgs;
+
+/// `oauthwatch run`: exit 0 after a graceful stop, 2 for a bad config or rule file, 1 when
+/// the daemon could not run (address in use, state directory not writable).
+pub fn main(args: RunArgs) -> ExitCode {
+    let config = match settings::resolve(&args) {
+        Ok(c) => c,
+        Err(diags) => {
+            eprintln!("oauthwatch: invalid configuration:\n{diags}");
+            return ExitCode::from(2);
+        }
+    };
+    let rules = match daemon::load_rules(&config.rules) {
+        Ok(r) => r,
+        Err(diags) => {
+            eprintln!("oauthwatch: invalid rule file:\n{diags}");
+            return ExitCode::from(2);
+        }
+    };
+    let log = logging::init(
+        args.log_level.as_deref(),
+        &config.log_level,
+        config.log_format,
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("oauthwatch")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("oauthwatch: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(daemon::run(args, config, rules, log)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! Per-connection timeouts: when a connection has had its chance and must be closed.
+//!
+//! hyper's own `header_read_timeout` restarts whenever it waits for a request head, including
+//! while a keep-alive connection sits idle between scrapes, so it cannot tell "slow headers"
+//! from "idle". This module can, in the way Go's `net/http` does:
+//!
+//! - a new connection must deliver a complete request head within `header_read_timeout` of
+//!   being accepted (a socket that sends nothing, or trickles bytes, is closed);
+//! - after a response, a keep-alive connection may stay silent for `idle_timeout`; once the
+//!   first byte of its next request arrives, the head must be complete within
+//!   `header_read_timeout`;
+//! - while a response is being written, the connection must make progress at least every
+//!   `idle_timeout` (a client that stops reading cannot hold a connection slot forever);
+//! - while the handler runs, no timeout applies (handlers are bounded in-process work).
+//!
+//! [`ConnClock`] is the pure policy (it takes instants as parameters, so it is unit-tested
+//! directly); [`Tracked`] is the I/O wrapper that feeds it, and [`Activity`] the shared cell
+//! through which the wrapper, the request handler and the connection driver meet.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// The two limits the policy enforces (from `[http]` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Time allowed to deliver a complete request head.
+    pub header_read: Duration,
+    /// Time a keep-alive connection may stay silent, or a response write may stall.
+    pub idle: Duration,
+}
+
+/// Why a connection's time ran out (for the debug log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// The request head was not complete in time.
+    HeaderRead,
+    /// The keep-alive connection stayed idle too long (or a response write stalled).
+    Idle,
+}
+
+/// What one connection has been doing, and the deadline that follows from it.
+#[derive(Debug, Clone)]
+pub struct ConnClock {
+    /// Since when the connection has been waiting for a request head to complete: set at
+    /// accept, and again by the first byte after a response; cleared when a head is parsed.
+    awaiting_head_since: Option<Instant>,
+    /// Handlers running now (more than one only with pipelining).
+    handlers: usize,
+    /// Last time bytes moved in either direction.
+    last_io: Instant,
+}
+
+impl ConnClock {
+    /// A connection accepted at `now`: its first request head is due within `header_read`.
+    pub fn new(now: Instant) -> ConnClock {
+        ConnClock {
+            awaiting_head_since: Some(now),
+            handlers: 0,
+            last_io: now,
+        }
+    }
+
+    /// Bytes arrived. Returns true when this started a new request head, which can move the
+    /// deadline earlier (the driver must recompute it).
+    pub fn on_read(&mut self, now: Instant) -> bool {
+        self.last_io = now;
+        if self.handlers == 0 && self.awaiting_head_since.is_none() {
+            self.awaiting_head_since = Some(now);
+            return true;
+        }
+        false
+    }
+
+    /// Bytes were written.
+    pub fn on_write(&mut self, now: Instant) {
+        self.last_io = now;
+    }
+
+    /// A request head was parsed and its handler started.
+    pub fn on_handler_start(&mut self, now: Instant) {
+        self.handlers += 1;
+        self.awaiting_head_since = None;
+        self.last_io = now;
+    }
+
+    /// A handler returned its response (which hyper now writes).
+    pub fn on_handler_end(&mut self, now: Instant) {
+        self.handlers = self.handlers.saturating_sub(1);
+        self.last_io = now;
+    }
+
+    /// When the connection must be closed if nothing changes, and why; `None` while a
+    /// handler runs.
+    pub fn deadline(&self, limits: Timeouts) -> Option<(Instant, Expiry)> {
+        if self.handlers > 0 {
+            None
+        } else if let Some(since) = self.awaiting_head_since {
+            Some((since + limits.header_read, Expiry::HeaderRead))
+        } else {
+            Some((self.last_io + limits.idle, Expiry::Idle))
+        }
+    }
+}
+
+/// A connection's clock, shared by its I/O wrapper, its handlers and its driver.
+#[derive(Debug)]
+pub struct Activity {
+    clock: Mutex<ConnClock>,
+    /// Woken when the deadline may have moved earlier.
+    pub changed: Notify,
+}
+
+impl Activity {
+    /// For a connection accepted now.
+    pub fn new() -> Arc<Activity> {
+        Arc::new(Activity {
+            clock: Mutex::new(ConnClock::new(Instant::now())),
+            changed: Notify::new(),
+        })
+    }
+
+    fn clock(&self) -> MutexGuard<'_, ConnClock> {
+        // The clock holds plain data and no code panics while holding the lock.
+        self.clock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current deadline (see [`ConnClock::deadline`]).
+    pub fn deadline(&self, limits: Timeouts) -> Option<(Instant, Expiry)> {
+        self.clock().deadline(limits)
+    }
+
+    /// Mark a handler as running until the returned guard is dropped.
+    pub fn handler(self: &Arc<Self>) -> HandlerGuard {
+        self.clock().on_handler_start(Instant::now());
+        HandlerGuard {
+            activity: self.clone(),
+        }
+    }
+
+    fn on_read(&self) {
+        if self.clock().on_read(Instant::now()) {
+            self.changed.notify_one();
+        }
+    }
+
+    fn on_write(&self) {
+        self.clock().on_write(Instant::now());
+    }
+}
+
+/// Keeps a handler counted as running (also when its future is dropped midway).
+#[derive(Debug)]
+pub struct HandlerGuard {
+    activity: Arc<Activity>,
+}
+
+impl Drop for HandlerGuard {
+    fn drop(&mut self) {
+        self.activity.clock().on_handler_end(Instant::now());
+        // Leaving the handler state re-arms a deadline the driver is not waiting for yet.
+        self.activity.changed.notify_one();
+    }
+}
+
+/// A byte stream whose reads and writes are reported to an [`Activity`].
+#[derive(Debug)]
+pub struct Tracked<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+impl<S> Tracked<S> {
+    /// Wrap `inner`.
+    pub fn new(inner: S, activity: Arc<Activity>) -> Tracked<S> {
+        Tracked { inner, activity }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.on_read();
+        }
+        res
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let res = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.on_write();
+        }
+        res
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let res = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.on_write();
+        }
+        res
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Timeouts = Timeouts {
+        header_read: Duration::from_secs(5),
+        idle: Duration::from_secs(30),
+    };
+
+    fn at(t0: Instant, secs: u64) -> Instant {
+        t0 + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn new_connection_must_send_its_head_within_the_header_timeout() {
+        let t0 = Instant::now();
+        let mut c = ConnClock::new(t0);
+        assert_eq!(c.deadline(LIMITS), Some((at(t0, 5), Expiry::HeaderRead)));
+        // Trickling bytes does not extend it (slowloris).
+        assert!(!c.on_read(at(t0, 4)));
+        assert_eq!(c.deadline(LIMITS), Some((at(t0, 5), Expiry::HeaderRead)));
+    }
+
+    #[test]
+    fn no_deadline_while_the_handler_runs_then_idle_timeout() {
+        let t0 = Instant::now();
+        let mut c = ConnClock::new(t0);
+        c.on_handler_start(at(t0, 1));
+        assert_eq!(c.deadline(LIMITS), None);
+        c.on_handler_end(at(t0, 2));
+        assert_eq!(c.deadline(LIMITS), Some((at(t0, 32), Expiry::Idle)));
+        // Response bytes going out keep a slow but progressing reader alive.
+        c.on_write(at(t0, 20));
+        assert_eq!(c.deadline(LIMITS), Some((at(t0, 50), Expiry::Idle)));
+    }
+
+    #[test]
+    fn first_byte_after_idle_starts_the_header_clock() {
+        let t0 = Instant::now();
+        let mut c = ConnClock::new(t0);
+        c.on_handler_start(at(t0, 1));
+        c.on_handler_end(at(t0, 1));
+        // Deadline moves earlier: 31 -> 15, so the driver must be told.
+        assert!(c.on_read(at(t0, 10)));
+        assert_eq!(c.deadline(LIMITS), Some((at(t0, 15), Expiry::HeaderRead)));
+        assert!(!c.on_read(at(t0, 12)));
+        assert_eq!(c.deadline(LIMITS), Some((at(t0, 15), Expiry::HeaderRead)));
+        c.on_handler_start(at(t0, 13));
+        assert_eq!(c.deadline(LIMITS), None);
+    }
+
+    #[test]
+    fn pipelined_handlers_all_count() {
+        let t0 = Instant::now();
+        let mut c = ConnClock::new(t0);
+        c.on_handler_start(at(t0, 1));
+        c.on_handler_start(at(t0, 1));
+        c.on_handler_end(at(t0, 2));
+        assert_eq!(c.deadline(LIMITS), None);
+        c.on_handler_end(at(t0, 3));
+        assert_eq!(c.deadline(LIMITS), Some((at(t0, 33), Expiry::Idle)));
+    }
+}

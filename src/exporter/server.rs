@@ -1,0 +1,229 @@
+//! The accept loop and the per-connection driver (the mini-redis shape: a bound listener in,
+//! a shutdown future in, a semaphore capping connections, explicit drain on the way out).
+//!
+//! - At most `max_connections` connections are served at once. The loop takes a permit
+//!   *before* it accepts, so extra connections wait in the kernel's accept queue instead of
+//!   costing memory or a task here.
+//! - Each connection runs in its own task with hyper's HTTP/1 state machine; the per-connection
+//!   deadlines of [`super::activity`] close sockets that send nothing, trickle their headers,
+//!   idle past `idle_timeout`, or stop reading their response. A TLS handshake must finish
+//!   within `header_read_timeout`. Garbage gets hyper's `400` and the socket is closed. None of
+//!   this blocks the accept loop, so a bad client only ever holds its own slot.
+//! - On shutdown the listener is dropped (new connections are refused), idle keep-alive
+//!   connections close at once, in-flight requests finish with `Connection: close`, and after
+//!   [`DRAIN_TIMEOUT`] whatever is left is cut off.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::header::{HeaderValue, CONNECTION};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use super::activity::{Activity, Timeouts, Tracked};
+use super::routes::Router;
+use crate::config::Http;
+
+/// How long in-flight requests may take to finish once shutdown starts; then connections are
+/// closed regardless, so `serve` returns in bounded time.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Pause after an accept error that is not about one connection (out of file descriptors),
+/// so the loop does not spin while the condition lasts.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// Everything a connection task needs, shared.
+pub struct Server {
+    /// Answers the requests.
+    pub router: Router,
+    /// hyper's HTTP/1 settings (header size cap, backstop timer).
+    pub http1: http1::Builder,
+    /// Per-connection deadlines.
+    pub timeouts: Timeouts,
+    /// HTTPS when set.
+    pub tls: Option<TlsAcceptor>,
+}
+
+impl Server {
+    /// hyper's HTTP/1 settings for `http`.
+    pub fn http1_builder(http: &Http) -> http1::Builder {
+        let mut b = http1::Builder::new();
+        b.timer(TokioTimer::new())
+            // The exact cap, checked on every complete request head (start line included);
+            // over it hyper answers 431 and closes the connection.
+            .max_header_size(http.max_header_bytes)
+            // The read buffer's cap bounds memory while a head is still incomplete; hyper
+            // needs at least 8 KiB. Over it, hyper also answers 431.
+            .max_buf_size(http.max_header_bytes.max(8192))
+            // Backstop only: the driver's own deadlines (activity.rs) always fire first.
+            .header_read_timeout(http.header_read_timeout + http.idle_timeout)
+            .keep_alive(true);
+        b
+    }
+
+    /// Accept and serve until `shutdown` resolves, then drain.
+    pub async fn run(
+        self: Arc<Self>,
+        listener: TcpListener,
+        max_connections: usize,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) {
+        let permits = Arc::new(Semaphore::new(max_connections.max(1)));
+        let stop = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            // Reap finished connection tasks so the set does not grow with every connection.
+            while tasks.try_join_next().is_some() {}
+            let permit = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            };
+            let (stream, peer) = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                r = listener.accept() => match r {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        accept_error(e).await;
+                        continue;
+                    }
+                },
+            };
+            tasks.spawn(self.clone().connection(stream, peer, permit, stop.clone()));
+        }
+        drop(listener);
+        stop.cancel();
+        let open = tasks.len();
+        tracing::debug!(connections = open, "HTTP server stopping");
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::debug!(
+                connections = tasks.len(),
+                "HTTP connections still open after the drain timeout; closing them"
+            );
+            tasks.shutdown().await;
+        }
+    }
+
+    async fn connection(
+        self: Arc<Self>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        _permit: OwnedSemaphorePermit,
+        stop: CancellationToken,
+    ) {
+        // Small responses: send them now rather than waiting for Nagle.
+        let _ = stream.set_nodelay(true);
+        match &self.tls {
+            None => self.drive(stream, peer, stop).await,
+            Some(acceptor) => {
+                let handshake =
+                    tokio::time::timeout(self.timeouts.header_read, acceptor.accept(stream));
+                let tls = tokio::select! {
+                    r = handshake => r,
+                    () = stop.cancelled() => return,
+                };
+                match tls {
+                    Ok(Ok(tls)) => self.drive(tls, peer, stop).await,
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            }
+        }
+    }
+
+    /// Serve HTTP/1 on one connection until it ends, times out, or shutdown completes.
+    /// The header-read clock starts here, after any TLS handshake (which had its own budget).
+    async fn drive<S>(self: &Arc<Self>, io: S, peer: SocketAddr, stop: CancellationToken)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let activity = Activity::new();
+        let service = {
+            let server = self.clone();
+            let activity = activity.clone();
+            let stop = stop.clone();
+            service_fn(move |req| {
+                let server = server.clone();
+                let stop = stop.clone();
+                let guard = activity.handler();
+                async move {
+                    let mut resp = server.router.handle(req).await;
+                    drop(guard);
+                    if stop.is_cancelled() {
+                        // Tell the client, so it reconnects elsewhere instead of reusing us.
+                        resp.headers_mut()
+                            .insert(CONNECTION, HeaderValue::from_static("close"));
+                    }
+                    Ok::<_, std::convert::Infallible>(resp)
+                }
+            })
+        };
+        let conn = self
+            .http1
+            .serve_connection(TokioIo::new(Tracked::new(io, activity.clone())), service);
+        tokio::pin!(conn);
+        let mut stopping = false;
+        loop {
+            let deadline = activity.deadline(self.timeouts);
+            let expired = async {
+                match deadline {
+                    Some((at, _)) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                res = conn.as_mut() => {
+                    if let Err(e) = res {
+                        // Garbage, oversized headers, resets: the client's problem, not ours.
+                        tracing::debug!(%peer, error = %e, "HTTP connection error");
+                    }
+                    return;
+                }
+                () = activity.changed.notified() => {}
+                () = expired => {
+                    // Re-check: activity since the sleep started may have moved the deadline.
+                    if let Some((at, why)) = activity.deadline(self.timeouts) {
+                        if tokio::time::Instant::now() >= at {
+                            tracing::debug!(%peer, reason = ?why, "closing HTTP connection");
+                            return;
+                        }
+                    }
+                }
+                () = stop.cancelled(), if !stopping => {
+                    // Idle connections close now; a request in flight finishes first and its
+                    // response says `Connection: close`.
+                    conn.as_mut().graceful_shutdown();
+                    stopping = true;
+                }
+            }
+        }
+    }
+}
+
+async fn accept_error(e: std::io::Error) {
+    use std::io::ErrorKind;
+    match e.kind() {
+        // The peer gave up between SYN and accept: nothing to do.
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted => {
+            tracing::debug!(error = %e, "accept failed");
+        }
+        _ => {
+            tracing::warn!(error = %e, "accept failed; retrying");
+            tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+        }
+    }
+}

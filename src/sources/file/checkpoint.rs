@@ -1,0 +1,314 @@
+//! Checkpoints: the acknowledged read offset of every tailed file, saved atomically.
+//!
+//! One JSON file per source in the state directory (`checkpoints-<source>.json`), each entry
+//! tied to the file's identity (device, inode, fingerprint), never to its path alone, so a
+//! file renamed while the daemon was down is still recognised and a reused inode is not.
+//! Saving writes a temporary file, fsyncs it, renames it over the old one and fsyncs the
+//! directory: a crash leaves either the old or the new checkpoint, never a torn one.
+//!
+//! Offsets come from [`Ack`](crate::sources::Ack) cursors, which the consumer advances only
+//! after classifying a batch; so after a crash at most one checkpoint interval of lines is
+//! read again, and after a graceful stop nothing is.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use super::identity::{FileId, Fingerprint};
+
+/// Version of the checkpoint file layout.
+const VERSION: u32 = 1;
+
+/// One file's saved position, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedFile {
+    /// Where the file was last seen (informational; identity decides).
+    pub path: String,
+    /// Device.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// Bytes the fingerprint covers.
+    pub fingerprint_len: u64,
+    /// Fingerprint hash.
+    pub fingerprint: u64,
+    /// Acknowledged offset: everything before it was classified.
+    pub offset: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedSource {
+    version: u32,
+    source: String,
+    files: Vec<SavedFile>,
+}
+
+/// What loading a source's checkpoint found.
+#[derive(Debug)]
+pub enum Loaded {
+    /// No checkpoint yet: this is the source's very first start.
+    FirstStart,
+    /// The saved files.
+    Files(Vec<SavedFile>),
+    /// The checkpoint was unreadable or corrupt; it was renamed to `set_aside` (if that worked)
+    /// and the source starts as if for the first time.
+    SetAside {
+        /// Where the bad file went.
+        set_aside: Option<PathBuf>,
+    },
+}
+
+/// The checkpoint file of one source.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// The source's name (stored inside, for people reading the file).
+    source: String,
+    /// `<state_dir>/checkpoints-<name>.json`.
+    path: PathBuf,
+}
+
+/// A file name fragment safe on every filesystem, unique per source name.
+fn file_stem(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean == name {
+        clean
+    } else {
+        // Two names that sanitise alike must not share a file.
+        let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        format!("{clean}-{:08x}", h as u32)
+    }
+}
+
+impl Store {
+    /// The store of source `name` in `state_dir`.
+    pub fn new(state_dir: &Path, name: &str) -> Store {
+        Store {
+            source: name.to_string(),
+            path: state_dir.join(format!("checkpoints-{}.json", file_stem(name))),
+        }
+    }
+
+    /// The checkpoint file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Read the checkpoint. A corrupt or unreadable file is reported (naming the file, never
+    /// its content) and set aside; it never keeps the source from starting.
+    pub fn load(&self) -> Loaded {
+        let text = match std::fs::read(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::FirstStart,
+            Err(e) => {
+                tracing::warn!(file = %self.path.display(), error = %e,
+                    "checkpoint unreadable; setting it aside and starting from the configured start position");
+                return Loaded::SetAside {
+                    set_aside: self.set_aside(),
+                };
+            }
+        };
+        match serde_json::from_slice::<SavedSource>(&text) {
+            Ok(s) if s.version == VERSION => Loaded::Files(s.files),
+            Ok(s) => {
+                tracing::warn!(file = %self.path.display(), version = s.version,
+                    "checkpoint has an unknown version; setting it aside and starting from the configured start position");
+                Loaded::SetAside {
+                    set_aside: self.set_aside(),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(file = %self.path.display(), line = e.line(), column = e.column(),
+                    "checkpoint is corrupt; setting it aside and starting from the configured start position");
+                Loaded::SetAside {
+                    set_aside: self.set_aside(),
+                }
+            }
+        }
+    }
+
+    fn set_aside(&self) -> Option<PathBuf> {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut aside = self.path.clone().into_os_string();
+        aside.push(format!(".corrupt-{secs}"));
+        let aside = PathBuf::from(aside);
+        match std::fs::rename(&self.path, &aside) {
+            Ok(()) => {
+                tracing::warn!(file = %self.path.display(), set_aside = %aside.display(), "bad checkpoint set aside");
+                Some(aside)
+            }
+            Err(e) => {
+                tracing::warn!(file = %self.path.display(), error = %e, "cannot set bad checkpoint aside; it will be overwritten");
+                None
+            }
+        }
+    }
+
+    /// Write `files` atomically: temporary file, fsync, rename, fsync of the directory.
+    pub fn save(&self, files: Vec<SavedFile>) -> std::io::Result<()> {
+        let body = SavedSource {
+            version: VERSION,
+            source: self.source.clone(),
+            files,
+        };
+        let json = serde_json::to_vec_pretty(&body).map_err(std::io::Error::other)?;
+        let mut tmp = self.path.clone().into_os_string();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let result = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&json)?;
+            f.sync_all()?;
+            drop(f);
+            std::fs::rename(&tmp, &self.path)?;
+            if let Some(dir) = self.path.parent() {
+                // Make the rename itself durable.
+                if let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                }) {
+                    let _ = d.sync_all();
+                }
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+}
+
+/// A tailed file's live checkpoint state, shared between its reader and the checkpointer.
+#[derive(Debug, Clone)]
+pub struct LiveFile {
+    /// Where it was last seen.
+    pub path: PathBuf,
+    /// Its fingerprint (grows as the file does).
+    pub fingerprint: Fingerprint,
+    /// Acknowledged offset, advanced by [`Ack::commit`](crate::sources::Ack::commit); replaced
+    /// by a fresh cursor when the file is truncated.
+    pub cursor: Arc<AtomicU64>,
+}
+
+/// The live checkpoint table of one source.
+#[derive(Debug)]
+pub struct Table {
+    /// Where it is saved.
+    pub store: Store,
+    /// Live files by identity.
+    pub files: HashMap<FileId, LiveFile>,
+    /// The last saved snapshot, so an idle daemon does not rewrite (and fsync) it.
+    last_saved: Option<Vec<SavedFile>>,
+}
+
+/// Tables of every file source, shared with the checkpointer.
+pub type SharedTable = Arc<Mutex<Table>>;
+
+impl Table {
+    /// An empty table saved to `store`.
+    pub fn new(store: Store) -> Table {
+        Table {
+            store,
+            files: HashMap::new(),
+            last_saved: None,
+        }
+    }
+
+    fn snapshot(&self) -> Vec<SavedFile> {
+        let mut v: Vec<SavedFile> = self
+            .files
+            .iter()
+            .map(|(id, f)| SavedFile {
+                path: f.path.to_string_lossy().into_owned(),
+                dev: id.dev,
+                ino: id.ino,
+                fingerprint_len: f.fingerprint.len,
+                fingerprint: f.fingerprint.hash,
+                offset: f.cursor.load(Ordering::Acquire),
+            })
+            .collect();
+        v.sort_by(|a, b| (a.dev, a.ino).cmp(&(b.dev, b.ino)));
+        v
+    }
+}
+
+/// Save a table if it changed since the last save. The lock is held only to take the
+/// snapshot, never across the disk write.
+pub fn save_if_changed(table: &SharedTable) -> std::io::Result<bool> {
+    let (store, snap) = {
+        let t = table.lock().unwrap_or_else(|e| e.into_inner());
+        let snap = t.snapshot();
+        if t.last_saved.as_ref() == Some(&snap) {
+            return Ok(false);
+        }
+        (t.store.clone(), snap)
+    };
+    store.save(snap.clone())?;
+    table.lock().unwrap_or_else(|e| e.into_inner()).last_saved = Some(snap);
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_then_load_round_trips_and_corrupt_is_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), "app logs");
+        assert!(matches!(store.load(), Loaded::FirstStart));
+        let files = vec![SavedFile {
+            path: "/x.log".into(),
+            dev: 1,
+            ino: 2,
+            fingerprint_len: 3,
+            fingerprint: 4,
+            offset: 5,
+        }];
+        store.save(files.clone()).unwrap();
+        match store.load() {
+            Loaded::Files(f) => assert_eq!(f, files),
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(store.path(), b"{not json").unwrap();
+        match store.load() {
+            Loaded::SetAside { set_aside: Some(p) } => {
+                assert!(p.exists());
+                assert!(!store.path().exists());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(store.load(), Loaded::FirstStart));
+    }
+
+    #[test]
+    fn names_that_sanitise_alike_get_distinct_files() {
+        let d = Path::new("/s");
+        assert_ne!(Store::new(d, "a/b").path(), Store::new(d, "a_b").path());
+        assert_eq!(
+            Store::new(d, "app").path(),
+            Path::new("/s/checkpoints-app.json")
+        );
+    }
+}

@@ -1,0 +1,593 @@
+//! The file server: one thread per file source that discovers files, follows them through
+//! rotation and truncation, and reads them fairly in bounded chunks.
+//!
+//! The thread sleeps until a `notify` event, the poll interval (the fallback for NFS and lost
+//! events), a framer's idle deadline, or the end of a rotated file's grace period. Each wake
+//! reads every file with news in turns of at most `read_chunk_bytes`, round-robin, so one
+//! busy file cannot starve the others; rotated-away files get their turns first, so an old
+//! file is drained before its successor is read. Sending into the bounded queue blocks when
+//! the consumer falls behind, which pauses reading: memory stays bounded by the queue, one
+//! chunk, and each file's framer.
+
+pub mod checkpoint;
+pub mod discover;
+pub mod identity;
+pub mod tailer;
+pub mod watch;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::framing::Framed;
+use crate::sources::{Ack, SourceIdx, SourceObserver, SourceSpec, StartAt};
+
+use checkpoint::{LiveFile, Loaded, SavedFile, SharedTable};
+use discover::{Discovery, WatchDir};
+use identity::{FileId, Fingerprint};
+use tailer::{error_kind, read_chunk, Tailer};
+use watch::{DirWatcher, Wake};
+
+use super::{report_framed, Sink, Stop};
+
+/// Everything a file source's thread needs.
+pub struct FileSource {
+    /// Index of the source.
+    pub idx: SourceIdx,
+    /// Its spec.
+    pub spec: SourceSpec,
+    /// Compiled globs.
+    pub discovery: Discovery,
+    /// Resource bounds.
+    pub limits: crate::config::Limits,
+    /// Fallback poll period.
+    pub poll_interval: Duration,
+    /// Event sink.
+    pub observer: Arc<dyn SourceObserver>,
+    /// Where batches go.
+    pub sink: Sink,
+    /// Wake-ups.
+    pub wake: Arc<Wake>,
+    /// Live checkpoint table.
+    pub table: SharedTable,
+    /// Told once the first discovery has fixed the start offsets of the files already there,
+    /// so `Sources::start` returns only then: a line written after it is never skipped.
+    pub ready: Option<std::sync::mpsc::SyncSender<()>>,
+}
+
+/// Outcome of one read turn.
+enum Turn {
+    /// A whole chunk was read; the file may have more.
+    More,
+    /// Nothing more for now.
+    Done,
+}
+
+struct Server {
+    src: FileSource,
+    watcher: DirWatcher,
+    /// Saved positions not yet matched to a file.
+    saved: HashMap<FileId, SavedFile>,
+    /// No checkpoint existed (or it was set aside): `start_at` applies to files found first.
+    first_start: bool,
+    files: HashMap<FileId, Tailer>,
+    /// Path (and symlink target) → identity, for mapping events.
+    by_path: HashMap<PathBuf, FileId>,
+    open_handles: usize,
+    buf: Vec<u8>,
+    reported_watched: Option<u64>,
+    reported_lag: Option<u64>,
+}
+
+impl FileSource {
+    /// Load the checkpoint and run until stopped (on the calling thread).
+    pub fn run(self) {
+        let (saved, first_start) = {
+            let store = self
+                .table
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .store
+                .clone();
+            match store.load() {
+                Loaded::FirstStart => (Vec::new(), true),
+                Loaded::Files(f) => (f, false),
+                Loaded::SetAside { .. } => (Vec::new(), true),
+            }
+        };
+        let watcher = DirWatcher::new(self.wake.clone(), &self.spec.name);
+        let chunk = self.limits.read_chunk_bytes.max(1);
+        let mut server = Server {
+            saved: saved
+                .into_iter()
+                .map(|s| {
+                    (
+                        FileId {
+                            dev: s.dev,
+                            ino: s.ino,
+                        },
+                        s,
+                    )
+                })
+                .collect(),
+            first_start,
+            watcher,
+            files: HashMap::new(),
+            by_path: HashMap::new(),
+            open_handles: 0,
+            buf: vec![0u8; chunk],
+            reported_watched: None,
+            reported_lag: None,
+            src: self,
+        };
+        let _ = server.serve();
+        tracing::debug!(source = %server.src.spec.name, "file source stopped");
+    }
+}
+
+impl Server {
+    fn serve(&mut self) -> Result<(), Stop> {
+        let mut next_poll = Instant::now() + self.src.poll_interval;
+        self.rescan(true);
+        if let Some(ready) = self.src.ready.take() {
+            let _ = ready.send(());
+        }
+        let all: Vec<FileId> = self.files.keys().copied().collect();
+        self.drain(all)?;
+        self.report();
+        loop {
+            let deadline = self.next_deadline(next_poll);
+            let pending = self.src.wake.wait(deadline);
+            if pending.stop {
+                return Err(Stop);
+            }
+            let now = Instant::now();
+            let polled = now >= next_poll;
+            let ready: Vec<FileId> = if pending.rescan || polled {
+                if polled {
+                    next_poll = now + self.src.poll_interval;
+                }
+                self.rescan(false);
+                self.files.keys().copied().collect()
+            } else {
+                let mut ready = Vec::new();
+                let mut unknown = false;
+                for p in &pending.paths {
+                    match self.by_path.get(p) {
+                        Some(id) => ready.push(*id),
+                        None => unknown = true,
+                    }
+                }
+                if unknown {
+                    // Perhaps a rotated-away file being written under its new name.
+                    ready.extend(
+                        self.files
+                            .values()
+                            .filter(|t| t.is_gone() && t.file.is_some())
+                            .map(|t| t.id),
+                    );
+                }
+                ready
+            };
+            self.drain(ready)?;
+            self.flush_idle()?;
+            self.expire_gone()?;
+            self.report();
+        }
+    }
+
+    /// The earliest of: next poll, a framer's idle deadline, a gone file's grace end.
+    fn next_deadline(&self, next_poll: Instant) -> Instant {
+        let grace = self.src.limits.rotated_file_grace;
+        self.files
+            .values()
+            .flat_map(|t| [t.framer.idle_deadline(), t.gone_since.map(|g| g + grace)])
+            .flatten()
+            .fold(next_poll, Instant::min)
+    }
+
+    fn watch_dirs(&self) -> Vec<WatchDir> {
+        let mut dirs = self.src.discovery.watch_dirs();
+        for t in self.files.values() {
+            if let Some(dir) = t.target.as_ref().and_then(|p| p.parent()) {
+                let w = WatchDir {
+                    dir: dir.to_path_buf(),
+                    recursive: false,
+                };
+                if !dirs.contains(&w) {
+                    dirs.push(w);
+                }
+            }
+        }
+        dirs
+    }
+
+    /// Rediscover the globs: new files, files replaced at their path, files gone.
+    fn rescan(&mut self, initial: bool) {
+        let dirs = self.watch_dirs();
+        self.watcher.set(&dirs);
+        let now = Instant::now();
+        let mut seen: HashSet<FileId> = HashSet::new();
+        for path in self.src.discovery.discover() {
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let id = FileId::of(&meta);
+            if !seen.insert(id) {
+                continue; // a second path (link and target) to a file already seen
+            }
+            if let Some(old) = self.by_path.get(&path).copied() {
+                if old != id && self.files.contains_key(&old) {
+                    // Replaced at its path: rename-then-create, or delete-then-recreate.
+                    self.src.observer.rotated(self.src.idx);
+                    tracing::info!(source = %self.src.spec.name, path = %path.display(), "file rotated");
+                    self.mark_gone(old, now);
+                }
+            }
+            if let Some(t) = self.files.get_mut(&id) {
+                if t.path != path {
+                    // Renamed to another path the globs match: follow it.
+                    t.path = path.clone();
+                    t.target = std::fs::canonicalize(&path).ok().filter(|p| *p != path);
+                    if let Some(lf) = self
+                        .src
+                        .table
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .files
+                        .get_mut(&id)
+                    {
+                        lf.path = path.clone();
+                    }
+                }
+                t.gone_since = None;
+                Self::index(&mut self.by_path, t);
+                continue;
+            }
+            let k8s = if self.src.spec.kubernetes_metadata {
+                crate::sources::k8s::parse(&path).map(Arc::new)
+            } else {
+                None
+            };
+            let t = Tailer::new(
+                id,
+                path,
+                self.src.spec.format,
+                self.src.limits.framing,
+                k8s,
+                initial,
+                meta.len(),
+                now,
+            );
+            Self::index(&mut self.by_path, &t);
+            tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "watching file");
+            self.files.insert(id, t);
+            // Fix its start offset now (End means the size at discovery, not at first read).
+            let _ = self.open(id);
+        }
+        let vanished: Vec<FileId> = self
+            .files
+            .values()
+            .filter(|t| !t.is_gone() && !seen.contains(&t.id))
+            .map(|t| t.id)
+            .collect();
+        for id in vanished {
+            self.mark_gone(id, now);
+        }
+    }
+
+    fn index(by_path: &mut HashMap<PathBuf, FileId>, t: &Tailer) {
+        by_path.insert(t.path.clone(), t.id);
+        if let Some(target) = &t.target {
+            by_path.insert(target.clone(), t.id);
+        }
+    }
+
+    fn mark_gone(&mut self, id: FileId, now: Instant) {
+        if let Some(t) = self.files.get_mut(&id) {
+            if t.gone_since.is_none() {
+                tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "file moved away or deleted; draining it");
+                t.gone_since = Some(now);
+            }
+        }
+    }
+
+    /// Read the given files to their current end, one chunk per turn, round-robin; files
+    /// that were rotated away go first.
+    fn drain(&mut self, ready: Vec<FileId>) -> Result<(), Stop> {
+        let mut ids: Vec<FileId> = ready;
+        ids.sort_by_key(|id| (self.files.get(id).is_some_and(|t| !t.is_gone()), *id));
+        ids.dedup();
+        let mut queue: VecDeque<FileId> = ids.into();
+        while let Some(id) = queue.pop_front() {
+            if let Turn::More = self.turn(id)? {
+                queue.push_back(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Open a file's handle, respecting `max_open_files`; decides its start on first open.
+    fn open(&mut self, id: FileId) -> Option<()> {
+        let (path, gone) = {
+            let t = self.files.get(&id)?;
+            if t.file.is_some() {
+                return Some(());
+            }
+            (t.path.clone(), t.is_gone())
+        };
+        if gone {
+            return None; // a closed handle to a file that has left its path cannot be reopened
+        }
+        if self.open_handles >= self.src.limits.max_open_files.max(1) {
+            self.close_quietest(id);
+        }
+        let idx = self.src.idx;
+        let file = match File::open(&path).and_then(|f| f.metadata().map(|m| (f, m))) {
+            Ok(fm) => fm,
+            Err(e) => {
+                let kind = error_kind(&e);
+                self.src.observer.read_error(idx, kind);
+                let t = self.files.get_mut(&id)?;
+                if kind == "not_found" {
+                    t.gone_since.get_or_insert_with(Instant::now);
+                } else if t.open_error != Some(kind) {
+                    tracing::warn!(source = %self.src.spec.name, path = %path.display(), error = %e,
+                        "cannot open log file; will retry on the next event or poll");
+                    t.open_error = Some(kind);
+                }
+                return None;
+            }
+        };
+        let (file, meta) = file;
+        if FileId::of(&meta) != id {
+            // The path now holds another file; ours left while its handle was closed.
+            tracing::warn!(source = %self.src.spec.name, path = %path.display(),
+                "file was replaced while its handle was closed; lines appended to the old file after the last read are lost");
+            self.mark_gone(id, Instant::now());
+            self.src.wake.rescan();
+            return None;
+        }
+        let size = meta.len();
+        let start = self.start_offset(id, &file, size);
+        let spec_format = self.src.spec.format;
+        let framing = self.src.limits.framing;
+        let name = self.src.spec.name.clone();
+        let t = self.files.get_mut(&id)?;
+        if t.open_error.take().is_some() {
+            tracing::info!(source = %name, path = %path.display(), "log file readable again");
+        }
+        if let Some(start) = start {
+            t.restart_at(start, spec_format, framing);
+            t.start_pending = None;
+            t.fingerprint = Fingerprint::of_file(&file).unwrap_or_default();
+            self.src
+                .table
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .files
+                .insert(
+                    id,
+                    LiveFile {
+                        path: t.path.clone(),
+                        fingerprint: t.fingerprint,
+                        cursor: t.cursor.clone(),
+                    },
+                );
+        }
+        t.size = size;
+        t.file = Some(file);
+        self.open_handles += 1;
+        Some(())
+    }
+
+    /// Where a file opened for the first time starts: its checkpoint (if identity and
+    /// fingerprint match), else `start_at` on the very first start, else 0.
+    fn start_offset(&mut self, id: FileId, file: &File, size: u64) -> Option<u64> {
+        let initial = self.files.get(&id)?.start_pending?;
+        if let Some(saved) = self.saved.remove(&id) {
+            let fp = Fingerprint {
+                len: saved.fingerprint_len,
+                hash: saved.fingerprint,
+            };
+            if fp.matches(file).unwrap_or(false) {
+                if saved.offset <= size {
+                    return Some(saved.offset);
+                }
+                self.src.observer.truncated(self.src.idx);
+                return Some(0);
+            }
+            // Same inode, other content: the inode was reused by a new file.
+        }
+        if initial && self.first_start && self.src.spec.start_at == StartAt::End {
+            let at_discovery = self.files.get(&id)?.discovered_size;
+            return Some(if at_discovery <= size {
+                at_discovery
+            } else {
+                0
+            });
+        }
+        Some(0)
+    }
+
+    fn close_quietest(&mut self, keep: FileId) {
+        let victim = self
+            .files
+            .values()
+            .filter(|t| t.file.is_some() && !t.is_gone() && t.id != keep)
+            .min_by_key(|t| t.last_active)
+            .map(|t| t.id);
+        if let Some(v) = victim {
+            if let Some(t) = self.files.get_mut(&v) {
+                t.file = None;
+                self.open_handles -= 1;
+            }
+        }
+    }
+
+    /// One read turn of at most one chunk.
+    fn turn(&mut self, id: FileId) -> Result<Turn, Stop> {
+        if self.open(id).is_none() {
+            return Ok(Turn::Done);
+        }
+        let idx = self.src.idx;
+        let format = self.src.spec.format;
+        let framing = self.src.limits.framing;
+        let Some(t) = self.files.get_mut(&id) else {
+            return Ok(Turn::Done);
+        };
+        let Some(file) = t.file.as_ref() else {
+            return Ok(Turn::Done);
+        };
+        let size = match file.metadata() {
+            Ok(m) => m.len(),
+            Err(e) => {
+                self.src.observer.read_error(idx, error_kind(&e));
+                return Ok(Turn::Done);
+            }
+        };
+        t.size = size;
+        // Truncated (copytruncate, `> file`) or rewritten in place since we last looked.
+        let rewritten =
+            size < t.read_pos || (t.read_pos > 0 && !t.fingerprint.matches(file).unwrap_or(true));
+        if rewritten {
+            tracing::info!(source = %self.src.spec.name, path = %t.path.display(), "file truncated; reading it again from the start");
+            self.src.observer.truncated(idx);
+            // (Fields set one by one: `file` stays borrowed.)
+            t.base = 0;
+            t.read_pos = 0;
+            t.framer = crate::framing::Framer::new(format, framing);
+            t.cursor = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            t.fingerprint = Fingerprint::of_file(file).unwrap_or_default();
+            let mut table = self.src.table.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(lf) = table.files.get_mut(&id) {
+                lf.cursor = t.cursor.clone();
+                lf.fingerprint = t.fingerprint;
+            }
+        } else if t.fingerprint.can_grow() && size > t.fingerprint.len {
+            if let Ok(fp) = Fingerprint::of_file(file) {
+                t.fingerprint = fp;
+                let mut table = self.src.table.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(lf) = table.files.get_mut(&id) {
+                    lf.fingerprint = fp;
+                }
+            }
+        }
+        if t.read_pos >= size {
+            return Ok(Turn::Done);
+        }
+        let n = match read_chunk(file, t.read_pos, &mut self.buf) {
+            Ok(n) => n,
+            Err(e) => {
+                let kind = error_kind(&e);
+                self.src.observer.read_error(idx, kind);
+                tracing::warn!(source = %self.src.spec.name, path = %t.path.display(), error = %e, "read failed; will retry");
+                return Ok(Turn::Done);
+            }
+        };
+        if n == 0 {
+            return Ok(Turn::Done);
+        }
+        let now = Instant::now();
+        t.read_pos += n as u64;
+        t.last_active = now;
+        let mut framed = Framed::default();
+        t.framer.push(&self.buf[..n], now, &mut framed);
+        let full = n == self.buf.len();
+        self.emit(id, framed, n as u64)?;
+        Ok(if full { Turn::More } else { Turn::Done })
+    }
+
+    /// Send a file's framed records, acknowledging up to the end of the last one.
+    fn emit(&mut self, id: FileId, framed: Framed, bytes: u64) -> Result<(), Stop> {
+        report_framed(&*self.src.observer, self.src.idx, &framed, bytes);
+        let Some(t) = self.files.get(&id) else {
+            return Ok(());
+        };
+        if framed.ends.is_empty() && framed.consumed == 0 {
+            return Ok(());
+        }
+        let ack = Ack {
+            cursor: t.cursor.clone(),
+            offset: t.base + framed.consumed,
+        };
+        let k8s = t.k8s.clone();
+        self.src.sink.send(crate::sources::RecordBatch {
+            source: self.src.idx,
+            data: framed.data,
+            ends: framed.ends,
+            lines: framed.lines,
+            k8s,
+            ack: Some(ack),
+        })
+    }
+
+    /// Emit what framers have held past their idle time (a last line without newline, a
+    /// multi-line record without continuation).
+    fn flush_idle(&mut self) -> Result<(), Stop> {
+        let now = Instant::now();
+        let due: Vec<FileId> = self
+            .files
+            .values()
+            .filter(|t| t.framer.idle_deadline().is_some_and(|d| d <= now))
+            .map(|t| t.id)
+            .collect();
+        for id in due {
+            let mut framed = Framed::default();
+            if let Some(t) = self.files.get_mut(&id) {
+                t.framer.flush_idle(now, &mut framed);
+            }
+            self.emit(id, framed, 0)?;
+        }
+        Ok(())
+    }
+
+    /// Close files gone for longer than the grace period, after a last drain.
+    fn expire_gone(&mut self) -> Result<(), Stop> {
+        let now = Instant::now();
+        let grace = self.src.limits.rotated_file_grace;
+        let expired: Vec<FileId> = self
+            .files
+            .values()
+            .filter(|t| t.gone_since.is_some_and(|g| g + grace <= now))
+            .map(|t| t.id)
+            .collect();
+        for id in expired {
+            while let Turn::More = self.turn(id)? {}
+            let mut framed = Framed::default();
+            if let Some(t) = self.files.get_mut(&id) {
+                t.framer.finish(&mut framed);
+            }
+            self.emit(id, framed, 0)?;
+            if let Some(t) = self.files.remove(&id) {
+                tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "closed rotated or deleted file");
+                if t.file.is_some() {
+                    self.open_handles -= 1;
+                }
+                self.by_path.retain(|_, v| *v != id);
+            }
+            self.src
+                .table
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .files
+                .remove(&id);
+        }
+        Ok(())
+    }
+
+    fn report(&mut self) {
+        let watched = self.files.len() as u64;
+        if self.reported_watched != Some(watched) {
+            self.src.observer.files_watched(self.src.idx, watched);
+            self.reported_watched = Some(watched);
+        }
+        let lag: u64 = self.files.values().map(Tailer::lag).sum();
+        if self.reported_lag != Some(lag) {
+            self.src.observer.lag_bytes(self.src.idx, lag);
+            self.reported_lag = Some(lag);
+        }
+    }
+}

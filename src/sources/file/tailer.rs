@@ -1,0 +1,135 @@
+//! One tailed file: the per-file state machine.
+//!
+//! A tailer follows a file *identity* (device + inode), not a path. Its states:
+//! - **live**: its path still leads to it; the handle may be closed while the file is quiet
+//!   and is reopened (and its identity re-checked) on the next event;
+//! - **gone**: renamed away or deleted; the open handle is drained to its end, and closed once
+//!   [`limits.rotated_file_grace`](crate::config::Limits) has passed, so disk space is freed;
+//! - **pending start**: found but not yet readable (permission denied); its start offset is
+//!   decided on the first successful open.
+//!
+//! Offsets: `read_pos` is the next byte to read; `base` is the file offset the framer's stream
+//! began at, so `base + Framed::consumed` is the file offset an [`Ack`](crate::sources::Ack)
+//! reports. A truncation starts a new generation: offset 0, a new framer and a new cursor, so
+//! late acknowledgements of the old generation cannot move the new one.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::framing::{Format, Framer, FramingLimits};
+use crate::sources::K8sRef;
+
+use super::identity::{FileId, Fingerprint};
+
+/// One tailed file.
+#[derive(Debug)]
+pub struct Tailer {
+    /// Identity being followed.
+    pub id: FileId,
+    /// The path it was found at (a glob match, perhaps a symlink).
+    pub path: PathBuf,
+    /// Where a symlinked path leads, for mapping events in the target's directory.
+    pub target: Option<PathBuf>,
+    /// First bytes' fingerprint.
+    pub fingerprint: Fingerprint,
+    /// Open handle; `None` while closed (quiet, or not readable yet).
+    pub file: Option<File>,
+    /// File offset where the framer's input began.
+    pub base: u64,
+    /// Next byte to read.
+    pub read_pos: u64,
+    /// Size at the last look (for lag).
+    pub size: u64,
+    /// Frames this file's bytes.
+    pub framer: Framer,
+    /// Acknowledged offset of the current generation.
+    pub cursor: Arc<AtomicU64>,
+    /// Since when the path no longer leads here.
+    pub gone_since: Option<Instant>,
+    /// Last time bytes were read (to pick which quiet handles to close).
+    pub last_active: Instant,
+    /// Kubernetes identity, when the source asks for it.
+    pub k8s: Option<Arc<K8sRef>>,
+    /// Start offset not decided yet (never opened); `true` if found by the first discovery.
+    pub start_pending: Option<bool>,
+    /// Size when discovered: where `start_at = end` starts even if the file only becomes
+    /// readable later (lines written in between are not lost).
+    pub discovered_size: u64,
+    /// The last open failed with this kind; logged once until it clears.
+    pub open_error: Option<&'static str>,
+}
+
+impl Tailer {
+    /// A tailer for `id` at `path` whose start is decided on first open.
+    pub fn new(
+        id: FileId,
+        path: PathBuf,
+        format: Format,
+        limits: FramingLimits,
+        k8s: Option<Arc<K8sRef>>,
+        initial: bool,
+        discovered_size: u64,
+        now: Instant,
+    ) -> Tailer {
+        let target = std::fs::canonicalize(&path).ok().filter(|t| *t != path);
+        Tailer {
+            id,
+            path,
+            target,
+            fingerprint: Fingerprint::default(),
+            file: None,
+            base: 0,
+            read_pos: 0,
+            size: 0,
+            framer: Framer::new(format, limits),
+            cursor: Arc::new(AtomicU64::new(0)),
+            gone_since: None,
+            last_active: now,
+            k8s,
+            start_pending: Some(initial),
+            discovered_size,
+            open_error: None,
+        }
+    }
+
+    /// Begin a generation at `offset` (start, resume, or 0 after truncation).
+    pub fn restart_at(&mut self, offset: u64, format: Format, limits: FramingLimits) {
+        self.base = offset;
+        self.read_pos = offset;
+        self.framer = Framer::new(format, limits);
+        self.cursor = Arc::new(AtomicU64::new(offset));
+    }
+
+    /// Whether the path no longer leads to this file.
+    pub fn is_gone(&self) -> bool {
+        self.gone_since.is_some()
+    }
+
+    /// Bytes not read yet.
+    pub fn lag(&self) -> u64 {
+        self.size.saturating_sub(self.read_pos)
+    }
+}
+
+/// Read up to `buf.len()` bytes at `pos`; 0 at end of file.
+pub fn read_chunk(file: &File, pos: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match file.read_at(buf, pos) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+/// The `read_error` kind of an I/O error.
+pub fn error_kind(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission_denied",
+        std::io::ErrorKind::NotFound => "not_found",
+        _ => "io",
+    }
+}

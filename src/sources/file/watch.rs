@@ -1,0 +1,178 @@
+//! Wake-ups for a file source: `notify` events, and the stop signal.
+//!
+//! The reader thread sleeps on a condition variable until an event, its poll interval, or a
+//! framer's idle deadline; nothing spins. Events only record *which* paths changed (a bounded
+//! set); when that set overflows, or the kernel queue overflowed, the reader rescans
+//! everything instead, as it does on every poll (the fallback for NFS and lost events).
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+use notify::{EventKind, RecursiveMode, Watcher as _};
+
+use super::discover::WatchDir;
+
+/// Paths remembered between wake-ups before falling back to a full rescan.
+const MAX_PENDING_PATHS: usize = 4096;
+
+/// What happened since the reader last looked.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// Paths with events.
+    pub paths: HashSet<PathBuf>,
+    /// Something appeared, vanished or was renamed, or events were lost: rediscover.
+    pub rescan: bool,
+    /// Stop reading.
+    pub stop: bool,
+}
+
+/// Shared between event producers and the reader thread.
+#[derive(Debug, Default)]
+pub struct Wake {
+    pending: Mutex<Pending>,
+    cond: Condvar,
+}
+
+impl Wake {
+    /// A new wake-up point.
+    pub fn new() -> Arc<Wake> {
+        Arc::new(Wake::default())
+    }
+
+    fn with(&self, f: impl FnOnce(&mut Pending)) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut p);
+        self.cond.notify_one();
+    }
+
+    /// Ask the reader to stop.
+    pub fn stop(&self) {
+        self.with(|p| p.stop = true);
+    }
+
+    /// Ask for a full rescan.
+    pub fn rescan(&self) {
+        self.with(|p| p.rescan = true);
+    }
+
+    /// Record an event on `paths`.
+    pub fn event(&self, paths: impl IntoIterator<Item = PathBuf>, rescan: bool) {
+        self.with(|p| {
+            p.rescan |= rescan;
+            for path in paths {
+                if p.paths.len() >= MAX_PENDING_PATHS {
+                    p.rescan = true;
+                    break;
+                }
+                p.paths.insert(path);
+            }
+        });
+    }
+
+    /// Sleep until something is pending or `deadline` passes, then take what is pending.
+    pub fn wait(&self, deadline: Instant) -> Pending {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if p.stop || p.rescan || !p.paths.is_empty() {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            p = self
+                .cond
+                .wait_timeout(p, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        let stop = p.stop;
+        let taken = std::mem::take(&mut *p);
+        p.stop = stop;
+        taken
+    }
+
+    /// Take what is pending without sleeping.
+    pub fn take(&self) -> Pending {
+        self.wait(Instant::now())
+    }
+}
+
+/// The `notify` watcher of one source and the directories it watches.
+pub struct DirWatcher {
+    watcher: Option<notify::RecommendedWatcher>,
+    watched: HashMap<PathBuf, bool>,
+}
+
+impl DirWatcher {
+    /// A watcher that reports into `wake`. If the platform watcher cannot be created (inotify
+    /// limits), the source still works from its poll interval; that is logged once.
+    pub fn new(wake: Arc<Wake>, source: &str) -> DirWatcher {
+        let handler = move |res: notify::Result<notify::Event>| match res {
+            Ok(ev) => {
+                let rescan = ev.need_rescan()
+                    || matches!(
+                        ev.kind,
+                        EventKind::Create(_)
+                            | EventKind::Remove(_)
+                            | EventKind::Modify(notify::event::ModifyKind::Name(_))
+                            | EventKind::Modify(notify::event::ModifyKind::Metadata(_))
+                            | EventKind::Any
+                            | EventKind::Other
+                    );
+                wake.event(ev.paths, rescan);
+            }
+            Err(_) => wake.rescan(),
+        };
+        let watcher = match notify::recommended_watcher(handler) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(source, error = %e, "file events unavailable; relying on polling");
+                None
+            }
+        };
+        DirWatcher {
+            watcher,
+            watched: HashMap::new(),
+        }
+    }
+
+    /// Watch exactly `dirs` (adding and removing watches as needed).
+    pub fn set(&mut self, dirs: &[WatchDir]) {
+        let Some(w) = self.watcher.as_mut() else {
+            return;
+        };
+        let want: HashMap<PathBuf, bool> =
+            dirs.iter().map(|d| (d.dir.clone(), d.recursive)).collect();
+        let stale: Vec<PathBuf> = self
+            .watched
+            .iter()
+            .filter(|(d, r)| want.get(*d) != Some(r))
+            .map(|(d, _)| d.clone())
+            .collect();
+        for d in stale {
+            let _ = w.unwatch(&d);
+            self.watched.remove(&d);
+        }
+        for (d, recursive) in want {
+            if self.watched.contains_key(&d) {
+                continue;
+            }
+            let mode = if recursive {
+                RecursiveMode::Recursive
+            } else {
+                RecursiveMode::NonRecursive
+            };
+            match w.watch(&d, mode) {
+                Ok(()) => {
+                    self.watched.insert(d, recursive);
+                }
+                Err(e) => {
+                    tracing::debug!(dir = %d.display(), error = %e, "cannot watch directory; polling covers it");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The stdin source: frames piped input until end of input; no checkpoints (a pipe cannot
+//! be re-read).
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::framing::{Framed, Framer};
+
+use super::{report_framed, RecordBatch, SourceIdx, SourceObserver, SourceSpec};
+
+/// Read `input` until end of input (or cancellation), sending its records into `tx`. At end
+/// of input the framer is finished, so a last line without newline is still a record.
+pub async fn run<R: AsyncRead + Unpin>(
+    idx: SourceIdx,
+    spec: SourceSpec,
+    limits: crate::config::Limits,
+    mut input: R,
+    tx: tokio::sync::mpsc::Sender<RecordBatch>,
+    observer: Arc<dyn SourceObserver>,
+    cancel: CancellationToken,
+) {
+    let mut framer = Framer::new(spec.format, limits.framing);
+    let mut buf = vec![0u8; limits.read_chunk_bytes.max(1)];
+    loop {
+        let mut framed = Framed::default();
+        let deadline = framer.idle_deadline();
+        let mut bytes = 0u64;
+        let mut eof = false;
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                framer.flush_idle(std::time::Instant::now(), &mut framed);
+            }
+            r = input.read(&mut buf) => match r {
+                Ok(0) => {
+                    framer.finish(&mut framed);
+                    eof = true;
+                }
+                Ok(n) => {
+                    framer.push(&buf[..n], std::time::Instant::now(), &mut framed);
+                    bytes = n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::warn!(source = %spec.name, error = %e, "reading stdin failed; treating it as end of input");
+                    observer.read_error(idx, super::file::tailer::error_kind(&e));
+                    framer.finish(&mut framed);
+                    eof = true;
+                }
+            },
+        }
+        report_framed(&*observer, idx, &framed, bytes);
+        if !framed.ends.is_empty() {
+            let batch = RecordBatch {
+                source: idx,
+                data: framed.data,
+                ends: framed.ends,
+                lines: framed.lines,
+                k8s: None,
+                ack: None,
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = tx.send(batch) => if r.is_err() { return },
+            }
+        }
+        if eof {
+            tracing::info!(source = %spec.name, "end of standard input");
+            return;
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Checkpoints on real files: crash re-count bounds, corrupt or unreadable checkpoint files,
+//! failed writes.
+
+mod tailing_support;
+
+use std::time::Duration;
+
+use oauthwatch::sources::StartAt;
+use tailing_support::*;
+
+fn checkpoint_offsets(state: &std::path::Path) -> Vec<u64> {
+    let Ok(text) = std::fs::read(state.join("checkpoints-app.json")) else {
+        return vec![];
+    };
+    let v: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["offset"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn after_a_crash_only_lines_since_the_last_checkpoint_are_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let log = p(dir.path(), "app.log");
+    append(&log, "");
+    let glob = dir.path().join("*.log");
+    let spec = file_spec("app", &[&glob], StartAt::End);
+
+    // 1. Lines acknowledged and checkpointed, then a crash: nothing is read again.
+    let run = Running::start(vec![spec.clone()], options(&state));
+    append(&log, "a\nb\n");
+    run.wait_records(2);
+    let end = std::time::Instant::now() + DEADLINE;
+    while checkpoint_offsets(&state) != [4] {
+        assert!(
+            std::time::Instant::now() < end,
+            "checkpoint never reached 4"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(run.crash(), ["a", "b"]);
+
+    // 2. Lines acknowledged but not yet checkpointed (interval of an hour), then a crash:
+    //    exactly those are read again. This is the documented bound.
+    let mut slow = options(&state);
+    slow.checkpoint_interval = Duration::from_secs(3600);
+    let run = Running::start(vec![spec.clone()], slow);
+    append(&log, "c\nd\n");
+    assert_eq!(run.wait_records(2), ["c", "d"]);
+    assert_eq!(checkpoint_offsets(&state), [4]);
+    run.crash();
+
+    let run = Running::start(vec![spec], options(&state));
+    assert_eq!(run.wait_records(2), ["c", "d"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(run.stop(), ["c", "d"]);
+    assert_eq!(checkpoint_offsets(&state), [8]);
+}
+
+#[test]
+fn a_corrupt_checkpoint_is_set_aside_and_the_source_falls_back_to_its_start_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(
+        state.join("checkpoints-app.json"),
+        b"{\"version\": 1, \"fil",
+    )
+    .unwrap();
+    let log = p(dir.path(), "app.log");
+    append(&log, "x\ny\n");
+    let glob = dir.path().join("*.log");
+    let run = Running::start(
+        vec![file_spec("app", &[&glob], StartAt::Beginning)],
+        options(&state),
+    );
+    assert_eq!(run.wait_records(2), ["x", "y"]);
+    run.stop();
+    let names: Vec<String> = std::fs::read_dir(&state)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("checkpoints-app.json.corrupt-")),
+        "{names:?}"
+    );
+    assert_eq!(checkpoint_offsets(&state), [4]);
+}
+
+#[test]
+fn an_unreadable_checkpoint_is_set_aside_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    // A directory where the file should be: reading it fails (as root too).
+    std::fs::create_dir_all(state.join("checkpoints-app.json")).unwrap();
+    let log = p(dir.path(), "app.log");
+    append(&log, "x\n");
+    let glob = dir.path().join("*.log");
+    let run = Running::start(
+        vec![file_spec("app", &[&glob], StartAt::Beginning)],
+        options(&state),
+    );
+    assert_eq!(run.wait_records(1), ["x"]);
+    run.stop();
+    assert_eq!(checkpoint_offsets(&state), [2]);
+}
+
+#[test]
+fn a_failed_checkpoint_write_is_counted_and_reading_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let log = p(dir.path(), "app.log");
+    append(&log, "");
+    let glob = dir.path().join("*.log");
+    let run = Running::start(
+        vec![file_spec("app", &[&glob], StartAt::End)],
+        options(&state),
+    );
+    // Replace the state directory by a plain file: every write fails, as root too.
+    std::fs::remove_dir_all(&state).unwrap();
+    std::fs::write(&state, b"not a directory").unwrap();
+    append(&log, "still-read\n");
+    run.wait_count(
+        |c| Counts::get(&c.checkpoint_write_failed),
+        1,
+        "checkpoint_write_failed",
+    );
+    assert_eq!(run.wait_records(1), ["still-read"]);
+    run.crash();
+}
