@@ -106,7 +106,11 @@ impl<'a> Scanner<'a> {
         let base = self.summary.lines;
         // Physical line of record i: one line per earlier record plus one per `\n` inside
         // earlier records (framing joins multi-line records with `\n`). The newlines are
-        // counted lazily, only up to records that match.
+        // counted lazily, only up to records that match. `Framed` does not say where each
+        // record started, so blank lines (counted by framing but in no record) and CRI `P`
+        // pieces earlier in the same chunk make this run early; `base` resynchronises it
+        // with `Framed::lines` at every chunk. Exact numbers need a per-record line count
+        // from framing (see the report to the lead).
         let mut inner_newlines = 0u64;
         let mut counted_to = 0usize;
         let data = &self.framed.data;
