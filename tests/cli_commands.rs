@@ -292,3 +292,12 @@ fn check_reports_every_problem_in_config_and_rules() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("problem(s) in"), "{err}");
 }
+
+#[test]
+fn scan_line_numbers_count_blank_lines() {
+    let input = b"a\n\n\nb\nzoom {\"reason\":\"Code is expired\",\"error\":\"invalid_grant\"}\n\n  \nc\nzoom {\"reason\":\"Code is expired\",\"error\":\"invalid_grant\"}\n";
+    let v = json(&run(&["scan", "--format", "json", "-"], Some(input)));
+    assert_eq!(v["lines"], 9);
+    assert_eq!(v["rules"][0]["first_line"], 5);
+    assert_eq!(v["rules"][0]["last_line"], 9);
+}
