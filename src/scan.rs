@@ -20,6 +20,9 @@ use crate::config::Config;
 use crate::diag::Diagnostics;
 use crate::framing::{Format, Framed, Framer, FramingLimits};
 
+mod lines;
+use lines::LineMap;
+
 /// Bytes read per chunk: large enough that per-chunk costs vanish, small enough for a cache.
 const CHUNK_BYTES: usize = 1 << 20;
 
@@ -59,6 +62,10 @@ pub struct Scanner<'a> {
     format: Format,
     summary: ScanSummary,
     framed: Framed,
+    line_map: LineMap,
+    /// The current input's raw lines are its records' lines (no container wrapper), so
+    /// `line_map` numbers records exactly.
+    exact: bool,
 }
 
 impl<'a> Scanner<'a> {
@@ -73,6 +80,8 @@ impl<'a> Scanner<'a> {
                 ..ScanSummary::default()
             },
             framed: Framed::default(),
+            line_map: LineMap::default(),
+            exact: false,
         }
     }
 
@@ -85,6 +94,7 @@ impl<'a> Scanner<'a> {
     ) -> io::Result<()> {
         let mut framer = Framer::new(self.format, FramingLimits::default());
         let mut buf = vec![0u8; CHUNK_BYTES];
+        let mut first_chunk = true;
         loop {
             let n = match reader.read(&mut buf) {
                 Ok(0) => break,
@@ -92,23 +102,39 @@ impl<'a> Scanner<'a> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
+            if first_chunk {
+                self.exact = match self.format {
+                    Format::Plain | Format::Json => true,
+                    Format::Cri | Format::Docker => false,
+                    Format::Auto => !lines::looks_containerized(&buf[..n]),
+                };
+                first_chunk = false;
+            }
+            self.line_map.push(&buf[..n]);
             framer.push(&buf[..n], Instant::now(), &mut self.framed);
             self.drain(input);
             progress(n as u64);
         }
+        self.line_map.finish();
         framer.finish(&mut self.framed);
         self.drain(input);
+        if !self.exact {
+            self.line_map.take_all();
+        }
         Ok(())
     }
 
     /// Classify the framed records and forget them.
     fn drain(&mut self, input: usize) {
         let base = self.summary.lines;
-        // Physical line of record i: one line per earlier record plus one per `\n` inside
-        // earlier records (framing joins multi-line records with `\n`). The newlines are
-        // counted lazily, only up to records that match.
+        // Line numbers: with `exact`, walk the raw lines (see `lines`). Otherwise a record's
+        // line is one line per earlier record plus one per `\n` inside earlier records,
+        // which runs early past blank lines and CRI `P` pieces; `base` resynchronises it
+        // with `Framed::lines` at every chunk.
+        let exact = self.exact;
         let mut inner_newlines = 0u64;
-        let mut counted_to = 0usize;
+        let mut walked_rec = 0usize;
+        let mut walked_byte = 0usize;
         let data = &self.framed.data;
         let ends = &self.framed.ends;
         // Index of the first record not yet dismissed or classified.
@@ -132,10 +158,18 @@ impl<'a> Scanner<'a> {
             let start = if i == 0 { 0 } else { ends[i - 1] as usize };
             let record = &data[start..ends[i] as usize];
             if let Some(c) = self.rules.classify(record, &self.ctx) {
-                inner_newlines +=
-                    memchr::memchr_iter(b'\n', &data[counted_to..start]).count() as u64;
-                counted_to = start;
-                let line = base + 1 + i as u64 + inner_newlines;
+                let line = if exact {
+                    let taken = (i - walked_rec) as u64
+                        + lines::inner_nonblank(&data[walked_byte..start], walked_byte, ends);
+                    self.line_map.advance(taken);
+                    self.line_map.next_record_line()
+                } else {
+                    inner_newlines +=
+                        memchr::memchr_iter(b'\n', &data[walked_byte..start]).count() as u64;
+                    base + 1 + i as u64 + inner_newlines
+                };
+                walked_rec = i;
+                walked_byte = start;
                 let t = &mut self.summary.tallies[c.rule];
                 if t.count == 0 {
                     t.first_line = line;
@@ -146,6 +180,11 @@ impl<'a> Scanner<'a> {
                 t.last_input = input;
             }
             next = i + 1;
+        }
+        if exact {
+            let taken = (ends.len() - walked_rec) as u64
+                + lines::inner_nonblank(&data[walked_byte..], walked_byte, ends);
+            self.line_map.advance(taken);
         }
         self.summary.records += self.framed.ends.len() as u64;
         self.summary.lines += self.framed.lines;
@@ -510,7 +549,15 @@ pub fn check_files(config: Option<&Path>, rules: &[PathBuf]) -> (Diagnostics, Ve
                     }
                 }
             }
-            Err(d) => diags.0.extend(d.0),
+            Err(d) => {
+                diags.0.extend(d.0);
+                // Still check the rule files it names, so one run shows every problem.
+                for r in rule_files_named_by(path) {
+                    if !rule_files.contains(&r) {
+                        rule_files.push(r);
+                    }
+                }
+            }
         }
         checked.push(path.display().to_string());
     }
@@ -526,6 +573,28 @@ pub fn check_files(config: Option<&Path>, rules: &[PathBuf]) -> (Diagnostics, Ve
         checked.extend(rule_files.iter().map(|p| p.display().to_string()));
     }
     (diags, checked)
+}
+
+/// The `rules` of a config file that failed validation, read leniently (relative paths
+/// resolve against the config's directory, as `Config::load` does).
+fn rule_files_named_by(config: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string(config) else {
+        return Vec::new();
+    };
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let base = config.parent().unwrap_or(Path::new(""));
+    table
+        .get("rules")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .map(|s| base.join(s))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `oauthwatch check`.

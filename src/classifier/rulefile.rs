@@ -91,14 +91,42 @@ pub struct FileSpec {
 }
 
 /// Compile a pattern the way the classifier runs it: on bytes, case-insensitive, bounded.
+/// Word boundaries (`\b`, `\B`) are ASCII: a Unicode boundary makes the fast DFA give up on
+/// any non-ASCII byte (typographic quotes are common in these records) and fall back to a
+/// slower engine that allocates.
 pub fn compile_pattern(text: &str) -> Result<Regex, String> {
-    RegexBuilder::new(text)
+    RegexBuilder::new(&ascii_word_boundaries(text))
         .case_insensitive(true)
         .unicode(true)
         .size_limit(2 << 20)
         .dfa_size_limit(4 << 20)
         .build()
         .map_err(|e| format!("invalid regex: {e}"))
+}
+
+/// `\b` → `(?-u:\b)` and `\B` → `(?-u:\B)`, leaving escaped backslashes alone.
+fn ascii_word_boundaries(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(b @ ('b' | 'B')) => {
+                out.push_str("(?-u:\\");
+                out.push(b);
+                out.push(')');
+            }
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 fn is_snake_case(s: &str) -> bool {
@@ -423,4 +451,16 @@ fn rule(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> Option<RuleSpec> {
 /// A diagnostic at `offset` of `file`'s text.
 pub fn diag_at(file: &FileSpec, offset: usize, field: String, message: String) -> Diagnostic {
     Diagnostic::at_offset(&file.origin, &file.text, offset, Some(field), message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_boundaries_become_ascii() {
+        assert_eq!(ascii_word_boundaries(r"\bcode\b"), r"(?-u:\b)code(?-u:\b)");
+        assert_eq!(ascii_word_boundaries(r"a\\b\B"), r"a\\b(?-u:\B)");
+        assert_eq!(ascii_word_boundaries(r"\d+\."), r"\d+\.");
+    }
 }

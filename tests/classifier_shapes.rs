@@ -1,0 +1,400 @@
+//! The classifier on every record shape apps log token-endpoint failures in, on explicit
+//! codes, on lookalikes that must not count, and the rule-file loader's diagnostics.
+
+use oauthwatch::classifier::redact::redact_record;
+use oauthwatch::classifier::{MatchContext, RuleSet};
+
+fn rule_of(rules: &RuleSet, record: &str, provider: Option<&str>) -> Option<String> {
+    rules
+        .classify(record.as_bytes(), &MatchContext { provider })
+        .map(|c| rules.rules()[c.rule].id.clone())
+}
+
+fn assert_rule(record: &str, want: &str) {
+    let rules = RuleSet::embedded();
+    assert_eq!(
+        rule_of(&rules, record, None).as_deref(),
+        Some(want),
+        "record: {record}"
+    );
+}
+
+fn assert_none(record: &str) {
+    let rules = RuleSet::embedded();
+    assert_eq!(rule_of(&rules, record, None), None, "record: {record}");
+}
+
+#[test]
+fn json_object_body() {
+    assert_rule(
+        r#"{"ts":"2024-05-01T10:00:00Z","level":"error","msg":"zoom token exchange failed","body":{"reason":"Invalid authorization code mk1Cq8Pap6_PatCmZLwQxKCZOUJsBwojQ","error":"invalid_grant"}}"#,
+        "invalid_authorization_code",
+    );
+}
+
+#[test]
+fn json_log_with_escaped_body_string() {
+    assert_rule(
+        r#"{"level":"error","logger":"oauth.zoom","msg":"token request failed","response":"{\"reason\":\"Invalid Token!\",\"error\":\"invalid_grant\"}"}"#,
+        "token_revoked",
+    );
+}
+
+#[test]
+fn python_dict_repr_with_typographic_quotes() {
+    assert_rule(
+        "zoom: {'reason': 'Invalid authorization code jH8sFKaViM_RSTLNTS-Tk-_mCVkEdZpAQ', 'error': 'invalid_grant’}",
+        "invalid_authorization_code",
+    );
+    assert_rule(
+        "zoom: {“reason”:“Invalid client_id or client_secret”,“error”:“invalid_client”}",
+        "invalid_client",
+    );
+}
+
+#[test]
+fn node_util_inspect() {
+    assert_rule(
+        "[zoom] Request failed with status code 400 { reason: 'unsupported grant type', error: 'unsupported_grant_type' }",
+        "unsupported_grant_type",
+    );
+}
+
+#[test]
+fn logfmt() {
+    assert_rule(
+        r#"ts=2024-05-01T10:00:00Z level=error component=zoom_oauth status=400 error=invalid_request reason="Invalid request : Redirect URI mismatch.""#,
+        "redirect_uri_mismatch",
+    );
+}
+
+#[test]
+fn plain_text_wrapper() {
+    assert_rule(
+        "Zoom API error: invalid_request, reason: Invalid authorization code mk1Cq8Pap6_PatCmZLwQxKCZOUJsBwojQ\"",
+        "invalid_authorization_code",
+    );
+}
+
+#[test]
+fn http_client_exceptions() {
+    // Guzzle
+    assert_rule(
+        r#"Client error: `POST https://zoom.us/oauth/token` resulted in a `400 Bad Request` response: {"reason":"Invalid client_id or client_secret","error":"invalid_client"}"#,
+        "invalid_client",
+    );
+    // axios
+    assert_rule(
+        r#"AxiosError: Request failed with status code 400 at settle (zoom-auth.js:19) data: { reason: 'Code is expired', error: 'invalid_grant' }"#,
+        "authorization_code_expired",
+    );
+    // Go golang.org/x/oauth2
+    assert_rule(
+        r#"zoom: oauth2: cannot fetch token: 400 Bad Request Response: {"reason":"The token has been revoked.","error":"invalid_grant"}"#,
+        "token_revoked",
+    );
+    // Python requests
+    assert_rule(
+        "requests.exceptions.HTTPError: 400 Client Error: Bad Request for url: https://zoom.us/oauth/token?grant_type=account_credentials",
+        "unclassified",
+    );
+}
+
+#[test]
+fn multi_line_records_count_once() {
+    let pretty = "2024-05-01 ERROR zoom token refresh failed\n{\n  \"reason\": \"Invalid Token!\",\n  \"error\": \"invalid_grant\"\n}";
+    assert_rule(pretty, "token_revoked");
+    let trace = "Error: Error while refreshing zoom tokens: 400 (Bad Request)\n{\"reason\":\"Invalid authorization code abc\",\"error\":\"invalid_grant\"}\n    at refreshTokens (OAuthService.js:136:18)\n    at async authorize (start-meeting.js:41:14115)";
+    assert_rule(trace, "invalid_authorization_code");
+}
+
+#[test]
+fn explicit_codes_win() {
+    assert_rule(
+        r#"zoom oauth failed: {"errorCode":4733,"errorMessage":"something else entirely"}"#,
+        "authorization_code_expired",
+    );
+    assert_rule(
+        r#"zoom api: {"code":4711,"message":"Invalid access token, does not contain scopes:[meeting:write]."}"#,
+        "refresh_token_invalid",
+    );
+    assert_rule(
+        "Zoom: Invalid redirect: http://localhost:57000/oauth/callback (4,702)",
+        "invalid_client",
+    );
+    // 4700 has three rows: the one whose words match, else its general row.
+    assert_rule(
+        r#"zoom {"errorCode":4700,"errorMessage":"Token cannot be empty."}"#,
+        "token_empty",
+    );
+    assert_rule(
+        r#"zoom {"errorCode":4700,"errorMessage":"Invalid redirect url"}"#,
+        "unexpected_exception",
+    );
+    // A 47xx code that is in no row: the catch-all, not lost.
+    assert_rule(
+        r#"zoom {"errorCode":4799,"errorMessage":"new"}"#,
+        "unclassified",
+    );
+}
+
+#[test]
+fn drifting_reason_texts() {
+    for (reason, rule) in [
+        ("Invalid client_id or client_secret", "invalid_client"),
+        ("Invalid client secret", "invalid_client"),
+        ("unsupported grant type", "unsupported_grant_type"),
+        (
+            "Grant type is not supported from token endpoint.",
+            "unsupported_grant_type",
+        ),
+        (
+            "Invalid request : Redirect URI mismatch.",
+            "redirect_uri_mismatch",
+        ),
+        (
+            "Invalid authorization code xyz123456789",
+            "invalid_authorization_code",
+        ),
+        ("Code is expired", "authorization_code_expired"),
+        ("Missing grant type", "grant_type_missing"),
+        (
+            "Client ID or client secret is missing.",
+            "client_credentials_missing",
+        ),
+        (
+            "The owner of the token does not exist.",
+            "token_owner_missing",
+        ),
+        (
+            "Can not find the authentication for the access token.",
+            "token_authentication_not_found",
+        ),
+        ("The token is disabled by admin.", "token_disabled_by_admin"),
+        (
+            "The token ID is out of the token tolerance range.",
+            "token_out_of_tolerance",
+        ),
+        ("The app has been disabled", "app_disabled"),
+        (
+            "Creating authorization code error.",
+            "authorization_code_creation_failed",
+        ),
+    ] {
+        for error in ["invalid_request", "invalid_grant", "invalid_client"] {
+            assert_rule(
+                &format!(r#"zoom token: {{"reason":"{reason}","error":"{error}"}}"#),
+                rule,
+            );
+        }
+    }
+}
+
+#[test]
+fn lookalikes_do_not_count() {
+    for record in [
+        // Google
+        r#"google.auth.exceptions.RefreshError: ('invalid_grant: Bad Request', {'error': 'invalid_grant', 'error_description': 'Bad Request'})"#,
+        r#"Zoom sync: Google refresh failed {"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#,
+        r#"zoom-integration: {"error":"redirect_uri_mismatch","error_description":"Bad Request"}"#,
+        // Microsoft, Okta, Auth0
+        "zoom bot: AADSTS54005: OAuth2 Authorization code was already redeemed",
+        r#"zoom-app okta POST https://dev-1.okta.com/oauth2/v1/token {"error":"invalid_grant","error_description":"The authorization code is invalid or has expired."}"#,
+        r#"auth0: {"error":"invalid_grant","error_description":"Invalid authorization code"}"#,
+        // Other services' "Invalid authorization code" (no Zoom marker)
+        "Invalid authorization code",
+        r#"ZohoOAuthException: Exception while fetching Access Token from grant token{"error":"invalid_code"}"#,
+        // Zoom REST errors outside the OAuth table
+        r#"zoom api GET https://api.zoom.us/v2/users/me 401 {"code":124,"message":"Invalid access token."}"#,
+        r#"zoom: {"code":3001,"message":"Meeting does not exist: 81234567890."}"#,
+        "2019-03-11 22:19:07,648 zoom_api:ERROR HTTP_STATUS: 401-Unauthorized, Not authenticated.",
+        // Ordinary lines mentioning tokens
+        "INFO refreshed zoom access token for account 42 expires_in=3599",
+        "POST https://zoom.us/oauth/token 200 OK in 85ms",
+        "GET /api/zoomapp/auth?code=3ZDQH98oh8J0YKDVCU6SY-E3rQ2m9T3Rg 400 1.282 ms - 1126",
+    ] {
+        assert_none(record);
+    }
+}
+
+#[test]
+fn a_zoom_only_source_needs_no_marker() {
+    let rules = RuleSet::embedded();
+    let record = r#"{"reason":"Invalid Token!","error":"invalid_grant"}"#;
+    assert_eq!(rule_of(&rules, record, None), None);
+    assert_eq!(
+        rule_of(&rules, record, Some("zoom")).as_deref(),
+        Some("token_revoked")
+    );
+    // A source declared for another provider never matches Zoom rules.
+    assert_eq!(
+        rule_of(&rules, &format!("zoom {record}"), Some("google")),
+        None
+    );
+}
+
+#[test]
+fn invalid_utf8_and_huge_records_are_handled() {
+    let rules = RuleSet::embedded();
+    let mut rec =
+        b"zoom \xff\xfe {\"reason\":\"Invalid Token!\",\"error\":\"invalid_grant\"} \xc3".to_vec();
+    let c = rules.classify(&rec, &MatchContext::default()).unwrap();
+    assert_eq!(rules.rules()[c.rule].id, "token_revoked");
+    rec.extend(std::iter::repeat_n(b'x', 8 << 20));
+    assert!(rules.classify(&rec, &MatchContext::default()).is_some());
+    assert!(redact_record(&rec).len() < 4096);
+}
+
+#[test]
+fn classify_is_shared_across_threads() {
+    let rules = std::sync::Arc::new(RuleSet::embedded());
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let rules = rules.clone();
+            std::thread::spawn(move || {
+                rules
+                    .classify(
+                        br#"zoom {"reason":"Code is expired","error":"invalid_grant"}"#,
+                        &MatchContext::default(),
+                    )
+                    .map(|c| c.rule)
+            })
+        })
+        .collect();
+    let want = rules.find("authorization_code_expired");
+    for h in handles {
+        assert_eq!(h.join().unwrap(), want);
+    }
+}
+
+#[test]
+fn redaction_of_excerpts() {
+    let out = redact_record(
+        br#"zoom POST /oauth/token code=ibcgiRImMi_PatCmZLwQxKCZOUJsBwojQ&code_verifier=abc123def456ghi789 Authorization: Basic Y2xpZW50OnNlY3JldA== {"reason":"Invalid authorization code jH8sFKaViM_RSTLNTS-Tk-_mCVkEdZpAQ","error":"invalid_grant"}"#,
+    );
+    for secret in [
+        "ibcgiRImMi",
+        "abc123def456",
+        "Y2xpZW50OnNlY3JldA",
+        "jH8sFKaViM",
+    ] {
+        assert!(!out.contains(secret), "{secret} leaked in {out}");
+    }
+    assert!(out.contains("invalid_grant"));
+}
+
+// ---------------------------------------------------------------- rule-file loading
+
+const GOOD: &str = r#"
+provider = "acme"
+markers = ["acme"]
+[[rules]]
+id = "bad_code"
+codes = ["E1"]
+message = "Bad code"
+description = "d"
+severity = "warning"
+alert = { count = 2, window = "5m" }
+patterns = ['bad code']
+summary = "s"
+remediation = "r"
+[rules.examples]
+match = ["acme: bad code"]
+no_match = ["other: bad code"]
+"#;
+
+#[test]
+fn another_provider_file_loads_without_code_changes() {
+    let rules = RuleSet::from_toml(GOOD, "acme.toml").unwrap();
+    assert_eq!(rules.rules()[0].provider, "acme");
+    assert_eq!(rules.rules()[0].alert.count, 2);
+    assert_eq!(
+        rule_of(&rules, "acme says: BAD CODE", None).as_deref(),
+        Some("bad_code")
+    );
+}
+
+#[test]
+fn every_problem_is_reported_with_file_line_column() {
+    let bad = GOOD
+        .replace("severity = \"warning\"", "severity = \"loud\"\nsevrity = 1")
+        .replace("window = \"5m\"", "window = \"5 parsecs\"")
+        .replace("patterns = ['bad code']", "patterns = ['bad (code', '.*x']")
+        + r#"
+[[rules]]
+id = "bad_code"
+codes = []
+message = "m"
+description = "d"
+severity = "info"
+alert = { count = 1, window = "1m" }
+patterns = ['acme failed']
+summary = "s"
+remediation = "r"
+[rules.examples]
+match = ["acme: something else"]
+"#;
+    let err = RuleSet::from_toml(&bad, "acme.toml").unwrap_err();
+    let text = err.to_string();
+    for want in [
+        "acme.toml:9:12: rules[0].severity: unknown severity `loud`",
+        "acme.toml:10:1: rules[0].sevrity: unknown key",
+        "acme.toml:11:31: rules[0].alert.window: invalid duration `5 parsecs`",
+        "acme.toml:12:13: rules[0].patterns[0]: invalid regex",
+        "acme.toml:12:26: rules[0].patterns[1]: pattern `.*x` does not start with a literal",
+    ] {
+        assert!(text.contains(want), "missing `{want}` in:\n{text}");
+    }
+    // A rule id used twice in one file.
+    let dup = format!("{GOOD}\n{}", &GOOD[GOOD.find("[[rules]]").unwrap()..]);
+    let text = RuleSet::from_toml(&dup, "acme.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains(
+            "acme.toml:19:6: rules[1].id: duplicate rule id `bad_code` (first defined on line 5)"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn failing_examples_are_reported_where_they_are_written() {
+    let bad = GOOD.replace(
+        "match = [\"acme: bad code\"]",
+        "match = [\"acme: good code\"]",
+    );
+    let bad = bad.replace(
+        "no_match = [\"other: bad code\"]",
+        "no_match = [\"acme: bad code here\"]",
+    );
+    let text = RuleSet::from_toml(&bad, "acme.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("acme.toml:15:10: rules[0].examples.match[0]: example must classify as `bad_code` but classifies as no rule"),
+        "{text}"
+    );
+    assert!(
+        text.contains("acme.toml:16:13: rules[0].examples.no_match[0]: lookalike must not match any rule but classifies as `bad_code`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ids_duplicated_across_files_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.toml");
+    let b = dir.path().join("b.toml");
+    std::fs::write(&a, GOOD).unwrap();
+    std::fs::write(&b, GOOD.replace("acme", "bcme")).unwrap();
+    let err = RuleSet::load(&[a.as_path(), b.as_path()]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("b.toml:5:6: rules[0].id: duplicate rule id `bad_code`"),
+        "{err}"
+    );
+    let missing = dir.path().join("missing.toml");
+    let err = RuleSet::load(&[missing.as_path()]).unwrap_err();
+    assert!(err.to_string().contains("cannot read rule file"), "{err}");
+}
