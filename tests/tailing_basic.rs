@@ -128,3 +128,77 @@ fn stdin_is_read_to_its_end_including_a_last_line_without_newline() {
         "stdin alone keeps no checkpoints"
     );
 }
+
+#[test]
+fn file_events_wake_the_reader_without_any_polling() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = p(dir.path(), "app.log");
+    append(&log, "");
+    let glob = dir.path().join("*.log");
+    let mut opts = options(&dir.path().join("state"));
+    // No poll within the test's lifetime: only inotify events can deliver these lines.
+    opts.poll_interval = std::time::Duration::from_secs(3600);
+    let run = Running::start(vec![file_spec("app", &[&glob], StartAt::End)], opts);
+    for i in 0..5 {
+        append(&log, &format!("event-{i}\n"));
+        run.wait_records(i + 1);
+    }
+    append(&p(dir.path(), "second.log"), "created\n");
+    run.wait_records(6);
+    assert_eq!(
+        run.stop(),
+        ["event-0", "event-1", "event-2", "event-3", "event-4", "created"]
+    );
+}
+
+#[test]
+fn each_source_labels_its_own_records() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("a")).unwrap();
+    std::fs::create_dir(dir.path().join("b")).unwrap();
+    let ga = dir.path().join("a/*.log");
+    let gb = dir.path().join("b/*.log");
+    let run = Running::start(
+        vec![
+            file_spec("a", &[&ga], StartAt::End),
+            file_spec("b", &[&gb], StartAt::End),
+        ],
+        options(&dir.path().join("state")),
+    );
+    append(&dir.path().join("a/x.log"), "from-a\n");
+    append(&dir.path().join("b/x.log"), "from-b\n");
+    run.wait_records(2);
+    let mut got: Vec<(usize, String)> = run
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|g| (g.source, g.text.clone()))
+        .collect();
+    got.sort();
+    assert_eq!(got, [(0, "from-a".to_string()), (1, "from-b".to_string())]);
+    run.stop();
+    assert!(dir.path().join("state/checkpoints-a.json").exists());
+    assert!(dir.path().join("state/checkpoints-b.json").exists());
+}
+
+#[test]
+fn the_poll_fallback_finds_writes_that_raise_no_event() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("watched")).unwrap();
+    std::fs::create_dir(dir.path().join("elsewhere")).unwrap();
+    let log = dir.path().join("watched/app.log");
+    append(&log, "");
+    // inotify reports a write under the name it was made through: writes through this hard
+    // link in an unwatched directory raise no event for the watched one (like NFS, where
+    // other clients' writes raise none at all).
+    let link = dir.path().join("elsewhere/app.log");
+    std::fs::hard_link(&log, &link).unwrap();
+    let glob = dir.path().join("watched/*.log");
+    let mut opts = options(&dir.path().join("state"));
+    opts.poll_interval = std::time::Duration::from_millis(300);
+    let run = Running::start(vec![file_spec("app", &[&glob], StartAt::End)], opts);
+    append(&link, "polled-1\npolled-2\n");
+    assert_eq!(run.wait_records(2), ["polled-1", "polled-2"]);
+    assert_eq!(run.stop(), ["polled-1", "polled-2"]);
+}

@@ -151,3 +151,84 @@ fn a_stalled_consumer_pauses_reading() {
         stopped.final_checkpoint().unwrap();
     });
 }
+
+/// Throughput figure, not an assertion: `cargo test --release --test tailing_scale -- --ignored
+/// --nocapture`. Prints lines/s through `Sources` (appending writer, plain format, consumer that
+/// only counts and acks) beside `wc -l` on the same file as a baseline.
+#[test]
+#[ignore]
+fn throughput_figure() {
+    const N: usize = 2_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    append(&log, "");
+    let glob = dir.path().join("*.log");
+    let counts = Arc::new(Counts::default());
+    let rt = runtime();
+    let (sources, mut rx) = rt.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::channel::<RecordBatch>(64);
+        let obs: Arc<dyn SourceObserver> = counts.clone();
+        let s = Sources::start(
+            vec![file_spec("app", &[&glob], StartAt::End)],
+            options(&dir.path().join("state")),
+            tx,
+            obs,
+        )
+        .unwrap();
+        (s, rx)
+    });
+    let t0 = std::time::Instant::now();
+    let writer = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::io::BufWriter::with_capacity(
+                1 << 16,
+                std::fs::OpenOptions::new().append(true).open(&log).unwrap(),
+            );
+            for i in 0..N {
+                writeln!(
+                    f,
+                    "level=error msg=\"token exchange failed\" error=invalid_grant n={i}"
+                )
+                .unwrap();
+            }
+        })
+    };
+    let got = rt.block_on(async {
+        let mut n = 0usize;
+        while n < N {
+            let b = tokio::time::timeout(DEADLINE, rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            n += b.ends.len();
+            if let Some(a) = b.ack {
+                a.commit();
+            }
+        }
+        n
+    });
+    let elapsed = t0.elapsed();
+    writer.join().unwrap();
+    let w0 = std::time::Instant::now();
+    let wc = std::process::Command::new("wc")
+        .arg("-l")
+        .arg(&log)
+        .output()
+        .unwrap();
+    let wc_elapsed = w0.elapsed();
+    println!(
+        "sources: {got} lines in {:.3} s = {:.0} lines/s (writer appending concurrently); wc -l: {} in {:.3} s",
+        elapsed.as_secs_f64(),
+        got as f64 / elapsed.as_secs_f64(),
+        String::from_utf8_lossy(&wc.stdout).trim(),
+        wc_elapsed.as_secs_f64()
+    );
+    assert_eq!(got, N);
+    rt.block_on(async {
+        let stopped = sources.stop().await;
+        while rx.recv().await.is_some() {}
+        stopped.final_checkpoint().unwrap();
+    });
+}
