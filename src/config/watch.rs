@@ -64,8 +64,10 @@ pub fn spawn(files: Vec<PathBuf>, reload: Arc<tokio::sync::Notify>) -> Option<Wa
             tracing::warn!(dir = %dir.display(), "cannot watch ({e}); reload with SIGHUP instead");
         }
     }
+    // The baseline is taken now, before any event can arrive: taken inside the task, an edit
+    // made before the task first ran would become the baseline and never trigger a reload.
+    let mut last = digest(&files);
     let task = tokio::spawn(async move {
-        let mut last = digest(&files);
         while rx.recv().await.is_some() {
             // Coalesce a burst of events, then look at what actually changed.
             loop {
