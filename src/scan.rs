@@ -543,6 +543,7 @@ pub fn check_files(config: Option<&Path>, rules: &[PathBuf]) -> (Diagnostics, Ve
     if let Some(path) = config {
         match Config::load(path) {
             Ok(cfg) => {
+                diags.0.extend(endpoint_problems(path, &cfg));
                 for r in cfg.rules {
                     if !rule_files.contains(&r) {
                         rule_files.push(r);
@@ -573,6 +574,32 @@ pub fn check_files(config: Option<&Path>, rules: &[PathBuf]) -> (Diagnostics, Ve
         checked.extend(rule_files.iter().map(|p| p.display().to_string()));
     }
     (diags, checked)
+}
+
+/// Problems the HTTP endpoint would refuse to start with: TLS files that do not load, and
+/// basic-auth hashes that are not valid bcrypt. Loading them here, as `serve` does, catches
+/// them before a deploy rather than at the daemon's start.
+fn endpoint_problems(path: &Path, cfg: &Config) -> Vec<crate::diag::Diagnostic> {
+    let file = path.display().to_string();
+    let mut out = Vec::new();
+    let mut problem = |field: &str, message: String| {
+        out.push(crate::diag::Diagnostic {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            field: Some(field.to_string()),
+            message,
+        })
+    };
+    if let Some(tls) = &cfg.http.tls {
+        if let Err(e) = crate::exporter::tls::acceptor(tls) {
+            problem("http.tls", e.to_string());
+        }
+    }
+    if let Err(e) = crate::exporter::auth::BasicAuth::new(&cfg.http.basic_auth_users) {
+        problem("http.basic_auth_users", e.to_string());
+    }
+    out
 }
 
 /// The `rules` of a config file that failed validation, read leniently (relative paths

@@ -301,3 +301,46 @@ fn scan_line_numbers_count_blank_lines() {
     assert_eq!(v["rules"][0]["first_line"], 5);
     assert_eq!(v["rules"][0]["last_line"], 9);
 }
+
+#[test]
+fn check_loads_the_endpoints_tls_files_and_password_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/http");
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        format!(
+            "[http.tls]\ncert_file = \"{fixtures}/server.pem\"\nkey_file = \"{fixtures}/server.key\"\n"
+        ),
+    )
+    .unwrap();
+    let out = run(&["check", "--config", good.to_str().unwrap()], None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[http.tls]\ncert_file = \"missing.pem\"\nkey_file = \"missing.key\"\n[http.basic_auth_users]\nprometheus = \"$2y$10$not-a-real-bcrypt-hash\"\n",
+    )
+    .unwrap();
+    let out = run(&["check", "--config", bad.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml: http.tls:") && err.contains("missing.pem"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.toml: http.basic_auth_users:") && err.contains("prometheus"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("not-a-real-bcrypt-hash"),
+        "a hash is never echoed: {err}"
+    );
+}
