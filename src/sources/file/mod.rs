@@ -546,13 +546,18 @@ impl Server {
         let Some(file) = t.file.as_ref() else {
             return Ok(Turn::Done);
         };
-        let size = match file.metadata() {
-            Ok(m) => m.len(),
+        let (size, mtime) = match file.metadata() {
+            Ok(m) => (m.len(), m.modified().ok()),
             Err(e) => {
                 self.src.observer.read_error(idx, error_kind(&e));
                 return Ok(Turn::Done);
             }
         };
+        // Nothing changed since a look that found everything read: an idle poll stops here.
+        if mtime.is_some() && mtime == t.settled_mtime && size == t.size && t.read_pos >= size {
+            return Ok(Turn::Done);
+        }
+        t.settled_mtime = None;
         t.size = size;
         // Truncated (copytruncate, `> file`) or rewritten in place since we last looked.
         let rewritten =
@@ -582,6 +587,7 @@ impl Server {
             }
         }
         if t.read_pos >= size {
+            t.settled_mtime = mtime;
             return Ok(Turn::Done);
         }
         let n = match read_chunk(file, t.read_pos, &mut self.buf) {

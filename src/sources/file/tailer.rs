@@ -44,6 +44,9 @@ pub struct Tailer {
     pub read_pos: u64,
     /// Size at the last look (for lag).
     pub size: u64,
+    /// Modification time at the last look that found everything read: while size and mtime
+    /// stay the same, a poll has nothing to check (no fingerprint re-read).
+    pub settled_mtime: Option<std::time::SystemTime>,
     /// Frames this file's bytes.
     pub framer: Framer,
     /// Acknowledged offset of the current generation.
@@ -87,6 +90,7 @@ impl Tailer {
             base: 0,
             read_pos: 0,
             size: 0,
+            settled_mtime: None,
             framer: Framer::new(format, limits),
             cursor: Arc::new(AtomicU64::new(0)),
             sent: 0,
