@@ -213,6 +213,12 @@ fn load_rules(paths: &[PathBuf]) -> Result<RuleSet, ExitCode> {
     })
 }
 
+/// What `scan` and `classify` both start from: the compiled rules and the input format, or
+/// the exit code after the problem was printed.
+fn prepare(rules: &[PathBuf], input_format: &str) -> Result<(RuleSet, Format), ExitCode> {
+    Ok((load_rules(rules)?, self::input_format(input_format)?))
+}
+
 fn input_format(s: &str) -> Result<Format, ExitCode> {
     Format::parse(s).ok_or_else(|| {
         eprintln!("oauthwatch: unknown --input-format `{s}`; use auto, plain, json, cri or docker");
@@ -248,12 +254,8 @@ fn progress_bar(total: Option<u64>) -> Option<indicatif::ProgressBar> {
 
 /// `oauthwatch scan`.
 pub fn scan(args: &ScanArgs) -> ExitCode {
-    let rules = match load_rules(&args.rules) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let format = match input_format(&args.input_format) {
-        Ok(f) => f,
+    let (rules, format) = match prepare(&args.rules, &args.input_format) {
+        Ok(v) => v,
         Err(code) => return code,
     };
     let ctx = MatchContext {
@@ -455,12 +457,8 @@ fn write_text(
 
 /// `oauthwatch classify`.
 pub fn classify(args: &ClassifyArgs) -> ExitCode {
-    let rules = match load_rules(&args.rules) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let format = match input_format(&args.input_format) {
-        Ok(f) => f,
+    let (rules, format) = match prepare(&args.rules, &args.input_format) {
+        Ok(v) => v,
         Err(code) => return code,
     };
     let ctx = MatchContext {

@@ -6,7 +6,7 @@
 //! thread drains the queue and acknowledges every batch → write the final checkpoints →
 //! close the HTTP endpoint. The whole sequence is bounded by [`SHUTDOWN_BUDGET`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +21,6 @@ use super::settings;
 use crate::classifier::RuleSet;
 use crate::cli::RunArgs;
 use crate::config::{watch, Config};
-use crate::diag::Diagnostics;
 use crate::exporter::{self, Site};
 use crate::registry::{HintsReport, Registry, SourceLabels};
 use crate::sources::{
@@ -58,15 +57,6 @@ pub enum RunError {
     /// Signal handlers could not be installed.
     #[error("signal handling: {0}")]
     Signals(std::io::Error),
-}
-
-/// Load the rule files, or the embedded Zoom rules when none is named.
-pub fn load_rules(files: &[PathBuf]) -> Result<RuleSet, Diagnostics> {
-    if files.is_empty() {
-        return Ok(RuleSet::embedded());
-    }
-    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-    RuleSet::load(&paths)
 }
 
 /// The endpoint's view of the registry.
@@ -220,7 +210,7 @@ impl Reloader {
     /// Re-read config and rules; apply them only if all of it is valid.
     async fn reload(&mut self) {
         let loaded = settings::resolve(&self.args)
-            .and_then(|cfg| load_rules(&cfg.rules).map(|rules| (cfg, rules)));
+            .and_then(|cfg| RuleSet::load_or_embedded(&cfg.rules).map(|rules| (cfg, rules)));
         let (mut cfg, rules) = match loaded {
             Ok(v) => v,
             Err(diags) => {
@@ -471,6 +461,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn cfg(text: &str) -> Config {
         Config::parse(text, "c.toml", Path::new("")).unwrap()

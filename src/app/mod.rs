@@ -29,7 +29,7 @@ pub fn main(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rules = match daemon::load_rules(&config.rules) {
+    let rules = match crate::classifier::RuleSet::load_or_embedded(&config.rules) {
         Ok(r) => r,
         Err(diags) => {
             eprintln!("oauthwatch: invalid rule file:\n{diags}");
