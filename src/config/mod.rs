@@ -417,7 +417,13 @@ fn read_source(
             );
             ok = false;
         }
-        exclude.push(g);
+        // A bare name pattern (`*.gz`) matches file names anywhere; one with a directory part
+        // is a path, resolved like `paths`.
+        exclude.push(if g.contains('/') {
+            resolve_glob(base, &g)
+        } else {
+            g
+        });
     }
     if paths.is_empty() && !stdin {
         src.error(
@@ -577,7 +583,7 @@ start_at = "beginning"
     #[test]
     fn relative_paths_resolve_against_the_config_directory() {
         let c = Config::parse(
-            "rules = [\"rules/x.toml\"]\nstate_dir = \"st\"\n[[sources]]\nname = \"a\"\npaths = [\"logs/*.log\", \"/abs/*.log\"]\n",
+            "rules = [\"rules/x.toml\"]\nstate_dir = \"st\"\n[[sources]]\nname = \"a\"\npaths = [\"logs/*.log\", \"/abs/*.log\"]\nexclude = [\"*.gz\", \"logs/old/*.log\"]\n",
             "c.toml",
             Path::new("/etc/ow"),
         )
@@ -585,6 +591,7 @@ start_at = "beginning"
         assert_eq!(c.rules, vec![PathBuf::from("/etc/ow/rules/x.toml")]);
         assert_eq!(c.state_dir, PathBuf::from("/etc/ow/st"));
         assert_eq!(c.sources[0].paths, vec!["/etc/ow/logs/*.log", "/abs/*.log"]);
+        assert_eq!(c.sources[0].exclude, vec!["*.gz", "/etc/ow/logs/old/*.log"]);
     }
 
     #[test]
