@@ -317,3 +317,19 @@ fn readiness_follows_the_sources() {
     assert_eq!(d.get("/healthz").0, 200);
     assert_eq!(d.stop(), 0);
 }
+
+#[test]
+fn sigterm_stops_the_daemon_while_its_stdin_is_still_open() {
+    // `app | oauthwatch run --stdin` in a pod: the app is still running when the pod stops.
+    let mut d = Daemon::start(&["--stdin", "--provider", "zoom"], Stdio::piped());
+    let mut stdin = d.child.stdin.take().unwrap();
+    stdin.write_all(REUSED_CODE.as_bytes()).unwrap();
+    d.wait_metric(
+        "oauthwatch_errors_total",
+        &[("rule", "invalid_authorization_code"), ("source", "stdin")],
+        1.0,
+    );
+    // The pipe stays open (held here) while the daemon is told to stop.
+    assert_eq!(d.stop(), 0);
+    drop(stdin);
+}

@@ -53,7 +53,12 @@ pub fn main(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(daemon::run(args, config, rules, log)) {
+    let outcome = runtime.block_on(daemon::run(args, config, rules, log));
+    // Everything that matters (counts, checkpoints) is done by now. A read of standard input
+    // still blocked in the runtime's blocking pool (the pipe's writer is alive) cannot be
+    // cancelled, and dropping the runtime would wait for it forever: do not wait.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
