@@ -333,3 +333,25 @@ fn sigterm_stops_the_daemon_while_its_stdin_is_still_open() {
     assert_eq!(d.stop(), 0);
     drop(stdin);
 }
+
+#[test]
+fn sigterm_counts_a_last_stdin_line_that_has_no_newline_yet() {
+    // Standard input has no checkpoint to resume from: what was read must be counted now.
+    let mut d = Daemon::start(&["--stdin", "--provider", "zoom"], Stdio::piped());
+    let mut stdin = d.child.stdin.take().unwrap();
+    stdin.write_all(REUSED_CODE.trim_end().as_bytes()).unwrap();
+    let bytes = REUSED_CODE.trim_end().len() as f64;
+    d.wait_metric(
+        "oauthwatch_source_bytes_total",
+        &[("source", "stdin")],
+        bytes,
+    );
+    let logs = d.stderr.clone();
+    assert_eq!(d.stop(), 0);
+    let logs = logs.lock().unwrap().clone();
+    assert!(
+        logs.contains("stopped cleanly records=1 matches=1"),
+        "the partial line is classified at the stop:\n{logs}"
+    );
+    drop(stdin);
+}

@@ -29,7 +29,17 @@ pub async fn run<R: AsyncRead + Unpin>(
         let mut bytes = 0u64;
         let mut eof = false;
         tokio::select! {
-            _ = cancel.cancelled() => return,
+            _ = cancel.cancelled() => {
+                // A pipe cannot be re-read after a restart: what the framer holds (a partial
+                // line, a record waiting for its continuation) is handed on now. The consumer
+                // drains the queue until every sender is gone, so this send completes.
+                framer.finish(&mut framed);
+                report_framed(&*observer, idx, &framed, 0);
+                if !framed.ends.is_empty() {
+                    let _ = tx.send(batch_of(idx, framed)).await;
+                }
+                return;
+            }
             _ = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -57,23 +67,23 @@ pub async fn run<R: AsyncRead + Unpin>(
             },
         }
         report_framed(&*observer, idx, &framed, bytes);
-        if !framed.ends.is_empty() {
-            let batch = RecordBatch {
-                source: idx,
-                data: framed.data,
-                ends: framed.ends,
-                lines: framed.lines,
-                k8s: None,
-                ack: None,
-            };
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                r = tx.send(batch) => if r.is_err() { return },
-            }
+        if !framed.ends.is_empty() && tx.send(batch_of(idx, framed)).await.is_err() {
+            return;
         }
         if eof {
             tracing::info!(source = %spec.name, "end of standard input");
             return;
         }
+    }
+}
+
+fn batch_of(idx: SourceIdx, framed: Framed) -> RecordBatch {
+    RecordBatch {
+        source: idx,
+        data: framed.data,
+        ends: framed.ends,
+        lines: framed.lines,
+        k8s: None,
+        ack: None,
     }
 }
