@@ -202,3 +202,26 @@ fn the_poll_fallback_finds_writes_that_raise_no_event() {
     assert_eq!(run.wait_records(2), ["polled-1", "polled-2"]);
     assert_eq!(run.stop(), ["polled-1", "polled-2"]);
 }
+
+#[test]
+fn a_symlink_found_after_start_has_its_target_watched_at_once() {
+    // Kubernetes: a new pod's /var/log/containers/*.log link points into /var/log/pods/.
+    let dir = tempfile::tempdir().unwrap();
+    let containers = p(dir.path(), "containers");
+    let pods = p(dir.path(), "pods");
+    std::fs::create_dir_all(&containers).unwrap();
+    std::fs::create_dir_all(&pods).unwrap();
+    let mut opts = options(&dir.path().join("state"));
+    // No poll within the test's lifetime: only inotify events can deliver these lines.
+    opts.poll_interval = std::time::Duration::from_secs(3600);
+    let glob = containers.join("*.log");
+    let run = Running::start(vec![file_spec("c", &[&glob], StartAt::Beginning)], opts);
+    let target = p(&pods, "0.log");
+    append(&target, "");
+    std::os::unix::fs::symlink(&target, p(&containers, "web_shop_app-1.log")).unwrap();
+    append(&target, "first\n");
+    run.wait_records(1);
+    append(&target, "second\n");
+    run.wait_records(2);
+    assert_eq!(run.stop(), ["first", "second"]);
+}

@@ -285,6 +285,13 @@ impl Server {
         if initial {
             self.resume_rotated(now);
         }
+        // Files found just now may live elsewhere (a symlink's target, as in Kubernetes'
+        // /var/log/containers): watch their directories at once, not from the next poll.
+        // What they got before the watch is read by the drain that follows every rescan.
+        let found = self.watch_dirs();
+        if found != dirs {
+            self.watcher.set(&found);
+        }
     }
 
     /// A path the globs match was renamed to one they do not match: if the file was never
