@@ -286,12 +286,16 @@ impl Reloader {
             ) {
                 Ok(started) => {
                     self.sources = Some(started);
+                    self.registry.set_ready(true);
                     tracing::info!(sources = cfg.sources.len(), "sources restarted");
                 }
                 Err(e) => {
-                    // Cannot happen short of the state directory vanishing; say so loudly.
-                    tracing::error!("restarting the sources failed: {e}");
+                    // Only if the state directory vanished. Nothing reads now: not ready, a
+                    // failed reload, and the old config kept, so the next reload retries.
+                    tracing::error!("restarting the sources failed; reload to retry: {e}");
                     self.registry.set_ready(false);
+                    self.registry.reload_result(false);
+                    return;
                 }
             }
         }
