@@ -302,6 +302,21 @@ const MAX_HELD: usize = 64 * 1024;
 /// Above this, a record buffer is given back after use (one huge record does not pin memory).
 const KEEP_CAPACITY: usize = 16 * 1024;
 
+/// Put a buffer that was taken out for use back in `slot`, empty, keeping at most
+/// `KEEP_CAPACITY` of it (one huge record must not pin its memory for ever).
+fn recycle(slot: &mut Vec<u8>, used: Vec<u8>) {
+    *slot = used;
+    recycle_in_place(slot);
+}
+
+/// Empty `buf`, keeping at most `KEEP_CAPACITY` of its capacity.
+fn recycle_in_place(buf: &mut Vec<u8>) {
+    buf.clear();
+    if buf.capacity() > KEEP_CAPACITY {
+        buf.shrink_to(KEEP_CAPACITY);
+    }
+}
+
 impl Framer {
     /// A framer for one stream.
     pub fn new(format: Format, limits: FramingLimits) -> Framer {
@@ -553,12 +568,7 @@ impl State {
         let outer = self.inflight.replace(span.start);
         self.logical(s, &buf, span, now, out);
         self.inflight = outer;
-        let part = &mut self.streams[s].part;
-        part.buf = buf;
-        part.buf.clear();
-        if part.buf.capacity() > KEEP_CAPACITY {
-            part.buf.shrink_to(KEEP_CAPACITY);
-        }
+        recycle(&mut self.streams[s].part.buf, buf);
         self.release(out);
     }
 
@@ -688,12 +698,7 @@ impl State {
             lines: rec.lines,
         };
         self.emit(&buf, span, out);
-        let rec = &mut self.streams[s].rec;
-        rec.buf = buf;
-        rec.buf.clear();
-        if rec.buf.capacity() > KEEP_CAPACITY {
-            rec.buf.shrink_to(KEEP_CAPACITY);
-        }
+        recycle(&mut self.streams[s].rec.buf, buf);
         self.release(out);
     }
 
@@ -800,10 +805,7 @@ impl State {
         }
         if n == self.held.recs.len() {
             self.held.recs.clear();
-            self.held.data.clear();
-            if self.held.data.capacity() > KEEP_CAPACITY {
-                self.held.data.shrink_to(KEEP_CAPACITY);
-            }
+            recycle_in_place(&mut self.held.data);
         } else if n > 0 {
             let mut data = Vec::new();
             let mut recs = Vec::new();
