@@ -17,7 +17,7 @@ pub mod watch;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -210,6 +210,31 @@ impl Server {
         dirs
     }
 
+    /// A tailer for a file found at `path`, framed as the source says, with the Kubernetes
+    /// identity of `k8s_name` (the name the globs matched) when the source asks for it.
+    fn tailer(
+        &self,
+        id: FileId,
+        path: PathBuf,
+        k8s_name: Option<&Path>,
+        initial: bool,
+        now: Instant,
+    ) -> Tailer {
+        let k8s = k8s_name
+            .filter(|_| self.src.spec.kubernetes_metadata)
+            .and_then(crate::sources::k8s::parse)
+            .map(Arc::new);
+        Tailer::new(
+            id,
+            path,
+            self.src.spec.format,
+            self.src.limits.framing,
+            k8s,
+            initial,
+            now,
+        )
+    }
+
     /// Rediscover the globs: new files, files replaced at their path, files gone.
     fn rescan(&mut self, initial: bool) {
         let dirs = self.watch_dirs();
@@ -252,20 +277,7 @@ impl Server {
                 Self::index(&mut self.by_path, t);
                 continue;
             }
-            let k8s = if self.src.spec.kubernetes_metadata {
-                crate::sources::k8s::parse(&path).map(Arc::new)
-            } else {
-                None
-            };
-            let mut t = Tailer::new(
-                id,
-                path,
-                self.src.spec.format,
-                self.src.limits.framing,
-                k8s,
-                initial,
-                now,
-            );
+            let mut t = self.tailer(id, path.clone(), Some(&path), initial, now);
             t.discovered_size = meta.len();
             Self::index(&mut self.by_path, &t);
             tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "watching file");
@@ -309,20 +321,7 @@ impl Server {
             if !meta.is_file() || self.files.contains_key(&id) {
                 continue;
             }
-            let k8s = if self.src.spec.kubernetes_metadata {
-                crate::sources::k8s::parse(from).map(Arc::new)
-            } else {
-                None
-            };
-            let mut t = Tailer::new(
-                id,
-                to.clone(),
-                self.src.spec.format,
-                self.src.limits.framing,
-                k8s,
-                false,
-                now,
-            );
+            let mut t = self.tailer(id, to.clone(), Some(from), false, now);
             t.gone_since = Some(now);
             tracing::debug!(source = %self.src.spec.name, path = %to.display(), "file rotated away before it was read; draining it");
             self.files.insert(id, t);
@@ -355,15 +354,7 @@ impl Server {
             if !std::fs::metadata(&path).is_ok_and(|m| m.len() > saved.offset) {
                 continue;
             }
-            let mut t = Tailer::new(
-                id,
-                path,
-                self.src.spec.format,
-                self.src.limits.framing,
-                None,
-                false,
-                now,
-            );
+            let mut t = self.tailer(id, path, None, false, now);
             t.gone_since = Some(now);
             tracing::info!(source = %self.src.spec.name, path = %t.path.display(), "draining a rotated file left unfinished before the restart");
             self.files.insert(id, t);
