@@ -11,28 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{metric_value, Daemon, DEADLINE};
+use common::{configmap_data, metric_value, Daemon, DEADLINE};
 use oauthwatch::classifier::RuleSet;
-use serde::Deserialize;
-use serde_yaml::Value;
-
-/// The ConfigMap of deploy/kubernetes/sidecar.yaml: key -> contents.
-fn sidecar_configmap() -> Vec<(String, String)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes/sidecar.yaml");
-    let text = std::fs::read_to_string(path).unwrap();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let v = Value::deserialize(doc).unwrap();
-        if v["kind"] == "ConfigMap" {
-            return v["data"]
-                .as_mapping()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.as_str().unwrap().into(), v.as_str().unwrap().into()))
-                .collect();
-        }
-    }
-    panic!("no ConfigMap in sidecar.yaml");
-}
 
 /// A ConfigMap volume as the kubelet's atomic writer maintains it.
 struct ConfigMapVolume {
@@ -100,7 +80,7 @@ fn rule_info_line<'a>(metrics: &'a str, rule: &str) -> Option<&'a str> {
 
 #[test]
 fn configmap_update_reloads_rules_without_sighup() {
-    let data = sidecar_configmap();
+    let data = configmap_data("sidecar.yaml");
     let rules_text = &data
         .iter()
         .find(|(k, _)| k == "zoom-oauth.toml")

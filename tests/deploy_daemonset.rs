@@ -6,30 +6,9 @@
 mod common;
 
 use std::os::unix::fs::symlink;
-use std::path::Path;
 use std::process::Stdio;
 
-use common::{append, Daemon};
-use serde::Deserialize;
-use serde_yaml::Value;
-
-/// The DaemonSet ConfigMap's keys.
-fn node_configmap() -> Vec<(String, String)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes/daemonset.yaml");
-    let text = std::fs::read_to_string(path).unwrap();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let v = Value::deserialize(doc).unwrap();
-        if v["kind"] == "ConfigMap" {
-            return v["data"]
-                .as_mapping()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.as_str().unwrap().into(), v.as_str().unwrap().into()))
-                .collect();
-        }
-    }
-    panic!("no ConfigMap in daemonset.yaml");
-}
+use common::{append, configmap_data, Daemon};
 
 #[test]
 fn daemonset_config_counts_container_failures_per_pod() {
@@ -41,7 +20,7 @@ fn daemonset_config_counts_container_failures_per_pod() {
     for d in [&etc, &containers, &pods] {
         std::fs::create_dir_all(d).unwrap();
     }
-    for (key, text) in node_configmap() {
+    for (key, text) in configmap_data("daemonset.yaml") {
         let text = if key == "config.toml" {
             assert!(text.contains("\"/var/log/containers/*.log\""), "{text}");
             text.replace(

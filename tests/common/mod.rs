@@ -226,3 +226,24 @@ pub fn append(path: &Path, text: &str) {
         .unwrap();
     f.write_all(text.as_bytes()).unwrap();
 }
+
+/// The `data` of the ConfigMap in `deploy/kubernetes/<manifest>`, as (key, text) pairs.
+pub fn configmap_data(manifest: &str) -> Vec<(String, String)> {
+    use serde::Deserialize;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/kubernetes")
+        .join(manifest);
+    let text = std::fs::read_to_string(&path).unwrap();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let v = serde_yaml::Value::deserialize(doc).unwrap();
+        if v["kind"] == "ConfigMap" {
+            return v["data"]
+                .as_mapping()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.as_str().unwrap().into(), v.as_str().unwrap().into()))
+                .collect();
+        }
+    }
+    panic!("no ConfigMap in {}", path.display());
+}
