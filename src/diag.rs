@@ -39,6 +39,18 @@ impl Diagnostic {
         }
     }
 
+    /// A diagnostic about one field of `file` whose place in it is not known (a flag, or a
+    /// value that only failed when it was used, like a TLS file that does not load).
+    pub fn field(file: &str, field: &str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            file: file.to_string(),
+            line: 0,
+            column: 0,
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+
     /// A diagnostic about a whole file (unreadable, missing).
     pub fn whole_file(file: &str, message: impl Into<String>) -> Self {
         Diagnostic {

@@ -581,13 +581,7 @@ fn endpoint_problems(path: &Path, cfg: &Config) -> Vec<crate::diag::Diagnostic> 
     let file = path.display().to_string();
     let mut out = Vec::new();
     let mut problem = |field: &str, message: String| {
-        out.push(crate::diag::Diagnostic {
-            file: file.clone(),
-            line: 0,
-            column: 0,
-            field: Some(field.to_string()),
-            message,
-        })
+        out.push(crate::diag::Diagnostic::field(&file, field, message))
     };
     if let Some(tls) = &cfg.http.tls {
         if let Err(e) = crate::exporter::tls::acceptor(tls) {

@@ -98,13 +98,7 @@ pub fn apply_flags(cfg: &mut Config, args: &RunArgs) -> Result<(), Diagnostics> 
 }
 
 fn flag_error(field: &str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic {
-        file: FLAGS.to_string(),
-        line: 0,
-        column: 0,
-        field: Some(field.to_string()),
-        message: message.into(),
-    }
+    Diagnostic::field(FLAGS, field, message)
 }
 
 fn flag_source(name: &str, args: &RunArgs, start_at: Option<StartAt>) -> SourceSpec {
