@@ -190,7 +190,10 @@ fn the_set_is_well_formed_and_large_enough() {
             }
         }
         if !matches!(r.provider.as_deref(), None | Some("zoom")) {
-            problems.push(format!("line {}: provider must be null or \"zoom\"", r.line));
+            problems.push(format!(
+                "line {}: provider must be null or \"zoom\"",
+                r.line
+            ));
         }
         if r.record.trim().is_empty() {
             problems.push(format!("line {}: empty record", r.line));
@@ -201,7 +204,11 @@ fn the_set_is_well_formed_and_large_enough() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     let lookalikes = set.iter().filter(|r| r.expect.is_none()).count();
-    assert!(set.len() >= 150, "{} records; the set must keep at least 150", set.len());
+    assert!(
+        set.len() >= 150,
+        "{} records; the set must keep at least 150",
+        set.len()
+    );
     assert!(
         2 * lookalikes >= set.len(),
         "{lookalikes} lookalikes of {}: at least half must be lookalikes",
@@ -223,7 +230,12 @@ fn both_modes_meet_the_floors() {
         set.len(),
         set.len() - failures
     );
-    let default = score(&rules, &set, "no provider declared", &MatchContext { provider: None });
+    let default = score(
+        &rules,
+        &set,
+        "no provider declared",
+        &MatchContext { provider: None },
+    );
     let zoom = score(
         &rules,
         &set,
@@ -240,23 +252,38 @@ fn both_modes_meet_the_floors() {
     };
     floor(
         default.detection_recall >= 0.95,
-        format!("no provider: detection recall {:.2} < 0.95", default.detection_recall),
+        format!(
+            "no provider: detection recall {:.2} < 0.95",
+            default.detection_recall
+        ),
     );
     floor(
         default.row_accuracy >= 0.98,
-        format!("no provider: row accuracy {:.2} < 0.98", default.row_accuracy),
+        format!(
+            "no provider: row accuracy {:.2} < 0.98",
+            default.row_accuracy
+        ),
     );
     floor(
         default.false_positive_rate <= 0.01,
-        format!("no provider: false positives {:.2} > 0.01", default.false_positive_rate),
+        format!(
+            "no provider: false positives {:.2} > 0.01",
+            default.false_positive_rate
+        ),
     );
     floor(
         zoom.detection_recall >= 0.98,
-        format!("provider zoom: detection recall {:.2} < 0.98", zoom.detection_recall),
+        format!(
+            "provider zoom: detection recall {:.2} < 0.98",
+            zoom.detection_recall
+        ),
     );
     floor(
         zoom.row_accuracy >= 0.98,
-        format!("provider zoom: row accuracy {:.2} < 0.98", zoom.row_accuracy),
+        format!(
+            "provider zoom: row accuracy {:.2} < 0.98",
+            zoom.row_accuracy
+        ),
     );
     assert!(
         below.is_empty(),
