@@ -7,8 +7,12 @@
 //! directory: a crash leaves either the old or the new checkpoint, never a torn one.
 //!
 //! Offsets come from [`Ack`](crate::sources::Ack) cursors, which the consumer advances only
-//! after classifying a batch; so after a crash at most one checkpoint interval of lines is
-//! read again, and after a graceful stop nothing is.
+//! after classifying a batch. The checkpointer saves every `checkpoint_interval`, at once
+//! after the first acknowledgement following a start, and whenever
+//! [`CHECKPOINT_BYTES`](crate::sources::CHECKPOINT_BYTES) or
+//! [`CHECKPOINT_RECORDS`](crate::sources::CHECKPOINT_RECORDS) were acknowledged since the last
+//! save; so a crash reads again less than the smallest of those (plus what is acknowledged
+//! while one save is written), and a graceful stop reads nothing again.
 
 use std::collections::HashMap;
 use std::io::Write;

@@ -52,6 +52,8 @@ pub struct FileSource {
     pub wake: Arc<Wake>,
     /// Live checkpoint table.
     pub table: SharedTable,
+    /// Acknowledged work not yet checkpointed (wakes the checkpointer).
+    pub unsaved: Arc<crate::sources::Unsaved>,
     /// Told once the first discovery has fixed the start offsets of the files already there,
     /// so `Sources::start` returns only then: a line written after it is never skipped.
     pub ready: Option<std::sync::mpsc::SyncSender<()>>,
@@ -624,6 +626,10 @@ impl Server {
         let ack = Ack {
             cursor: t.cursor.clone(),
             offset,
+            progress: Some(crate::sources::Progress {
+                unsaved: self.src.unsaved.clone(),
+                records: framed.ends.len() as u64,
+            }),
         };
         let k8s = t.k8s.clone();
         self.src.sink.send(crate::sources::RecordBatch {
