@@ -557,14 +557,14 @@ impl Server {
             );
             let same_pod = was.is_none() || is.is_none() || was == is;
             let path = t.open_path().display().to_string();
-            if same_pod && fp.matches(file).unwrap_or(false) {
-                if saved.offset <= size {
-                    return Some(saved.offset);
-                }
+            if same_pod && saved.offset > size {
                 tracing::warn!(source = %self.src.spec.name, path = %path, offset = saved.offset, size,
                     "checkpoint offset is beyond the file's size (it was truncated while oauthwatch was down); reading it again from the start");
                 self.src.observer.truncated(self.src.idx);
                 return Some(0);
+            }
+            if same_pod && fp.matches(file).unwrap_or(false) {
+                return Some(saved.offset);
             }
             // Same inode, other content (or another pod): the inode was reused by a new file.
             tracing::warn!(source = %self.src.spec.name, path = %path, offset = saved.offset,

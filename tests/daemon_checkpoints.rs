@@ -1,9 +1,14 @@
+//! Checkpoints through the real daemon.
+//!
 //! A crash loop does not multiply counts: the real daemon is SIGKILLed again and again early in
 //! its life (long before one `checkpoint_interval`) while it works through a backlog, and the
 //! total counted over every run stays within the lines written plus the documented bound per
 //! kill ([`CHECKPOINT_BYTES`] / [`CHECKPOINT_RECORDS`] of acknowledged work, plus what is
 //! acknowledged while one checkpoint is written). Nothing is lost either: the last run, stopped
 //! gracefully, checkpoints the file's end.
+//!
+//! A checkpoint that no longer fits its file (offset beyond the size, another file in its
+//! inode, the file gone) is logged as a warning naming the file before the file is read again.
 
 mod common;
 
@@ -137,4 +142,68 @@ fn a_crash_loop_counts_again_at_most_the_documented_bound_per_kill() {
         "{counted} counted for {written} written over {kills} kills; bound {} per kill",
         per_kill
     );
+}
+
+#[test]
+fn a_checkpoint_that_no_longer_fits_its_file_is_logged_before_reading_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("logs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (shrunk, replaced, gone) = (
+        dir.join("shrunk.log"),
+        dir.join("replaced.log"),
+        dir.join("gone.log"),
+    );
+    for f in [&shrunk, &replaced, &gone] {
+        common::append(f, "");
+    }
+    let config = tmp.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "watch_config = false\n[[sources]]\nname = \"app\"\npaths = [\"{}/*.log\"]\nformat = \"plain\"\nprovider = \"zoom\"\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let state = tmp.path().join("state");
+    let d = start(&config, &state);
+    let line = format!("{LINE}\n");
+    for f in [&shrunk, &replaced, &gone] {
+        common::append(f, &line.repeat(3));
+    }
+    d.wait_metric(COUNTED.0, COUNTED.1, 9.0);
+    assert_eq!(d.stop(), 0);
+
+    // While down: one file is truncated and rewritten shorter, one gets other first bytes in
+    // the same inode, one is deleted.
+    std::fs::write(&shrunk, &line).unwrap();
+    let other = format!(
+        "{} other first bytes\n{line}{line}{line}{line}",
+        "x".repeat(40)
+    );
+    std::os::unix::fs::FileExt::write_all_at(
+        &std::fs::OpenOptions::new()
+            .write(true)
+            .open(&replaced)
+            .unwrap(),
+        other.as_bytes(),
+        0,
+    )
+    .unwrap();
+    std::fs::remove_file(&gone).unwrap();
+
+    let d = start(&config, &state);
+    // Each is read from its beginning: 1 + 4 failures.
+    d.wait_metric(COUNTED.0, COUNTED.1, 5.0);
+    let logs = d.logs();
+    assert_eq!(d.stop(), 0);
+    let warned = |what: &str, file: &std::path::Path| {
+        logs.lines().any(|l| {
+            l.contains("WARN") && l.contains(what) && l.contains(&file.display().to_string())
+        })
+    };
+    assert!(warned("beyond the file's size", &shrunk), "{logs}");
+    assert!(warned("does not match its checkpoint", &replaced), "{logs}");
+    assert!(warned("in the checkpoint is gone", &gone), "{logs}");
 }
