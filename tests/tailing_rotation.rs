@@ -191,3 +191,50 @@ fn a_file_deleted_while_open_is_read_to_its_end_then_closed_within_the_grace() {
     run.wait_watching(0);
     assert_eq!(run.stop(), ["a", "b", "c"]);
 }
+
+/// One generation of a log: the same first lines every time (longer than the 256 bytes the
+/// fingerprint covers), then lines of its own.
+fn generation(g: usize, own: usize) -> Vec<String> {
+    let mut v: Vec<String> = (0..5)
+        .map(|i| format!("2026-12-01T10:00:00Z INFO app: starting worker pool, worker {i} of 5 ready, listening"))
+        .collect();
+    v.extend((0..own).map(|i| format!("2026-12-01T10:00:01Z ERROR auth: Zoom API error: invalid_client gen {g:02} line {i:02}")));
+    v
+}
+
+#[test]
+fn copytruncate_with_the_same_first_bytes_rewritten_past_the_offset_is_noticed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = p(dir.path(), "app.log");
+    append(&log, "");
+    let glob = dir.path().join("app.log");
+    let run = Running::start(
+        vec![file_spec("app", &[&glob], StartAt::End)],
+        options(&dir.path().join("state")),
+    );
+    let mut want: Vec<String> = Vec::new();
+    let first = generation(0, 3);
+    append(&log, &text_of(&first));
+    want.extend(first);
+    run.wait_records(want.len());
+    // Rename rotation and copytruncate alternate; each new generation starts with the same
+    // bytes and is longer than the last. The copytruncate case rewrites the file in place
+    // from 0 without its size ever dropping below our offset: what the reader sees when the
+    // writer passed the old offset before it looked.
+    for g in 1..=6 {
+        let lines = generation(g, 3 + g);
+        let text = text_of(&lines);
+        if g % 2 == 1 {
+            std::fs::rename(&log, p(dir.path(), &format!("app.log.{g}"))).unwrap();
+            append(&log, &text);
+        } else {
+            std::fs::copy(&log, p(dir.path(), &format!("app.log.{g}"))).unwrap();
+            let f = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+            std::os::unix::fs::FileExt::write_all_at(&f, text.as_bytes(), 0).unwrap();
+        }
+        want.extend(lines);
+        run.wait_records(want.len());
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(run.stop(), want);
+}

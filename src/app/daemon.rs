@@ -159,6 +159,7 @@ async fn drain_queue(tx: &mpsc::Sender<RecordBatch>) {
         ack: Some(Ack {
             cursor: cursor.clone(),
             offset: 1,
+            progress: None,
         }),
     };
     if tx.send(barrier).await.is_err() {

@@ -67,6 +67,71 @@ pub struct K8sRef {
     pub container: String,
 }
 
+/// Acknowledged bytes after which a checkpoint is written without waiting for
+/// `checkpoint_interval`: bounds what a crash during a catch-up counts again.
+pub const CHECKPOINT_BYTES: u64 = 1 << 20;
+
+/// Acknowledged records after which a checkpoint is written without waiting for
+/// `checkpoint_interval` (short lines reach it long before [`CHECKPOINT_BYTES`]).
+pub const CHECKPOINT_RECORDS: u64 = 10_000;
+
+/// Work acknowledged since the last checkpoint write, shared by every file source of a daemon.
+/// It wakes the checkpointer at once for the first acknowledgement after start (so a crash
+/// loop still makes progress) and whenever [`CHECKPOINT_BYTES`] or [`CHECKPOINT_RECORDS`] are
+/// reached, so what a crash counts again is bounded by data, not only by time.
+#[derive(Debug)]
+pub struct Unsaved {
+    bytes: AtomicU64,
+    records: AtomicU64,
+    /// No acknowledgement seen since start: the next one asks for a save at once.
+    eager: std::sync::atomic::AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+impl Default for Unsaved {
+    fn default() -> Self {
+        Unsaved {
+            bytes: AtomicU64::new(0),
+            records: AtomicU64::new(0),
+            eager: std::sync::atomic::AtomicBool::new(true),
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+}
+
+impl Unsaved {
+    /// Count an acknowledgement; wake the checkpointer when a threshold is reached.
+    pub fn add(&self, bytes: u64, records: u64) {
+        let b = self.bytes.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        let r = self.records.fetch_add(records, Ordering::AcqRel) + records;
+        let first = (bytes > 0 || records > 0) && self.eager.swap(false, Ordering::AcqRel);
+        if first || b >= CHECKPOINT_BYTES || r >= CHECKPOINT_RECORDS {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Start a new count (just before a checkpoint's snapshot is taken): what is acknowledged
+    /// from now on counts towards the next save.
+    pub fn reset(&self) {
+        self.bytes.store(0, Ordering::Release);
+        self.records.store(0, Ordering::Release);
+    }
+
+    /// Resolves when a threshold asks for a save.
+    pub async fn wanted(&self) {
+        self.wake.notified().await;
+    }
+}
+
+/// What an acknowledgement adds to the unsaved work.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// The daemon's unsaved-work counter.
+    pub unsaved: Arc<Unsaved>,
+    /// Records in the batch.
+    pub records: u64,
+}
+
 /// Acknowledges that every record of a batch was classified, letting the checkpointer
 /// advance the file's offset to the end of the batch.
 #[derive(Debug)]
@@ -75,12 +140,18 @@ pub struct Ack {
     pub cursor: Arc<AtomicU64>,
     /// Offset just past the batch's last complete record.
     pub offset: u64,
+    /// Where the acknowledged work is counted towards the next checkpoint (`None`: not
+    /// checkpointed, e.g. a queue barrier).
+    pub progress: Option<Progress>,
 }
 
 impl Ack {
     /// Mark the batch processed.
     pub fn commit(self) {
-        self.cursor.fetch_max(self.offset, Ordering::AcqRel);
+        let before = self.cursor.fetch_max(self.offset, Ordering::AcqRel);
+        if let Some(p) = self.progress {
+            p.unsaved.add(self.offset.saturating_sub(before), p.records);
+        }
     }
 }
 
@@ -335,6 +406,7 @@ impl Sources {
         let mut files = Vec::new();
         let mut stdin_tasks = Vec::new();
         let mut tables = Vec::new();
+        let unsaved = Arc::new(Unsaved::default());
         for ((idx, spec), discovery) in specs.into_iter().enumerate().zip(discoveries) {
             match discovery {
                 None => {
@@ -377,6 +449,7 @@ impl Sources {
                         },
                         wake: wake.clone(),
                         table,
+                        unsaved: unsaved.clone(),
                         ready: Some(ready_tx),
                     };
                     let handle = std::thread::Builder::new()
@@ -403,10 +476,13 @@ impl Sources {
             let _ = save_all(&tables, &*obs);
             tokio::spawn(async move {
                 loop {
+                    // Every interval, and at once when enough work was acknowledged.
                     tokio::select! {
                         _ = cancel.cancelled() => return,
                         _ = tokio::time::sleep(every) => {}
+                        _ = unsaved.wanted() => {}
                     }
+                    unsaved.reset();
                     let (t, o) = (tables.clone(), obs.clone());
                     let _ = tokio::task::spawn_blocking(move || save_all(&t, &*o)).await;
                 }

@@ -7,8 +7,12 @@
 //! directory: a crash leaves either the old or the new checkpoint, never a torn one.
 //!
 //! Offsets come from [`Ack`](crate::sources::Ack) cursors, which the consumer advances only
-//! after classifying a batch; so after a crash at most one checkpoint interval of lines is
-//! read again, and after a graceful stop nothing is.
+//! after classifying a batch. The checkpointer saves every `checkpoint_interval`, at once
+//! after the first acknowledgement following a start, and whenever
+//! [`CHECKPOINT_BYTES`](crate::sources::CHECKPOINT_BYTES) or
+//! [`CHECKPOINT_RECORDS`](crate::sources::CHECKPOINT_RECORDS) were acknowledged since the last
+//! save; so a crash reads again less than the smallest of those (plus what is acknowledged
+//! while one save is written), and a graceful stop reads nothing again.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -20,15 +24,21 @@ use serde::{Deserialize, Serialize};
 
 use super::identity::{FileId, Fingerprint};
 
-/// Version of the checkpoint file layout.
-const VERSION: u32 = 1;
+/// Version of the checkpoint file layout. Version 1 (without `target`) is still read.
+const VERSION: u32 = 2;
 
 /// One file's saved position, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SavedFile {
-    /// Where the file was last seen (informational; identity decides).
+    /// The path the globs matched (a symlink in Kubernetes' `/var/log/containers`): where
+    /// the file's Kubernetes identity comes from.
     pub path: String,
+    /// Where the file itself was last seen, when that is not `path`: a symlink's resolved
+    /// target, or the name rotation renamed it to. A restart looks for the file there and in
+    /// that directory (the kubelet renames `0.log` to `0.log.<timestamp>` beside it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// Device.
     pub dev: u64,
     /// Inode.
@@ -125,7 +135,7 @@ impl Store {
             }
         };
         match serde_json::from_slice::<SavedSource>(&text) {
-            Ok(s) if s.version == VERSION => Loaded::Files(s.files),
+            Ok(s) if s.version == VERSION || s.version == 1 => Loaded::Files(s.files),
             Ok(s) => {
                 tracing::warn!(file = %self.path.display(), version = s.version,
                     "checkpoint has an unknown version; setting it aside and starting from the configured start position");
@@ -202,8 +212,10 @@ impl Store {
 /// A tailed file's live checkpoint state, shared between its reader and the checkpointer.
 #[derive(Debug, Clone)]
 pub struct LiveFile {
-    /// Where it was last seen.
+    /// The path the globs matched.
     pub path: PathBuf,
+    /// Where the file itself is, when not at `path` (symlink target, or renamed by rotation).
+    pub target: Option<PathBuf>,
     /// Its fingerprint (grows as the file does).
     pub fingerprint: Fingerprint,
     /// Acknowledged offset, advanced by [`Ack::commit`](crate::sources::Ack::commit); replaced
@@ -241,6 +253,7 @@ impl Table {
             .iter()
             .map(|(id, f)| SavedFile {
                 path: f.path.to_string_lossy().into_owned(),
+                target: f.target.as_ref().map(|t| t.to_string_lossy().into_owned()),
                 dev: id.dev,
                 ino: id.ino,
                 fingerprint_len: f.fingerprint.len,
@@ -280,6 +293,7 @@ mod tests {
         assert!(matches!(store.load(), Loaded::FirstStart));
         let files = vec![SavedFile {
             path: "/x.log".into(),
+            target: Some("/pods/x/0.log.1".into()),
             dev: 1,
             ino: 2,
             fingerprint_len: 3,
@@ -300,6 +314,24 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(store.load(), Loaded::FirstStart));
+    }
+
+    #[test]
+    fn version_1_checkpoints_are_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), "app");
+        std::fs::write(
+            store.path(),
+            br#"{"version":1,"source":"app","files":[{"path":"/x.log","dev":1,"ino":2,"fingerprint_len":3,"fingerprint":4,"offset":5}]}"#,
+        )
+        .unwrap();
+        match store.load() {
+            Loaded::Files(f) => {
+                assert_eq!(f[0].offset, 5);
+                assert_eq!(f[0].target, None);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

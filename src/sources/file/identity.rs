@@ -95,6 +95,52 @@ impl Fingerprint {
     }
 }
 
+/// Bytes before the read offset that [`TailCheck`] covers at most.
+pub const TAIL_CHECK_MAX: usize = 64;
+
+/// Hash of the last bytes read from a file, just before the read offset. A file truncated and
+/// rewritten past that offset between two looks (copytruncate while the writer is fast, with
+/// the same first bytes as before) no longer has them there: together with the size and the
+/// leading-bytes [`Fingerprint`], this notices a rewrite on every read turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TailCheck {
+    /// Offset just past the covered bytes (the read offset when it was taken).
+    pub end: u64,
+    /// Bytes covered.
+    pub len: u64,
+    /// FNV-1a 64 of those bytes.
+    pub hash: u64,
+}
+
+impl TailCheck {
+    /// The check of `read`, the bytes just read, ending at file offset `end`.
+    pub fn of_read(read: &[u8], end: u64) -> Option<TailCheck> {
+        let len = read.len().min(TAIL_CHECK_MAX);
+        (len > 0).then(|| TailCheck {
+            end,
+            len: len as u64,
+            hash: fnv1a(&read[read.len() - len..]),
+        })
+    }
+
+    /// Whether the file still holds those bytes where they were.
+    pub fn matches(&self, file: &File) -> std::io::Result<bool> {
+        let mut buf = [0u8; TAIL_CHECK_MAX];
+        let want = &mut buf[..self.len as usize];
+        let start = self.end - self.len;
+        let mut got = 0usize;
+        while got < want.len() {
+            match file.read_at(&mut want[got..], start + got as u64) {
+                Ok(0) => return Ok(false),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(fnv1a(want) == self.hash)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +172,24 @@ mod tests {
         assert!(!small.matches(&r).unwrap());
         std::fs::write(&p, b"abd").unwrap();
         assert!(!small.matches(&r).unwrap());
+    }
+
+    #[test]
+    fn tail_check_sees_a_rewrite_with_the_same_first_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let head = "same header line\n".repeat(20);
+        std::fs::write(&p, format!("{head}gen1 a\ngen1 b\n")).unwrap();
+        let r = File::open(&p).unwrap();
+        let all = std::fs::read(&p).unwrap();
+        let fp = Fingerprint::of_file(&r).unwrap();
+        let tc = TailCheck::of_read(&all[all.len() - 10..], all.len() as u64).unwrap();
+        assert!(tc.matches(&r).unwrap());
+        // Truncated and rewritten longer, with the same first 256 bytes.
+        std::fs::write(&p, format!("{head}gen2 a\ngen2 b\ngen2 c\n")).unwrap();
+        assert!(fp.matches(&r).unwrap(), "the leading bytes cannot tell");
+        assert!(!tc.matches(&r).unwrap(), "the bytes before the offset can");
+        std::fs::write(&p, b"short").unwrap();
+        assert!(!tc.matches(&r).unwrap());
     }
 }

@@ -26,8 +26,8 @@ use crate::sources::{Ack, SourceIdx, SourceObserver, SourceSpec, StartAt};
 
 use checkpoint::{LiveFile, Loaded, SavedFile, SharedTable};
 use discover::{Discovery, WatchDir};
-use identity::{FileId, Fingerprint};
-use tailer::{error_kind, read_chunk, Tailer};
+use identity::{FileId, Fingerprint, TailCheck};
+use tailer::{error_kind, read_chunk, resolve, Tailer};
 use watch::{DirWatcher, Wake};
 
 use super::{report_framed, Sink, Stop};
@@ -52,6 +52,8 @@ pub struct FileSource {
     pub wake: Arc<Wake>,
     /// Live checkpoint table.
     pub table: SharedTable,
+    /// Acknowledged work not yet checkpointed (wakes the checkpointer).
+    pub unsaved: Arc<crate::sources::Unsaved>,
     /// Told once the first discovery has fixed the start offsets of the files already there,
     /// so `Sources::start` returns only then: a line written after it is never skipped.
     pub ready: Option<std::sync::mpsc::SyncSender<()>>,
@@ -210,23 +212,28 @@ impl Server {
         dirs
     }
 
-    /// A tailer for a file found at `path`, framed as the source says, with the Kubernetes
-    /// identity of `k8s_name` (the name the globs matched) when the source asks for it.
+    /// A tailer for a file found at `path` (the name the globs matched) that is at `target`
+    /// when that differs, framed as the source says, with the Kubernetes identity of those
+    /// paths when the source asks for it.
     fn tailer(
         &self,
         id: FileId,
         path: PathBuf,
-        k8s_name: Option<&Path>,
+        target: Option<PathBuf>,
         initial: bool,
         now: Instant,
     ) -> Tailer {
-        let k8s = k8s_name
-            .filter(|_| self.src.spec.kubernetes_metadata)
-            .and_then(crate::sources::k8s::parse)
+        let k8s = self
+            .src
+            .spec
+            .kubernetes_metadata
+            .then(|| crate::sources::k8s::identify(&path, target.as_deref()))
+            .flatten()
             .map(Arc::new);
         Tailer::new(
             id,
             path,
+            target,
             self.src.spec.format,
             self.src.limits.framing,
             k8s,
@@ -257,11 +264,22 @@ impl Server {
                     self.mark_gone(old, now);
                 }
             }
+            if self
+                .files
+                .get(&id)
+                .is_some_and(|t| t.path != path && !same_file(t, &path))
+            {
+                // A new file reuses the inode of one deleted while its handle was closed: it
+                // is not that file renamed, and keeps nothing of it (offset, pod labels).
+                tracing::debug!(source = %self.src.spec.name, path = %path.display(),
+                    "new file reuses the inode of a deleted one; reading it as a new file");
+                self.forget(id);
+            }
             if let Some(t) = self.files.get_mut(&id) {
                 if t.path != path {
                     // Renamed to another path the globs match: follow it.
                     t.path = path.clone();
-                    t.target = std::fs::canonicalize(&path).ok().filter(|p| *p != path);
+                    t.target = resolve(&path);
                     if let Some(lf) = self
                         .src
                         .table
@@ -271,13 +289,14 @@ impl Server {
                         .get_mut(&id)
                     {
                         lf.path = path.clone();
+                        lf.target = t.target.clone();
                     }
                 }
                 t.gone_since = None;
                 Self::index(&mut self.by_path, t);
                 continue;
             }
-            let mut t = self.tailer(id, path.clone(), Some(&path), initial, now);
+            let mut t = self.tailer(id, path.clone(), resolve(&path), initial, now);
             t.discovered_size = meta.len();
             Self::index(&mut self.by_path, &t);
             tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "watching file");
@@ -321,7 +340,7 @@ impl Server {
             if !meta.is_file() || self.files.contains_key(&id) {
                 continue;
             }
-            let mut t = self.tailer(id, to.clone(), Some(from), false, now);
+            let mut t = self.tailer(id, from.clone(), Some(to.clone()), false, now);
             t.gone_since = Some(now);
             tracing::debug!(source = %self.src.spec.name, path = %to.display(), "file rotated away before it was read; draining it");
             self.files.insert(id, t);
@@ -329,34 +348,47 @@ impl Server {
         }
     }
 
-    /// After a restart: files in the checkpoint that no glob matches any more but that are
-    /// still where they were last seen (renamed away by rotation before they were read to
-    /// their end) are drained from their checkpoint, then closed like any rotated file.
+    /// After a restart: files in the checkpoint that discovery did not find again (rotated
+    /// away, or their symlink replaced, while oauthwatch was down) are looked for where they
+    /// were last seen and in that directory (the kubelet renames `0.log` to
+    /// `0.log.<timestamp>` beside it), and drained from their checkpoint with the identity
+    /// they had, then closed like any rotated file. What cannot be found is logged.
     fn resume_rotated(&mut self, now: Instant) {
-        let leftovers: Vec<SavedFile> = self.saved.values().cloned().collect();
+        let leftovers: Vec<SavedFile> = self
+            .saved
+            .iter()
+            .filter(|(id, _)| !self.files.contains_key(id))
+            .map(|(_, s)| s.clone())
+            .collect();
         for saved in leftovers {
             let id = FileId {
                 dev: saved.dev,
                 ino: saved.ino,
             };
-            if self.files.contains_key(&id) {
-                continue;
-            }
-            let last_seen = PathBuf::from(&saved.path);
-            // Still where it was last seen, or renamed within that directory while we were
-            // down (or before we noticed).
-            let path = if std::fs::metadata(&last_seen).is_ok_and(|m| FileId::of(&m) == id) {
-                Some(last_seen.clone())
-            } else {
-                last_seen.parent().and_then(|dir| find_in_dir(dir, id))
+            let path = PathBuf::from(&saved.path);
+            let target = saved.target.as_ref().map(PathBuf::from);
+            let fingerprint = Fingerprint {
+                len: saved.fingerprint_len,
+                hash: saved.fingerprint,
             };
-            let Some(path) = path else { continue };
-            if !std::fs::metadata(&path).is_ok_and(|m| m.len() > saved.offset) {
+            let mut places: Vec<&Path> = target.iter().map(PathBuf::as_path).collect();
+            places.push(&path);
+            let Some((found, size)) = find_file(&places, id, fingerprint) else {
+                self.saved.remove(&id);
+                tracing::warn!(source = %self.src.spec.name, path = %path.display(),
+                    target = %target.as_deref().unwrap_or(&path).display(), offset = saved.offset,
+                    "a file in the checkpoint is gone (deleted, or rotated out of reach, while oauthwatch was down); lines written to it after the checkpoint could not be read");
                 continue;
+            };
+            if size <= saved.offset {
+                self.saved.remove(&id);
+                continue; // read to its end before the stop
             }
-            let mut t = self.tailer(id, path, None, false, now);
+            let mut t = self.tailer(id, path, Some(found), false, now);
             t.gone_since = Some(now);
-            tracing::info!(source = %self.src.spec.name, path = %t.path.display(), "draining a rotated file left unfinished before the restart");
+            tracing::info!(source = %self.src.spec.name, path = %t.path.display(),
+                file = %t.open_path().display(), unread_bytes = size - saved.offset,
+                "resuming a file rotated or replaced while oauthwatch was down; draining it");
             self.files.insert(id, t);
             let _ = self.open(id);
         }
@@ -365,7 +397,24 @@ impl Server {
     /// Where a file that left its path went, if it stayed in the same directory (rotation by
     /// rename), so a restart can still drain it.
     fn find_renamed(t: &Tailer) -> Option<PathBuf> {
-        find_in_dir(t.target.as_ref().unwrap_or(&t.path).parent()?, t.id)
+        let place = t.target.as_ref().unwrap_or(&t.path);
+        find_in_dir(place.parent()?, t.id, t.fingerprint).map(|(p, _)| p)
+    }
+
+    /// Stop following a file without reading more (it no longer exists as that file).
+    fn forget(&mut self, id: FileId) {
+        if let Some(t) = self.files.remove(&id) {
+            if t.file.is_some() {
+                self.open_handles -= 1;
+            }
+            self.by_path.retain(|_, v| *v != id);
+        }
+        self.src
+            .table
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .files
+            .remove(&id);
     }
 
     fn index(by_path: &mut HashMap<PathBuf, FileId>, t: &Tailer) {
@@ -381,6 +430,7 @@ impl Server {
                 tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "file moved away or deleted; draining it");
                 t.gone_since = Some(now);
                 if let Some(new_path) = Self::find_renamed(t) {
+                    t.target = Some(new_path.clone());
                     if let Some(lf) = self
                         .src
                         .table
@@ -389,7 +439,7 @@ impl Server {
                         .files
                         .get_mut(&id)
                     {
-                        lf.path = new_path;
+                        lf.target = Some(new_path);
                     }
                 }
             }
@@ -418,8 +468,11 @@ impl Server {
             if t.file.is_some() {
                 return Some(());
             }
-            // A rotated file resumed after a restart is opened once, at its new path.
-            (t.path.clone(), t.is_gone() && t.start_pending.is_none())
+            // A rotated file resumed after a restart is opened once, where it went.
+            (
+                t.open_path().to_path_buf(),
+                t.is_gone() && t.start_pending.is_none(),
+            )
         };
         if gone {
             return None; // a closed handle to a file that has left its path cannot be reopened
@@ -475,6 +528,7 @@ impl Server {
                     id,
                     LiveFile {
                         path: t.path.clone(),
+                        target: t.target.clone(),
                         fingerprint: t.fingerprint,
                         cursor: t.cursor.clone(),
                     },
@@ -486,23 +540,35 @@ impl Server {
         Some(())
     }
 
-    /// Where a file opened for the first time starts: its checkpoint (if identity and
-    /// fingerprint match), else `start_at` on the very first start, else 0.
+    /// Where a file opened for the first time starts: its checkpoint (if identity,
+    /// fingerprint and pod UID match), else `start_at` on the very first start, else 0.
     fn start_offset(&mut self, id: FileId, file: &File, size: u64) -> Option<u64> {
-        let initial = self.files.get(&id)?.start_pending?;
+        let t = self.files.get(&id)?;
+        let initial = t.start_pending?;
         if let Some(saved) = self.saved.remove(&id) {
             let fp = Fingerprint {
                 len: saved.fingerprint_len,
                 hash: saved.fingerprint,
             };
-            if fp.matches(file).unwrap_or(false) {
-                if saved.offset <= size {
-                    return Some(saved.offset);
-                }
+            let uid = |p: Option<&Path>| p.and_then(crate::sources::k8s::pod_uid);
+            let (was, is) = (
+                uid(saved.target.as_deref().map(Path::new)),
+                uid(t.target.as_deref()),
+            );
+            let same_pod = was.is_none() || is.is_none() || was == is;
+            let path = t.open_path().display().to_string();
+            if same_pod && saved.offset > size {
+                tracing::warn!(source = %self.src.spec.name, path = %path, offset = saved.offset, size,
+                    "checkpoint offset is beyond the file's size (it was truncated while oauthwatch was down); reading it again from the start");
                 self.src.observer.truncated(self.src.idx);
                 return Some(0);
             }
-            // Same inode, other content: the inode was reused by a new file.
+            if same_pod && fp.matches(file).unwrap_or(false) {
+                return Some(saved.offset);
+            }
+            // Same inode, other content (or another pod): the inode was reused by a new file.
+            tracing::warn!(source = %self.src.spec.name, path = %path, offset = saved.offset,
+                "file does not match its checkpoint (its inode now belongs to another file); reading it as a new file from the start");
         }
         if initial && self.first_start && self.src.spec.start_at == StartAt::End {
             let at_discovery = self.files.get(&id)?.discovered_size;
@@ -557,9 +623,14 @@ impl Server {
         }
         t.settled_mtime = None;
         t.size = size;
-        // Truncated (copytruncate, `> file`) or rewritten in place since we last looked.
-        let rewritten =
-            size < t.read_pos || (t.read_pos > 0 && !t.fingerprint.matches(file).unwrap_or(true));
+        // Truncated (copytruncate, `> file`) or rewritten in place since we last looked: it is
+        // shorter than our offset, its first bytes changed, or the bytes just before our
+        // offset did (rewritten past it between two looks, with the same first bytes).
+        let rewritten = size < t.read_pos
+            || (t.read_pos > 0
+                && (!t.fingerprint.matches(file).unwrap_or(true)
+                    || t.tail_check
+                        .is_some_and(|c| c.end == t.read_pos && !c.matches(file).unwrap_or(true))));
         if rewritten {
             tracing::info!(source = %self.src.spec.name, path = %t.path.display(), "file truncated; reading it again from the start");
             self.src.observer.truncated(idx);
@@ -569,6 +640,7 @@ impl Server {
             t.framer = crate::framing::Framer::new(format, framing);
             t.cursor = Arc::new(std::sync::atomic::AtomicU64::new(0));
             t.sent = 0;
+            t.tail_check = None;
             t.fingerprint = Fingerprint::of_file(file).unwrap_or_default();
             let mut table = self.src.table.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(lf) = table.files.get_mut(&id) {
@@ -602,6 +674,7 @@ impl Server {
         }
         let now = Instant::now();
         t.read_pos += n as u64;
+        t.tail_check = TailCheck::of_read(&self.buf[..n], t.read_pos);
         t.last_active = now;
         let mut framed = Framed::default();
         t.framer.push(&self.buf[..n], now, &mut framed);
@@ -624,6 +697,10 @@ impl Server {
         let ack = Ack {
             cursor: t.cursor.clone(),
             offset,
+            progress: Some(crate::sources::Progress {
+                unsaved: self.src.unsaved.clone(),
+                records: framed.ends.len() as u64,
+            }),
         };
         let k8s = t.k8s.clone();
         self.src.sink.send(crate::sources::RecordBatch {
@@ -704,10 +781,59 @@ impl Server {
     }
 }
 
-/// The regular file in `dir` with identity `id`, if any (one directory read; rotation is rare).
-fn find_in_dir(dir: &std::path::Path, id: FileId) -> Option<PathBuf> {
+/// Whether the file now at `path`, with the identity of `t`, is the file `t` follows, and not
+/// a new file that reuses the inode of one deleted while its handle was closed: an open
+/// handle pins the inode; otherwise the first bytes and the pod's UID must agree.
+fn same_file(t: &Tailer, path: &Path) -> bool {
+    if t.file.is_some() {
+        return true;
+    }
+    let uid = |p: Option<&Path>| p.and_then(crate::sources::k8s::pod_uid);
+    let (old, new) = (uid(t.target.as_deref()), uid(resolve(path).as_deref()));
+    if old.is_some() && new.is_some() && old != new {
+        return false;
+    }
+    File::open(path)
+        .and_then(|f| t.fingerprint.matches(&f))
+        .unwrap_or(false)
+}
+
+/// A file with identity `id` whose first bytes match `fingerprint`, at one of `places` or
+/// beside one of them (renamed within its directory); with its size.
+fn find_file(places: &[&Path], id: FileId, fingerprint: Fingerprint) -> Option<(PathBuf, u64)> {
+    let is_it = |p: &Path| -> Option<u64> {
+        let f = File::open(p).ok()?;
+        let m = f.metadata().ok()?;
+        (m.is_file() && FileId::of(&m) == id && fingerprint.matches(&f).unwrap_or(false))
+            .then_some(m.len())
+    };
+    for p in places {
+        if let Some(size) = is_it(p) {
+            return Some((p.to_path_buf(), size));
+        }
+    }
+    let mut dirs: Vec<&Path> = Vec::new();
+    for p in places {
+        if let Some(d) = p.parent().filter(|d| !dirs.contains(d)) {
+            dirs.push(d);
+        }
+    }
+    dirs.into_iter()
+        .find_map(|d| find_in_dir(d, id, fingerprint))
+}
+
+/// The regular file in `dir` with identity `id` and matching first bytes, if any, with its
+/// size (one directory read; rotation is rare).
+fn find_in_dir(dir: &Path, id: FileId, fingerprint: Fingerprint) -> Option<(PathBuf, u64)> {
     std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
         let m = e.metadata().ok()?;
-        (m.is_file() && FileId::of(&m) == id).then(|| e.path())
+        if !(m.is_file() && FileId::of(&m) == id) {
+            return None;
+        }
+        let f = File::open(e.path()).ok()?;
+        fingerprint
+            .matches(&f)
+            .unwrap_or(false)
+            .then(|| (e.path(), m.len()))
     })
 }

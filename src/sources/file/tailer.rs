@@ -1,6 +1,7 @@
 //! One tailed file: the per-file state machine.
 //!
-//! A tailer follows a file *identity* (device + inode), not a path. Its states:
+//! A tailer follows a file *identity* (device + inode, checked against the fingerprint of its
+//! first bytes and, under the kubelet's pod directory, the pod's UID), not a path. Its states:
 //! - **live**: its path still leads to it; the handle may be closed while the file is quiet
 //!   and is reopened (and its identity re-checked) on the next event;
 //! - **gone**: renamed away or deleted; the open handle is drained to its end, and closed once
@@ -23,7 +24,7 @@ use std::time::Instant;
 use crate::framing::{Format, Framer, FramingLimits};
 use crate::sources::K8sRef;
 
-use super::identity::{FileId, Fingerprint};
+use super::identity::{FileId, Fingerprint, TailCheck};
 
 /// One tailed file.
 #[derive(Debug)]
@@ -32,10 +33,13 @@ pub struct Tailer {
     pub id: FileId,
     /// The path it was found at (a glob match, perhaps a symlink).
     pub path: PathBuf,
-    /// Where a symlinked path leads, for mapping events in the target's directory.
+    /// Where the file itself is when not at `path`: a symlink's target (for mapping events in
+    /// its directory), or, once gone, the name rotation gave it.
     pub target: Option<PathBuf>,
     /// First bytes' fingerprint.
     pub fingerprint: Fingerprint,
+    /// The last bytes read, where they were read (`None` before the first read).
+    pub tail_check: Option<TailCheck>,
     /// Open handle; `None` while closed (quiet, or not readable yet).
     pub file: Option<File>,
     /// File offset where the framer's input began.
@@ -70,22 +74,24 @@ pub struct Tailer {
 }
 
 impl Tailer {
-    /// A tailer for `id` at `path` whose start is decided on first open.
+    /// A tailer for `id` at `path` (leading to `target`) whose start is decided on first open.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: FileId,
         path: PathBuf,
+        target: Option<PathBuf>,
         format: Format,
         limits: FramingLimits,
         k8s: Option<Arc<K8sRef>>,
         initial: bool,
         now: Instant,
     ) -> Tailer {
-        let target = std::fs::canonicalize(&path).ok().filter(|t| *t != path);
         Tailer {
             id,
             path,
             target,
             fingerprint: Fingerprint::default(),
+            tail_check: None,
             file: None,
             base: 0,
             read_pos: 0,
@@ -110,6 +116,15 @@ impl Tailer {
         self.framer = Framer::new(format, limits);
         self.cursor = Arc::new(AtomicU64::new(offset));
         self.sent = offset;
+        self.tail_check = None;
+    }
+
+    /// Where the file can be opened: at its path while it is there, else where it went.
+    pub fn open_path(&self) -> &std::path::Path {
+        match (&self.target, self.is_gone()) {
+            (Some(t), true) => t,
+            _ => &self.path,
+        }
     }
 
     /// Whether the path no longer leads to this file.
@@ -121,6 +136,11 @@ impl Tailer {
     pub fn lag(&self) -> u64 {
         self.size.saturating_sub(self.read_pos)
     }
+}
+
+/// Where a path leads when it is a symlink (`None` for a plain file).
+pub fn resolve(path: &std::path::Path) -> Option<PathBuf> {
+    std::fs::canonicalize(path).ok().filter(|t| t != path)
 }
 
 /// Read up to `buf.len()` bytes at `pos`; 0 at end of file.
