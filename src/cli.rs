@@ -1,4 +1,4 @@
-//! Command-line interface: `run` (the default), `scan`, `classify`, `check`.
+//! Command-line interface: `run` (the default), `scan`, `classify`, `check`, `alerts`.
 //!
 //! Flag names are a public interface (README, systemd unit, manifests use them).
 
@@ -35,6 +35,9 @@ pub enum Command {
     Classify(ClassifyArgs),
     /// Validate a config file and rule files; report every problem with file:line:column.
     Check(CheckArgs),
+    /// Print the Prometheus alerting and recording rules generated from the rule files and the
+    /// alert settings (deploy/prometheus/alerts.toml).
+    Alerts(AlertsArgs),
 }
 
 /// Where `run` starts in files that already exist on the first start.
@@ -142,6 +145,25 @@ pub struct CheckArgs {
     pub rules: Vec<PathBuf>,
 }
 
+/// Flags of `alerts`.
+#[derive(Debug, Clone, Args)]
+pub struct AlertsArgs {
+    /// Alert settings (selector, deployment labels, runbook URL, `for`, per-rule thresholds);
+    /// default: the shipped deploy/prometheus/alerts.toml, compiled in.
+    #[arg(long, value_name = "FILE")]
+    pub settings: Option<PathBuf>,
+    /// Rule file to generate alerts for (repeatable); default: those --config names, else the
+    /// embedded rules.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// oauthwatch config file whose `rules` to use.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Write the rules to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
 /// Parse arguments, run the command, map the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -149,6 +171,7 @@ pub fn main() -> ExitCode {
         Some(Command::Scan(args)) => crate::scan::scan(&args),
         Some(Command::Classify(args)) => crate::scan::classify(&args),
         Some(Command::Check(args)) => crate::scan::check(&args),
+        Some(Command::Alerts(args)) => crate::alerting::command::alerts(&args),
         Some(Command::Run(args)) => crate::app::main(args),
         None => crate::app::main(cli.run),
     }

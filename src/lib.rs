@@ -15,6 +15,7 @@
 //! `diag` hold the validated configuration and the file:line:column diagnostics every
 //! loader reports through.
 
+pub mod alerting;
 pub mod app;
 pub mod classifier;
 pub mod cli;

@@ -72,6 +72,13 @@ fn wait_metrics(d: &Daemon, what: &str, f: impl Fn(&str) -> bool) {
     );
 }
 
+/// `rules_sha256="<hex>"` of a rule file's text, as oauthwatch_rule_info carries it.
+fn sha_label(text: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("rules_sha256=\"{hex}\"")
+}
+
 fn rule_info_line<'a>(metrics: &'a str, rule: &str) -> Option<&'a str> {
     metrics
         .lines()
@@ -116,8 +123,9 @@ fn configmap_update_reloads_rules_without_sighup() {
         ],
         Stdio::null(),
     );
+    let loaded = sha_label(rules_text);
     wait_metrics(&daemon, "the ConfigMap's rules to be loaded", |m| {
-        rule_info_line(m, "invalid_authorization_code").is_some()
+        rule_info_line(m, "invalid_authorization_code").is_some_and(|l| l.contains(&loaded))
     });
     let before = daemon.metrics();
     assert!(!before.contains(marker));
@@ -152,11 +160,19 @@ fn configmap_update_reloads_rules_without_sighup() {
         })
         .collect();
     volume.update(&edited);
+    let edited_sha = sha_label(
+        &edited
+            .iter()
+            .find(|(k, _)| k == "zoom-oauth.toml")
+            .expect("rules key")
+            .1,
+    );
     wait_metrics(
         &daemon,
-        "the edited remediation in oauthwatch_rule_info",
+        "the edited rule file's hash in oauthwatch_rule_info",
         |m| {
-            rule_info_line(m, "invalid_authorization_code").is_some_and(|l| l.contains(marker))
+            rule_info_line(m, "invalid_authorization_code")
+                .is_some_and(|l| l.contains(&edited_sha))
                 && successes(m) > ok_before
         },
     );
@@ -186,7 +202,7 @@ fn configmap_update_reloads_rules_without_sighup() {
     });
     let last = daemon.metrics();
     assert!(
-        rule_info_line(&last, "invalid_authorization_code").is_some_and(|l| l.contains(marker)),
+        rule_info_line(&last, "invalid_authorization_code").is_some_and(|l| l.contains(&edited_sha)),
         "the last good rules stay in effect"
     );
     assert_eq!(daemon.stop(), 0);

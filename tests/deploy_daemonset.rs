@@ -85,9 +85,9 @@ fn daemonset_config_counts_container_failures_per_pod() {
     daemon.wait_metric(
         "oauthwatch_pod_errors_total",
         &[
-            ("namespace", "shop"),
-            ("pod", "web-7d9f5"),
-            ("container", "app"),
+            ("k8s_namespace", "shop"),
+            ("k8s_pod", "web-7d9f5"),
+            ("k8s_container", "app"),
             ("rule", "invalid_authorization_code"),
         ],
         2.0,
@@ -106,7 +106,11 @@ fn daemonset_config_counts_container_failures_per_pod() {
         Some(1.0),
         "its own log is not tailed"
     );
-    assert!(!metrics.contains("namespace=\"oauthwatch\""), "{metrics}");
+    assert!(!metrics.contains("k8s_namespace=\"oauthwatch\""), "{metrics}");
+    // No label of ours collides with the target labels a Kubernetes scrape adds.
+    for target_label in ["{namespace=", ",namespace=", "{pod=", ",pod=", "{container=", ",container="] {
+        assert!(!metrics.contains(target_label), "{target_label} in {metrics}");
+    }
     assert_eq!(
         common::metric_value(&metrics, "oauthwatch_errors_total", &code),
         Some(2.0)

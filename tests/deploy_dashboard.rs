@@ -22,10 +22,23 @@ fn panels(d: &Value) -> Vec<&Value> {
         .collect()
 }
 
+/// The dashboard's variables besides the datasource, and the value "All" gives each.
+const VARIABLES: [(&str, &str); 6] = [
+    ("cluster", ".*"),
+    ("namespace", ".*"),
+    ("job", ".*oauthwatch.*"),
+    ("instance", ".*"),
+    ("source", ".*"),
+    ("provider", ".*"),
+];
+
 /// A query with Grafana's variables replaced as "All" would.
 fn substitute(expr: &str) -> String {
-    expr.replace("$provider", ".*")
-        .replace("$source", ".*")
+    let mut q = expr.to_string();
+    for (name, all) in VARIABLES {
+        q = q.replace(&format!("${name}"), all);
+    }
+    q
         .replace("$__rate_interval", "1m")
         .replace("$__range", "5m")
         .replace("$__interval", "1s")
@@ -70,6 +83,31 @@ fn every_panel_uses_the_datasource_variable() {
     assert_eq!(ids.len(), n, "panel ids are unique");
 }
 
+/// A variable per deployment label, instance, source and provider, each with "All" and
+/// multi-select, and every panel query filtered by the deployment variables.
+#[test]
+fn variables_select_deployments_instances_and_sources() {
+    let d = dashboard();
+    let vars = d["templating"]["list"].as_array().unwrap();
+    for (name, all) in VARIABLES {
+        let v = vars
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("no ${name} variable"));
+        assert_eq!(v["includeAll"], true, "{name}");
+        assert_eq!(v["multi"], true, "{name}");
+        assert_eq!(v["allValue"], all, "{name}");
+    }
+    for p in panels(&d) {
+        for t in p["targets"].as_array().unwrap() {
+            let e = t["expr"].as_str().unwrap();
+            for dep in ["$cluster", "$namespace", "$job"] {
+                assert!(e.contains(dep), "{}: {e} ignores {dep}", p["title"]);
+            }
+        }
+    }
+}
+
 #[test]
 fn the_promised_panels_are_there() {
     let d = dashboard();
@@ -91,19 +129,22 @@ fn the_promised_panels_are_there() {
         );
     };
     has("failures per code over time", &|_, e| {
-        e.contains("oauthwatch:errors:rate5m") && e.contains("by (code, rule)")
+        e.contains("job_rule_source:oauthwatch_errors:rate5m") && e.contains("by (code, rule)")
     });
-    has("top codes", &|_, e| {
-        e.contains("topk(") && e.contains("oauthwatch_errors_total")
+    has("top codes without zero bars", &|_, e| {
+        e.contains("topk(") && e.contains("oauthwatch_errors_total") && e.contains("> 0")
     });
     has("failures by source", &|_, e| {
         e.contains("by (source)") && e.contains("errors")
     });
-    has("active hints with remediation", &|_, e| {
-        e.contains("oauthwatch_alert_hint") && e.contains("group_left (summary, remediation)")
+    has("firing alerts", &|_, e| {
+        e.starts_with("ALERTS{") && e.contains("alertstate=\"firing\"")
+    });
+    has("every instance, down ones included", &|_, e| {
+        e.starts_with("min by (instance) (up{") && !e.contains("== 1")
     });
     has("lines/s", &|_, e| {
-        e.contains("oauthwatch:source_lines:rate5m")
+        e.contains("job_source:oauthwatch_source_lines:rate5m")
     });
     has("dropped lines", &|_, e| {
         e.contains("oauthwatch_lines_dropped_total")
@@ -112,14 +153,32 @@ fn the_promised_panels_are_there() {
         e.contains("oauthwatch_file_rotations_total")
     });
     has("reload failures", &|_, e| {
-        e.contains("oauthwatch_config_reloads_total{result=\"failure\"}")
+        e.contains("oauthwatch_config_reloads_total{") && e.contains("result=\"failure\"")
     });
-    let table = panels(&d)
+    // Failures are not requests: no panel says "reqps".
+    assert!(
+        !serde_json::to_string(&d).unwrap().contains("reqps"),
+        "failures shown as requests per second"
+    );
+    // Every table lists rules and links each to its runbook anchor.
+    let tables: Vec<&Value> = panels(&d)
         .into_iter()
-        .find(|p| p["type"] == "table")
-        .expect("a table panel");
-    assert_eq!(table["targets"][0]["format"], "table");
-    assert_eq!(table["targets"][0]["instant"], true);
+        .filter(|p| p["type"] == "table")
+        .collect();
+    assert!(tables.len() >= 2);
+    let anchor = oauthwatch::reference::rule_anchor("${__value.raw}");
+    for t in tables {
+        assert_eq!(t["targets"][0]["format"], "table");
+        assert_eq!(t["targets"][0]["instant"], true);
+        let link = t["fieldConfig"]["overrides"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["matcher"]["options"] == "rule")
+            .and_then(|o| o["properties"][0]["value"][0]["url"].as_str())
+            .unwrap_or_else(|| panic!("{}: no runbook link on `rule`", t["title"]));
+        assert!(link.ends_with(&format!("#{anchor}")), "{link}");
+    }
 }
 
 #[test]

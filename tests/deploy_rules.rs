@@ -1,9 +1,13 @@
-//! The shipped Prometheus and Alertmanager files are valid for the real tools, and the alert
-//! rules' unit tests (firing, not firing, exact annotation text) pass under `promtool`.
+//! The shipped Prometheus and Alertmanager files are valid for the real tools, the alert
+//! rules are exactly what `oauthwatch alerts` generates from the rule file and
+//! `deploy/prometheus/alerts.toml` (`UPDATE_RULES=1 cargo test --test deploy_rules` rewrites
+//! them), and their unit tests (firing, not firing, exact annotation text) pass under `promtool`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use oauthwatch::alerting::{rules_yaml, self_alert_names, self_anchor, AlertSettings, RULE_ALERT};
+use oauthwatch::classifier::RuleSet;
 use oauthwatch::reference::rule_anchor;
 
 fn deploy(rel: &str) -> PathBuf {
@@ -24,6 +28,107 @@ fn run_ok(cmd: &mut Command) -> String {
     );
     assert!(out.status.success(), "{cmd:?} failed:\n{text}");
     text
+}
+
+/// The shipped rules file is the generator's output for the embedded rules and the shipped
+/// settings file.
+#[test]
+fn shipped_rules_are_generated_from_the_rule_file_and_settings() {
+    let rules = RuleSet::embedded();
+    let settings_path = deploy("prometheus/alerts.toml");
+    let settings_text = std::fs::read_to_string(&settings_path).unwrap();
+    let settings = AlertSettings::parse(&settings_text, "alerts.toml", &rules).unwrap();
+    assert_eq!(settings, AlertSettings::shipped(), "the binary embeds alerts.toml");
+    let generated = rules_yaml(&rules, &settings);
+    let path = deploy("prometheus/oauthwatch.rules.yml");
+    if std::env::var_os("UPDATE_RULES").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+        return;
+    }
+    let shipped = std::fs::read_to_string(&path).unwrap();
+    if shipped != generated {
+        let line = shipped
+            .lines()
+            .zip(generated.lines())
+            .position(|(a, b)| a != b)
+            .map_or(shipped.lines().count().min(generated.lines().count()), |i| i)
+            + 1;
+        panic!(
+            "deploy/prometheus/oauthwatch.rules.yml is out of date with the rule file or \
+             alerts.toml (first difference at line {line}); run \
+             `UPDATE_RULES=1 cargo test --test deploy_rules`"
+        );
+    }
+}
+
+/// What a user runs: `oauthwatch alerts` prints the shipped file; `--settings` with an
+/// override changes that rule's threshold and nothing else; a bad settings file is refused
+/// with its file, line and field.
+#[test]
+fn the_alerts_command_prints_the_rules_and_honours_settings() {
+    let bin = env!("CARGO_BIN_EXE_oauthwatch");
+    let out = Command::new(bin).arg("alerts").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let shipped = std::fs::read_to_string(deploy("prometheus/oauthwatch.rules.yml")).unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), shipped);
+
+    let dir = tempfile::tempdir().unwrap();
+    let custom = dir.path().join("alerts.toml");
+    let base = std::fs::read_to_string(deploy("prometheus/alerts.toml")).unwrap();
+    std::fs::write(
+        &custom,
+        base.replace(
+            "https://github.com/oauthwatch/oauthwatch/blob/main/README.md",
+            "https://runbooks.example.internal/oauthwatch",
+        ) + "\n[rules.invalid_client]\ncount = 1\nwindow = \"2m\"\n",
+    )
+    .unwrap();
+    let out_file = dir.path().join("rules.yml");
+    let out = Command::new(bin)
+        .args(["alerts", "--settings"])
+        .arg(&custom)
+        .arg("-o")
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    assert!(text.contains(
+        "increase(oauthwatch_errors_total{job=~\\\".*oauthwatch.*\\\",rule=\\\"invalid_client\\\"}[2m])) >= 1\""
+    ), "{text}");
+    assert!(text.contains("https://runbooks.example.internal/oauthwatch#rule-invalid_client"));
+    assert!(!text.contains("github.com"));
+    let changed = shipped
+        .lines()
+        .zip(text.lines())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(shipped.lines().count(), text.lines().count());
+    // invalid_client's comment, expression and description (window and count), and every
+    // runbook_url.
+    assert_eq!(changed, 3 + shipped.matches("runbook_url:").count(), "{text}");
+    run_ok(Command::new("promtool").args(["check", "rules"]).arg(&out_file));
+
+    std::fs::write(&custom, base + "\n[rules.invalid_clinet]\ncount = 1\n").unwrap();
+    let out = Command::new(bin)
+        .args(["alerts", "--settings"])
+        .arg(&custom)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty());
+    let line = std::fs::read_to_string(&custom)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("invalid_clinet"))
+        .unwrap()
+        + 1;
+    assert!(
+        err.contains(&format!("alerts.toml:{line}:")) && err.contains("rules.invalid_clinet"),
+        "{err}"
+    );
+    assert!(err.contains("no rule `invalid_clinet`"), "{err}");
 }
 
 #[test]
@@ -56,41 +161,23 @@ fn example_prometheus_config_is_valid() {
     );
 }
 
-#[test]
-fn example_alertmanager_config_is_valid() {
-    let amtool = ["amtool", "/usr/bin/amtool"]
-        .into_iter()
-        .find(|t| Command::new(t).arg("--version").output().is_ok());
-    let path = deploy("prometheus/alertmanager.yml");
-    match amtool {
-        Some(t) => {
-            run_ok(Command::new(t).arg("check-config").arg(&path));
-        }
-        None => {
-            // Without amtool, at least the YAML and the route's receivers must line up.
-            let doc: serde_yaml::Value =
-                serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            assert!(doc["route"]["receiver"].is_string());
-        }
-    }
-}
-
-/// Every alert links a runbook: the per-rule alert links `#rule-<id>` (the anchor
-/// `reference::rule_anchor` writes), the self-monitoring alerts link `#self-alerts`, and the
-/// README has both kinds of anchor.
+/// Every alert links a runbook: one alert per rule of the rule file, each linking
+/// `#rule-<id>` (the anchor `reference::rule_anchor` writes) with the rule's severity; the
+/// alerts about oauthwatch itself link `#alert-<name>`, and the README has each such anchor.
 #[test]
 fn every_alert_has_summary_description_remediation_and_a_runbook_anchor() {
     let text = std::fs::read_to_string(deploy("prometheus/oauthwatch.rules.yml")).unwrap();
     let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let mut alerts = 0;
+    let rules = RuleSet::embedded();
+    let mut per_rule = Vec::new();
+    let mut own = Vec::new();
     for group in doc["groups"].as_sequence().unwrap() {
         for rule in group["rules"].as_sequence().unwrap() {
             let Some(name) = rule["alert"].as_str() else {
                 continue;
             };
-            alerts += 1;
             let ann = &rule["annotations"];
             for key in ["summary", "description", "remediation", "runbook_url"] {
                 assert!(
@@ -100,26 +187,28 @@ fn every_alert_has_summary_description_remediation_and_a_runbook_anchor() {
             }
             let url = ann["runbook_url"].as_str().unwrap();
             let (_, anchor) = url.split_once('#').expect("runbook_url has an anchor");
-            if name == "OAuthTokenFailures" {
-                assert_eq!(anchor, rule_anchor("{{ $labels.rule }}"), "{name}");
-                assert!(
-                    rule["labels"]["severity"].is_null(),
-                    "severity must come from the rule"
-                );
+            let severity = rule["labels"]["severity"].as_str().expect("a severity");
+            if name == RULE_ALERT {
+                let id = rule["labels"]["rule"].as_str().unwrap();
+                let r = &rules.rules()[rules.find(id).unwrap()];
+                assert_eq!(anchor, rule_anchor(id), "{name}");
+                assert_eq!(severity, r.severity.as_str(), "{id}");
+                assert_eq!(ann["remediation"].as_str().unwrap(), r.remediation.trim());
+                assert!(rule["keep_firing_for"].as_str().is_some(), "{id}");
+                per_rule.push(id.to_string());
             } else {
-                assert_eq!(anchor, "self-alerts", "{name}");
+                assert_eq!(anchor, self_anchor(name), "{name}");
                 assert!(
-                    rule["labels"]["severity"].is_string(),
-                    "{name}: no severity"
+                    readme.contains(&format!("<a id=\"{anchor}\"></a>")),
+                    "README lacks the runbook anchor #{anchor}"
                 );
-                assert!(
-                    readme.contains("<a id=\"self-alerts\"></a>"),
-                    "README lacks #self-alerts"
-                );
+                own.push(name.to_string());
             }
         }
     }
-    assert!(alerts >= 6, "{alerts} alerts");
+    let ids: Vec<String> = rules.rules().iter().map(|r| r.id.clone()).collect();
+    assert_eq!(per_rule, ids, "one alert per rule, in rule-file order");
+    assert_eq!(own, self_alert_names(&AlertSettings::shipped()));
 }
 
 /// Every YAML file under deploy/ parses (multi-document files included).

@@ -200,8 +200,12 @@ fn every_rule_and_source_series_starts_at_zero_with_exact_labels() {
     assert!(series(&s, "oauthwatch_pod_errors_total").is_empty());
 }
 
+/// rule_info names each rule and its rule file's version, and carries no long text: the
+/// summary and remediation live in the generated alerts (a label value of hundreds of
+/// characters breaks `label_value_length_limit`, and two instances with different texts would
+/// give one rule two series).
 #[test]
-fn rule_info_carries_the_rule_text_and_alert_parameters() {
+fn rule_info_carries_identifiers_and_the_rule_file_hash_only() {
     let reg = Registry::new(10);
     reg.install(
         Arc::new(RuleSet::without_matchers(three_rules())),
@@ -222,13 +226,13 @@ fn rule_info_carries_the_rule_text_and_alert_parameters() {
             ("code", "4702,4704"),
             ("rule", "invalid_client"),
             ("severity", "warning"),
-            ("summary", "Summary of invalid_client"),
-            (
-                "remediation",
-                "Fix invalid_client: check \"the\" settings.\nThen retry."
-            ),
+            ("rules_sha256", ""),
         ])
     );
+    for (_, l, _) in &info {
+        assert!(!l.contains_key("summary") && !l.contains_key("remediation"));
+    }
+
     let r = [("rule", "unclassified")];
     assert_eq!(value(&s, "oauthwatch_alert_threshold", &r), Some(10.0));
     assert_eq!(
@@ -247,6 +251,19 @@ fn rule_info_carries_the_rule_text_and_alert_parameters() {
         ),
         Some(1.0)
     );
+    // A set loaded from a rule file carries that file's SHA-256, as `sha256sum` prints it.
+    let text_of_file = include_str!("../rules/zoom-oauth.toml");
+    let embedded = RuleSet::from_toml(text_of_file, "zoom-oauth.toml").unwrap();
+    let digest = ring::digest::digest(&ring::digest::SHA256, text_of_file.as_bytes());
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let reg = Registry::new(10);
+    reg.install(Arc::new(embedded), &[source("api", false)]);
+    let s = parse(&text(&reg));
+    let info = series(&s, "oauthwatch_rule_info");
+    assert!(!info.is_empty());
+    for (_, l, _) in &info {
+        assert_eq!(l["rules_sha256"], hex, "{l:?}");
+    }
 }
 
 #[test]
@@ -351,8 +368,6 @@ fn no_label_value_comes_from_log_text() {
             r.id.clone(),
             r.provider.clone(),
             r.code_label(),
-            r.summary.clone(),
-            r.remediation.clone(),
             r.severity.as_str().to_string(),
         ]);
     }
@@ -373,6 +388,8 @@ fn no_label_value_comes_from_log_text() {
             "web-1",
             "app",
             "_overflow",
+            // rules_sha256 of a set built without a rule file.
+            "",
         ]
         .map(String::from),
     );
@@ -507,7 +524,7 @@ fn pod_series_are_bounded_and_overflow_is_labelled() {
             assert_eq!(l["rule"], "invalid_authorization_code");
             assert_eq!(l["code"], "4734");
             (
-                format!("{}/{}/{}", l["namespace"], l["pod"], l["container"]),
+                format!("{}/{}/{}", l["k8s_namespace"], l["k8s_pod"], l["k8s_container"]),
                 *v,
             )
         })
@@ -529,7 +546,7 @@ fn pod_series_are_bounded_and_overflow_is_labelled() {
     let s = parse(&text(&reg));
     let pods: BTreeSet<String> = series(&s, "oauthwatch_pod_errors_total")
         .into_iter()
-        .map(|(_, l, _)| l["pod"].clone())
+        .map(|(_, l, _)| l["k8s_pod"].clone())
         .collect();
     assert_eq!(
         pods,
@@ -750,6 +767,39 @@ fn promtool_check_metrics_reports_nothing() {
     );
     assert!(res.status.success(), "promtool failed: {report}");
     assert_eq!(report.trim(), "", "promtool complained");
+}
+
+/// No label value on /metrics is longer than 128 characters, with the real rule file (whose
+/// remediations reach hundreds of characters) and per-pod series: a Prometheus with
+/// `label_value_length_limit` set would otherwise drop the whole target.
+#[test]
+fn no_label_value_is_longer_than_128_characters() {
+    let reg = Registry::new(10);
+    let rules = RuleSet::embedded();
+    assert!(
+        rules.rules().iter().any(|r| r.remediation.len() > 128),
+        "the real rule file has long texts"
+    );
+    let n = rules.rules().len();
+    let tally = reg.install(
+        Arc::new(rules),
+        &[source("api", false), source("containers", true)],
+    );
+    for i in 0..n {
+        tally.record_match(1, i, b"x", Some(b"reason"), Some(&k8s("shop", "web-7d9f5")));
+    }
+    let out = String::from_utf8(reg.encode()).unwrap();
+    let samples = parse(&out);
+    assert!(samples.len() > 5 * n, "{out}");
+    let mut longest = (0, String::new());
+    for (name, labels, _) in &samples {
+        for (k, v) in labels {
+            if v.chars().count() > longest.0 {
+                longest = (v.chars().count(), format!("{name}{{{k}=...}}"));
+            }
+        }
+    }
+    assert!(longest.0 <= 128, "{} characters in {}", longest.0, longest.1);
 }
 
 #[test]

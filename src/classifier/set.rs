@@ -29,6 +29,9 @@ const MAX_REASON_BYTES: usize = 200;
 pub struct RuleSet {
     rules: Vec<Rule>,
     providers: Vec<ProviderMatcher>,
+    /// Per rule: the SHA-256 (hex) of the rule file it came from, so a fleet can tell which
+    /// version of a rule file each instance runs (`sha256sum` of the file gives the same).
+    file_sha256: Vec<String>,
 }
 
 /// The compiled matcher of one rule file (one provider).
@@ -413,7 +416,14 @@ impl RuleSet {
                 let _ = fi;
             }
             let base = set.rules.len();
+            let digest = ring::digest::digest(&ring::digest::SHA256, file.text.as_bytes());
+            let hex: String = digest
+                .as_ref()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
             for r in &file.rules {
+                set.file_sha256.push(hex.clone());
                 set.rules.push(Rule {
                     id: r.id.value.clone(),
                     provider: file.provider.clone(),
@@ -527,6 +537,12 @@ impl RuleSet {
     /// The rules, in file order; a [`RuleIdx`] indexes this slice.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The SHA-256 (lower-case hex) of the rule file rule `idx` came from; empty for a set
+    /// built by [`RuleSet::without_matchers`].
+    pub fn rules_sha256(&self, idx: RuleIdx) -> &str {
+        self.file_sha256.get(idx).map_or("", String::as_str)
     }
 
     /// Index of the rule with this id.

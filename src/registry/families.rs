@@ -8,6 +8,22 @@ use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts};
 
 /// Labels of `oauthwatch_errors_total` (and the first four of the per-pod counter).
 pub const SERIES_LABELS: [&str; 4] = ["provider", "code", "rule", "source"];
+/// Labels of `oauthwatch_rule_info`: identifiers only. Long texts (summary, remediation) are
+/// not label values: they would break `label_value_length_limit`, and a rule edited on some
+/// instances before others would give one rule two series. They live in the generated alerts.
+pub const RULE_INFO_LABELS: [&str; 5] = ["provider", "code", "rule", "severity", "rules_sha256"];
+/// Labels of `oauthwatch_pod_errors_total`. The pod's own labels are `k8s_*`, so they cannot
+/// collide with the `namespace`, `pod` and `container` target labels a Kubernetes scrape config
+/// or PodMonitor attaches (Prometheus would rename ours to `exported_*`).
+pub const POD_LABELS: [&str; 7] = [
+    "provider",
+    "code",
+    "rule",
+    "source",
+    "k8s_namespace",
+    "k8s_pod",
+    "k8s_container",
+];
 /// The per-pod label values used once `max_pod_series` is reached.
 pub const OVERFLOW: &str = "_overflow";
 /// `oauthwatch_lines_dropped_total{reason}` values, in `DropReason` order.
@@ -67,8 +83,8 @@ impl Families {
             ),
             rule_info: gauges(
                 "oauthwatch_rule_info",
-                "Always 1: the rule file's text for each rule, for joins in alerts and dashboards.",
-                &["provider", "code", "rule", "severity", "summary", "remediation"],
+                "Always 1: each loaded rule's identifiers, severity, and the SHA-256 of its rule file (texts are in the generated alerts).",
+                &RULE_INFO_LABELS,
             ),
             alert_hint: gauges(
                 "oauthwatch_alert_hint",
@@ -93,7 +109,7 @@ impl Families {
             pod_errors: counters(
                 "oauthwatch_pod_errors_total",
                 "OAuth failures per Kubernetes pod (sources with kubernetes_metadata); bounded, excess under _overflow.",
-                &["provider", "code", "rule", "source", "namespace", "pod", "container"],
+                &POD_LABELS,
             ),
             lines: counters(
                 "oauthwatch_source_lines_total",

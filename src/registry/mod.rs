@@ -331,15 +331,11 @@ impl Registry {
             HashSet::new(),
             HashSet::new(),
         );
-        for rule in rules.rules() {
+        for (idx, rule) in rules.rules().iter().enumerate() {
             let rk = rule_key(rule);
             let severity = rule.severity.as_str().to_string();
             let mut info_labels = rk.clone();
-            info_labels.extend([
-                severity.clone(),
-                rule.summary.clone(),
-                rule.remediation.clone(),
-            ]);
+            info_labels.extend([severity.clone(), rules.rules_sha256(idx).to_string()]);
             info.insert(info_labels);
             threshold.insert(rk.clone());
             window.insert(rk.clone());
@@ -404,15 +400,14 @@ impl Registry {
         ins.window_matches.sync(&f.window_matches, matches);
         ins.threshold.sync(&f.threshold, threshold);
         ins.window_seconds.sync(&f.window_seconds, window);
-        for rule in rules.rules() {
+        for (idx, rule) in rules.rules().iter().enumerate() {
             let rk = rule_key(rule);
             f.rule_info
                 .with_label_values(&{
                     let mut l = rk.clone();
                     l.extend([
                         rule.severity.as_str().to_string(),
-                        rule.summary.clone(),
-                        rule.remediation.clone(),
+                        rules.rules_sha256(idx).to_string(),
                     ]);
                     l
                 })

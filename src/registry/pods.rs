@@ -1,9 +1,9 @@
 //! Per-pod failure counters (`oauthwatch_pod_errors_total`), the one family whose label values
-//! (namespace, pod, container) come from file names rather than from the rule and config
+//! (k8s_namespace, k8s_pod, k8s_container) come from file names rather than from the rule and config
 //! files. The config admits them with `kubernetes_metadata = true` on a source; they are bounded
 //! here: at most `max` label sets exist at once. When the table is full, a label set whose last
 //! match is older than [`IDLE_EVICT_SECS`] makes room (pods come and go on a node); otherwise
-//! the match counts under `namespace="_overflow",pod="_overflow",container="_overflow"`.
+//! the match counts under `k8s_namespace="_overflow",k8s_pod="_overflow",k8s_container="_overflow"`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -187,15 +187,7 @@ mod tests {
     fn book(max: usize) -> PodBook {
         let vec = IntCounterVec::new(
             Opts::new("p_total", "p"),
-            &[
-                "provider",
-                "code",
-                "rule",
-                "source",
-                "namespace",
-                "pod",
-                "container",
-            ],
+            &crate::registry::families::POD_LABELS,
         )
         .unwrap();
         PodBook::new(vec, max)
