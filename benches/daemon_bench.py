@@ -7,7 +7,13 @@ Prints, for the release binary given as argv[1]:
   - idle CPU over a window (utime+stime from /proc, as % of one core);
   - steady RSS while tailing 100 files;
   - sustained ingest from an appending writer, beside `wc -l` on the same file (the baseline),
-    and whether every line was counted.
+    and whether every line was counted; peak RSS (VmHWM) while a writer appends ~1 MiB blocks;
+  - idle CPU tailing 100 files and 4,000 files (past `max_open_files`, 256) in the same run;
+  - idle CPU and read syscalls with `watch_config = true`, the config in a plain directory
+    beside the same config in a Kubernetes ConfigMap layout (`..data` symlink).
+
+BENCH selects sections (comma-separated: latency, ingest, many_files, config_watch; default
+all).
 
 Figures, not assertions: the machine is shared and noisy; compare the ratios. Everything runs
 on loopback in a temp dir and every process started here is stopped.
@@ -40,8 +46,9 @@ class Daemon:
     def __init__(self, workdir, config_text):
         self.dir = workdir
         cfg = os.path.join(workdir, "config.toml")
-        with open(cfg, "w") as f:
-            f.write(config_text)
+        if config_text is not None:
+            with open(cfg, "w") as f:
+                f.write(config_text)
         self.stderr = open(os.path.join(workdir, "daemon.log"), "w+")
         self.proc = subprocess.Popen(
             [BIN, "run", "--config", cfg, "--listen", "127.0.0.1:0"],
@@ -81,6 +88,28 @@ class Daemon:
             except FileNotFoundError:
                 pass
         return total / 1e9
+
+    def syscr(self):
+        """Read syscalls of the whole process so far (/proc/PID/io)."""
+        with open(f"/proc/{self.proc.pid}/io") as f:
+            for line in f:
+                if line.startswith("syscr:"):
+                    return int(line.split()[1])
+        return 0
+
+    def peak_rss_mb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def idle(self, seconds):
+        """(% of a core, read syscalls) over `seconds` of doing nothing."""
+        c0, r0, t0 = self.cpu_seconds(), self.syscr(), time.time()
+        time.sleep(seconds)
+        c1, r1, t1 = self.cpu_seconds(), self.syscr(), time.time()
+        return 100 * (c1 - c0) / (t1 - t0), r1 - r0
 
     def rss_mb(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -186,6 +215,7 @@ def bench_ingest(tmp):
             time.sleep(0.01)
         elapsed = time.perf_counter() - t0
         rss = d.rss_mb()
+        peak = d.peak_rss_mb()
     finally:
         d.stop()
     t1 = time.perf_counter()
@@ -197,16 +227,84 @@ def bench_ingest(tmp):
           f"(target ≥ 1 M lines/s); lines counted {int(n)}/{total} "
           f"({'none lost' if int(n) == total else 'LOST LINES'}); failures counted {int(errs or 0)}/{total // 100}; "
           f"RSS after {rss:.1f} MB")
+    print(f"peak RSS while a writer appended {len(block) / 2**20:.1f} MiB blocks: {peak:.1f} MB "
+          f"(VmHWM; the queue is bounded by limits.queue_bytes)")
     print(f"baseline wc -l on the same file: {total / wc / 1e6:.1f} M lines/s; "
           f"daemon/wc ratio {wc / elapsed:.3f}")
+
+
+MANY_IDLE_SECONDS = int(os.environ.get("MANY_IDLE_SECONDS", "20"))
+
+
+def idle_with_files(tmp, n):
+    logs = os.path.join(tmp, f"logs{n}")
+    os.makedirs(logs)
+    for i in range(n):
+        append(os.path.join(logs, f"app{i:05}.log"), NOISE)
+    d = Daemon(tmp, config([f"logs{n}/*.log"]))
+    try:
+        deadline = time.time() + 120
+        while d.value("oauthwatch_source_lines_total", {"source": "app"}) != float(n):
+            if time.time() > deadline:
+                raise SystemExit(f"daemon did not read the {n} files")
+            time.sleep(0.2)
+        time.sleep(2)
+        return d.idle(MANY_IDLE_SECONDS)
+    finally:
+        d.stop()
+
+
+def bench_many_files(tmp):
+    few, _ = idle_with_files(tmp, 100)
+    many, _ = idle_with_files(tmp, 4000)
+    ratio = many / few if few > 0 else float("inf")
+    print(f"idle CPU over {MANY_IDLE_SECONDS} s: 100 files {few:.4f}% of a core, 4,000 files "
+          f"{many:.4f}% (max_open_files 256); ratio {ratio:.1f}× (target ≤ 5×)")
+
+
+def idle_config_watch(tmp, layout):
+    """A daemon with watch_config = true whose config lives in a plain directory or in a
+    ConfigMap-style mount (files are links through `..data` to a timestamped directory)."""
+    root = os.path.join(tmp, layout)
+    os.makedirs(os.path.join(root, "logs"))
+    append(os.path.join(root, "logs", "app.log"), NOISE)
+    text = config(["logs/*.log"]).replace("watch_config = false", "watch_config = true")
+    if layout == "configmap":
+        data = os.path.join(root, "..2026_11_23_10_00_00.000000000")
+        os.makedirs(data)
+        with open(os.path.join(data, "config.toml"), "w") as f:
+            f.write(text.replace('"logs/', f'"{root}/logs/').replace('"state"', f'"{root}/state"'))
+        os.symlink(os.path.basename(data), os.path.join(root, "..data"))
+        os.symlink("..data/config.toml", os.path.join(root, "config.toml"))
+        d = Daemon(root, None)
+    else:
+        d = Daemon(root, text)
+    try:
+        time.sleep(3)
+        return d.idle(MANY_IDLE_SECONDS)
+    finally:
+        d.stop()
+
+
+def bench_config_watch(tmp):
+    plain_cpu, plain_reads = idle_config_watch(tmp, "plain")
+    cm_cpu, cm_reads = idle_config_watch(tmp, "configmap")
+    print(f"idle with watch_config = true over {MANY_IDLE_SECONDS} s: plain directory "
+          f"{plain_cpu:.4f}% of a core, {plain_reads} read syscalls; ConfigMap layout "
+          f"{cm_cpu:.4f}%, {cm_reads} read syscalls (target: the same, near 0)")
 
 
 def main():
     if not os.path.exists(BIN):
         raise SystemExit(f"{BIN} not found: run `cargo build --release` first")
     tmp = tempfile.mkdtemp(prefix="oauthwatch-bench-")
+    chosen = set(os.environ.get("BENCH", "latency,ingest,many_files,config_watch").split(","))
+    benches = (("latency", bench_latency_idle_rss), ("ingest", bench_ingest),
+               ("many_files", bench_many_files), ("config_watch", bench_config_watch))
     try:
-        for name, bench in (("a", bench_latency_idle_rss), ("b", bench_ingest)):
+        for name, bench in benches:
+            if name not in chosen:
+                continue
             os.makedirs(os.path.join(tmp, name))
             bench(os.path.join(tmp, name))
     finally:

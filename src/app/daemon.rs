@@ -54,9 +54,29 @@ pub enum RunError {
     /// The graceful stop did not finish within the budget.
     #[error("graceful stop took longer than {0:?}; exiting anyway")]
     ShutdownTimeout(Duration),
-    /// Signal handlers could not be installed.
-    #[error("signal handling: {0}")]
-    Signals(std::io::Error),
+    /// Another daemon holds the state directory (or it cannot be locked).
+    #[error(transparent)]
+    StateLock(#[from] super::statelock::LockError),
+}
+
+/// The signals the daemon acts on, installed before anything else so that one arriving
+/// during start-up is held and acted on once start-up completes instead of ending the
+/// process with the default action.
+pub struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Install the handlers for SIGTERM, SIGINT and SIGHUP (inside a tokio runtime).
+    pub fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
 }
 
 /// The endpoint's view of the registry.
@@ -136,6 +156,11 @@ fn has_stdin(cfg: &Config) -> bool {
     cfg.sources.iter().any(|s| s.stdin)
 }
 
+/// Whether any source tails files (and so keeps checkpoints in the state directory).
+fn has_files(cfg: &Config) -> bool {
+    cfg.sources.iter().any(|s| !s.stdin)
+}
+
 fn sources_options(cfg: &Config) -> SourcesOptions {
     SourcesOptions {
         state_dir: cfg.state_dir.clone(),
@@ -161,6 +186,7 @@ async fn drain_queue(tx: &mpsc::Sender<RecordBatch>) {
             offset: 1,
             progress: None,
         }),
+        reserved: Default::default(),
     };
     if tx.send(barrier).await.is_err() {
         return;
@@ -184,6 +210,9 @@ struct Reloader {
     reload: Arc<tokio::sync::Notify>,
     watched: Vec<PathBuf>,
     _watch: Option<watch::WatchGuard>,
+    /// The state directory's lock, held while the daemon runs (taken by the first config
+    /// with a file source).
+    state_lock: Option<super::statelock::StateLock>,
 }
 
 impl Reloader {
@@ -260,6 +289,16 @@ impl Reloader {
 
         let rules = Arc::new(rules);
         let n = rules.rules().len();
+        if restart_sources && self.state_lock.is_none() && has_files(&cfg) {
+            match super::statelock::acquire(&cfg.state_dir) {
+                Ok(lock) => self.state_lock = Some(lock),
+                Err(e) => {
+                    tracing::error!("reload failed; the previous config stays in force: {e}");
+                    self.registry.reload_result(false);
+                    return;
+                }
+            }
+        }
         if restart_sources {
             if let Some(running) = self.sources.take() {
                 let stopped = running.stop().await;
@@ -301,6 +340,7 @@ impl Reloader {
             }
         }
         self.log.set_config_level(&cfg.log_level);
+        self.registry.set_pod_series_grace(cfg.pod_series_grace);
         self.config = cfg;
         self.rewatch();
         self.registry.reload_result(true);
@@ -322,12 +362,22 @@ pub async fn run(
     config: Config,
     rules: RuleSet,
     log: LogControl,
+    signals: Signals,
 ) -> Result<(), RunError> {
-    let mut sigterm = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
-    let mut sigint = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
-    let mut sighup = signal(SignalKind::hangup()).map_err(RunError::Signals)?;
+    let Signals {
+        term: mut sigterm,
+        int: mut sigint,
+        hup: mut sighup,
+    } = signals;
+    // Before anything reads or writes checkpoints: one daemon per state directory.
+    let state_lock = if has_files(&config) {
+        Some(super::statelock::acquire(&config.state_dir)?)
+    } else {
+        None
+    };
 
     let registry = Arc::new(Registry::new(config.max_pod_series));
+    registry.set_pod_series_grace(config.pod_series_grace);
     let rules = Arc::new(rules);
     let tally = registry.install(rules.clone(), &source_labels(&config.sources));
     let current = Arc::new(ArcSwap::from_pointee(Generation {
@@ -385,6 +435,7 @@ pub async fn run(
         reload: Arc::new(tokio::sync::Notify::new()),
         watched: Vec::new(),
         _watch: None,
+        state_lock,
     };
     reloader.rewatch();
     let file_changed = reloader.reload.clone();

@@ -25,12 +25,24 @@ impl LogControl {
         if self.pinned {
             return;
         }
-        if let Ok(filter) = EnvFilter::try_new(level) {
+        if let Ok(filter) = filter_of(level) {
             if self.handle.reload(filter).is_err() {
                 tracing::warn!("could not change the log level");
             }
         }
     }
+}
+
+/// The filter for a level or filter string. The `notify` crate logs routine housekeeping at
+/// INFO (a watch descriptor the kernel already dropped with its deleted directory, once per
+/// deleted pod directory on a node): its messages show from WARN unless the string names
+/// `notify` itself.
+pub fn filter_of(level: &str) -> Result<EnvFilter, tracing_subscriber::filter::ParseError> {
+    let filter = EnvFilter::try_new(level)?;
+    if level.contains("notify") {
+        return Ok(filter);
+    }
+    Ok(filter.add_directive("notify=warn".parse()?))
 }
 
 /// Install the global subscriber. `flag_level` is `--log-level`; `config_level` the config
@@ -44,7 +56,7 @@ pub fn init(flag_level: Option<&str>, config_level: &str, format: LogFormat) -> 
         .map(str::to_string)
         .or(env)
         .unwrap_or_else(|| config_level.to_string());
-    let filter = EnvFilter::try_new(&chosen).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = filter_of(&chosen).unwrap_or_else(|_| EnvFilter::new("info"));
     let (filter, handle) = reload::Layer::new(filter);
     let output = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
@@ -63,4 +75,20 @@ pub fn init(flag_level: Option<&str>, config_level: &str, format: LogFormat) -> 
         .with(output)
         .try_init();
     LogControl { handle, pinned }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notify_housekeeping_is_demoted_unless_asked_for() {
+        assert_eq!(filter_of("info").unwrap().to_string(), "notify=warn,info");
+        assert_eq!(filter_of("debug").unwrap().to_string(), "notify=warn,debug");
+        assert_eq!(
+            filter_of("notify=debug,info").unwrap().to_string(),
+            "notify=debug,info"
+        );
+        assert!(filter_of("not a [filter").is_err());
+    }
 }

@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod logging;
 pub mod pipeline;
 pub mod settings;
+pub mod statelock;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,31 @@ use crate::cli::RunArgs;
 /// `oauthwatch run`: exit 0 after a graceful stop, 2 for a bad config or rule file, 1 when
 /// the daemon could not run (address in use, state directory not writable).
 pub fn main(args: RunArgs) -> ExitCode {
+    // Signal handling comes first: a SIGHUP or SIGTERM that arrives while the config and
+    // rules load (tens of milliseconds) would otherwise end the process with the default
+    // action. Caught now, it is acted on once start-up completes.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("oauthwatch")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("oauthwatch: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let signals = {
+        let _context = runtime.enter();
+        match daemon::Signals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("oauthwatch: cannot install signal handlers: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
     let config = match settings::resolve(&args) {
         Ok(c) => c,
         Err(diags) => {
@@ -41,19 +67,7 @@ pub fn main(args: RunArgs) -> ExitCode {
         &config.log_level,
         config.log_format,
     );
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("oauthwatch")
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("oauthwatch: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let outcome = runtime.block_on(daemon::run(args, config, rules, log));
+    let outcome = runtime.block_on(daemon::run(args, config, rules, log, signals));
     // Everything that matters (counts, checkpoints) is done by now. A read of standard input
     // still blocked in the runtime's blocking pool (the pipe's writer is alive) cannot be
     // cancelled, and dropping the runtime would wait for it forever: do not wait.

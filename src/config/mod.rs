@@ -50,6 +50,9 @@ pub struct Limits {
     pub framing: FramingLimits,
     /// Batches held in the queue between sources and the classifier.
     pub queue_capacity: usize,
+    /// Bytes held in that queue (the records' buffers): the bound on its memory, whatever
+    /// the size of each batch.
+    pub queue_bytes: usize,
     /// Bytes read from a file per turn, so one busy file does not starve others.
     pub read_chunk_bytes: usize,
     /// File handles kept open at once; quiet files are closed and reopened on demand.
@@ -63,6 +66,7 @@ impl Default for Limits {
         Limits {
             framing: FramingLimits::default(),
             queue_capacity: 64,
+            queue_bytes: 4 * 1024 * 1024,
             read_chunk_bytes: 256 * 1024,
             max_open_files: 256,
             rotated_file_grace: Duration::from_secs(30),
@@ -136,6 +140,9 @@ pub struct Config {
     pub http: Http,
     /// Cap on per-pod label sets (`oauthwatch_pod_errors_total`).
     pub max_pod_series: usize,
+    /// How long a deleted pod's per-pod series stay after its logs are drained, so
+    /// Prometheus scrapes their final value before they retire.
+    pub pod_series_grace: Duration,
     /// The sources.
     pub sources: Vec<SourceSpec>,
 }
@@ -155,6 +162,7 @@ impl Default for Config {
             limits: Limits::default(),
             http: Http::default(),
             max_pod_series: 500,
+            pod_series_grace: Duration::from_secs(300),
             sources: Vec::new(),
         }
     }
@@ -268,6 +276,9 @@ fn read_root(root: &mut Table<'_, '_>, src: &mut Source<'_>, cfg: &mut Config, b
         if let Some(n) = t.integer(src, "max_pod_series", 0, 1_000_000) {
             cfg.max_pod_series = n as usize;
         }
+        if let Some(d) = t.duration(src, "pod_series_grace", Duration::ZERO) {
+            cfg.pod_series_grace = d;
+        }
         t.finish(src);
     }
     let mut names = BTreeSet::new();
@@ -294,6 +305,9 @@ fn read_limits(t: &mut Table<'_, '_>, src: &mut Source<'_>, l: &mut Limits) {
     }
     if let Some(n) = t.integer(src, "queue_capacity", 1, 1 << 20) {
         l.queue_capacity = n as usize;
+    }
+    if let Some(n) = t.integer(src, "queue_bytes", 4096, 1 << 30) {
+        l.queue_bytes = n as usize;
     }
     if let Some(n) = t.integer(src, "read_chunk_bytes", 4096, 1 << 30) {
         l.read_chunk_bytes = n as usize;

@@ -5,14 +5,20 @@
 //! updates a mounted ConfigMap by swapping a `..data` symlink, neither of which a watch on
 //! the old inode would see. An event only triggers a reload when the files' contents really
 //! changed (a digest is compared), and bursts of events are coalesced.
+//!
+//! Only modifications, creations, renames and deletions count. Opens, reads and closes are
+//! ignored: computing the digest opens and reads the files, and in a plain directory (no
+//! `..data` symlink) those reads are events on the watched directory, which would trigger
+//! another digest, forever.
 
 use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::{RecursiveMode, Watcher};
+use notify::{EventKind, RecursiveMode, Watcher};
 
 /// Events closer together than this are one change (editors write in several steps).
 const SETTLE: Duration = Duration::from_millis(300);
@@ -20,7 +26,33 @@ const SETTLE: Duration = Duration::from_millis(300);
 /// Keeps the watch alive; dropping it stops watching.
 pub struct WatchGuard {
     _watcher: notify::RecommendedWatcher,
-    _task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<()>,
+    checks: Arc<AtomicU64>,
+}
+
+impl WatchGuard {
+    /// How many times the files were read to look for a change since the watch began (an
+    /// idle daemon reads them never).
+    pub fn checks(&self) -> u64 {
+        self.checks.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Whether an event can mean the files changed: a write, a creation, a deletion or a rename.
+/// Opens, reads, closes and attribute changes (`touch`, `chmod`) cannot.
+pub fn is_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(_) => false,
+        EventKind::Modify(notify::event::ModifyKind::Metadata(_)) => false,
+        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
+        EventKind::Any | EventKind::Other => true,
+    }
 }
 
 /// A digest of the files' current contents (a missing file hashes as missing).
@@ -48,8 +80,9 @@ pub fn spawn(files: Vec<PathBuf>, reload: Arc<tokio::sync::Notify>) -> Option<Wa
         .collect();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let mut watcher =
-        match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if res.is_ok() {
+        match notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
+            Ok(ev) if !ev.need_rescan() && !is_change(&ev.kind) => {}
+            _ => {
                 let _ = tx.send(());
             }
         }) {
@@ -67,6 +100,8 @@ pub fn spawn(files: Vec<PathBuf>, reload: Arc<tokio::sync::Notify>) -> Option<Wa
     // The baseline is taken now, before any event can arrive: taken inside the task, an edit
     // made before the task first ran would become the baseline and never trigger a reload.
     let mut last = digest(&files);
+    let checks = Arc::new(AtomicU64::new(0));
+    let counted = checks.clone();
     let task = tokio::spawn(async move {
         while rx.recv().await.is_some() {
             // Coalesce a burst of events, then look at what actually changed.
@@ -77,6 +112,8 @@ pub fn spawn(files: Vec<PathBuf>, reload: Arc<tokio::sync::Notify>) -> Option<Wa
                     Err(_) => break,
                 }
             }
+            counted.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("config or rule files may have changed: reading them");
             let now = digest(&files);
             if now != last {
                 last = now;
@@ -87,7 +124,8 @@ pub fn spawn(files: Vec<PathBuf>, reload: Arc<tokio::sync::Notify>) -> Option<Wa
     });
     Some(WatchGuard {
         _watcher: watcher,
-        _task: task,
+        task,
+        checks,
     })
 }
 
@@ -117,5 +155,53 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(20), reload.notified())
             .await
             .expect("a changed file triggers a reload");
+    }
+
+    /// The digest's own reads of files in a plain directory (no `..data` symlink) used to
+    /// trigger another digest, about three times a second forever.
+    #[tokio::test]
+    async fn an_idle_watch_in_a_plain_directory_does_not_reread_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config.toml");
+        let rules = dir.path().join("rules.toml");
+        std::fs::write(&cfg, "listen = \"127.0.0.1:1\"\n").unwrap();
+        std::fs::write(&rules, "# rules\n").unwrap();
+        let reload = Arc::new(tokio::sync::Notify::new());
+        let guard = spawn(vec![cfg.clone(), rules], reload.clone()).expect("inotify works here");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(guard.checks(), 0, "nothing changed, nothing is read");
+        std::fs::write(&cfg, "listen = \"127.0.0.1:2\"\n").unwrap();
+        tokio::time::timeout(Duration::from_secs(20), reload.notified())
+            .await
+            .expect("a real edit still triggers a reload");
+        let after_edit = guard.checks();
+        assert!(after_edit >= 1);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            guard.checks(),
+            after_edit,
+            "the reload's own reads are not changes"
+        );
+    }
+
+    #[test]
+    fn only_writes_creations_deletions_and_renames_are_changes() {
+        use notify::event::{AccessKind, AccessMode, CreateKind, MetadataKind, ModifyKind};
+        assert!(!is_change(&EventKind::Access(AccessKind::Open(
+            AccessMode::Any
+        ))));
+        assert!(!is_change(&EventKind::Access(AccessKind::Close(
+            AccessMode::Read
+        ))));
+        assert!(!is_change(&EventKind::Modify(ModifyKind::Metadata(
+            MetadataKind::Any
+        ))));
+        assert!(is_change(&EventKind::Create(CreateKind::File)));
+        assert!(is_change(&EventKind::Modify(ModifyKind::Name(
+            notify::event::RenameMode::Both
+        ))));
+        assert!(is_change(&EventKind::Modify(ModifyKind::Data(
+            notify::event::DataChange::Any
+        ))));
     }
 }

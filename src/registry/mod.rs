@@ -274,6 +274,12 @@ impl Registry {
         Registry::with_clock(max_pod_series, Arc::new(SystemClock))
     }
 
+    /// How long a deleted pod's series stay once its logs are drained
+    /// (`kubernetes.pod_series_grace`).
+    pub fn set_pod_series_grace(&self, grace: std::time::Duration) {
+        self.pods.set_grace(grace.as_secs());
+    }
+
     /// Like [`Registry::new`], reading time from `clock` (tests pass a [`ManualClock`]).
     pub fn with_clock(max_pod_series: usize, clock: Arc<dyn Clock>) -> Registry {
         let prom = prometheus::Registry::new();
@@ -525,6 +531,7 @@ impl Registry {
     /// The text exposition of every metric, alert hints brought up to date first.
     pub fn encode(&self) -> Vec<u8> {
         self.refresh(self.clock.now_secs());
+        self.pods.sweep(self.clock.now_secs());
         let mut out = Vec::with_capacity(16 * 1024);
         // Encoding into a Vec cannot fail for well-formed families, which ours are by
         // construction; an error would leave a partial body, which promtool tests catch.
@@ -665,6 +672,18 @@ impl SourceObserver for Registry {
     fn lag_bytes(&self, source: SourceIdx, bytes: u64) {
         if let Some(s) = self.sources.load().get(source) {
             s.lag.set(bytes.min(i64::MAX as u64) as i64);
+        }
+    }
+
+    fn pod_logs(&self, source: SourceIdx, pod: &K8sRef, present: bool) {
+        if let Some(s) = self.sources.load().get(source) {
+            if present {
+                self.pods.present(&s.name, pod);
+            } else {
+                tracing::debug!(source = %s.name, namespace = %pod.namespace, pod = %pod.pod,
+                    container = %pod.container, "pod logs gone and drained; its series retire after the grace");
+                self.pods.drained(&s.name, pod, self.clock.now_secs());
+            }
         }
     }
 }

@@ -4,9 +4,16 @@
 //! here: at most `max` label sets exist at once. When the table is full, a label set whose last
 //! match is older than [`IDLE_EVICT_SECS`] makes room (pods come and go on a node); otherwise
 //! the match counts under `k8s_namespace="_overflow",k8s_pod="_overflow",k8s_container="_overflow"`.
+//!
+//! A deleted pod's series retire on their own: once its log directory is gone and its last
+//! file has been read to the end, the file source reports it drained ([`PodBook::drained`]),
+//! and after `kubernetes.pod_series_grace` (default [`DEFAULT_POD_SERIES_GRACE_SECS`], long
+//! enough for Prometheus to scrape the final value) its series are removed and their room is
+//! free for new pods. A pod whose logs reappear before then (a StatefulSet pod recreated
+//! under its name) keeps its series.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use prometheus::{IntCounter, IntCounterVec};
@@ -16,6 +23,10 @@ use crate::sources::K8sRef;
 
 /// A pod label set with no match for this long may be evicted when the table is full.
 pub const IDLE_EVICT_SECS: u64 = 3600;
+
+/// How long a drained pod's series stay after its logs are gone, when the config does not
+/// say (`kubernetes.pod_series_grace`): several scrape intervals, so the final value is seen.
+pub const DEFAULT_POD_SERIES_GRACE_SECS: u64 = 300;
 
 /// The per-pod counters of one rule × source series.
 struct PodGroup {
@@ -35,12 +46,16 @@ struct PodTable {
     /// No label set can be idle long enough before this time; spares scanning the table on
     /// every overflowing match.
     no_eviction_before: u64,
+    /// Pods whose logs are gone and drained, by (source, pod): when their series retire.
+    retiring: HashMap<(String, K8sRef), u64>,
 }
 
 /// The bounded per-pod counters of a registry.
 pub struct PodBook {
     vec: IntCounterVec,
     max: usize,
+    /// Seconds a drained pod's series stay.
+    grace: AtomicU64,
     table: Mutex<PodTable>,
 }
 
@@ -87,11 +102,73 @@ impl PodBook {
         PodBook {
             vec,
             max,
+            grace: AtomicU64::new(DEFAULT_POD_SERIES_GRACE_SECS),
             table: Mutex::new(PodTable {
                 groups: HashMap::new(),
                 len: 0,
                 no_eviction_before: 0,
+                retiring: HashMap::new(),
             }),
+        }
+    }
+
+    /// How long a drained pod's series stay (`kubernetes.pod_series_grace`).
+    pub fn set_grace(&self, secs: u64) {
+        self.grace.store(secs, Ordering::Relaxed);
+    }
+
+    /// Pod `k` of `source` has no log file left (its directory is gone and its files were
+    /// read to the end): retire its series after the grace. Matches still in the queue from
+    /// its last lines count meanwhile.
+    pub fn drained(&self, source: &str, k: &K8sRef, now: u64) {
+        let at = now.saturating_add(self.grace.load(Ordering::Relaxed));
+        let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        t.retiring.insert((source.to_string(), k.clone()), at);
+    }
+
+    /// Pod `k` of `source` has a log file again (recreated under its name): keep its series.
+    pub fn present(&self, source: &str, k: &K8sRef) {
+        let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        if !t.retiring.is_empty() {
+            t.retiring.remove(&(source.to_string(), k.clone()));
+        }
+    }
+
+    /// Retire the series of drained pods whose grace has passed (called before each scrape
+    /// and when the table is full).
+    pub fn sweep(&self, now: u64) {
+        let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        self.sweep_locked(&mut t, now);
+    }
+
+    fn sweep_locked(&self, t: &mut PodTable, now: u64) {
+        if t.retiring.is_empty() {
+            return;
+        }
+        let due: Vec<(String, K8sRef)> = t
+            .retiring
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in due {
+            t.retiring.remove(&key);
+            let (source, k) = key;
+            let mut emptied = Vec::new();
+            let mut removed = 0;
+            for (id, g) in t.groups.iter_mut().filter(|(_, g)| g.labels[3] == source) {
+                if g.pods.remove(&k).is_some() {
+                    let _ = self.vec.remove_label_values(&labels_of(&g.labels, &k));
+                    removed += 1;
+                    if g.pods.is_empty() {
+                        emptied.push(*id);
+                    }
+                }
+            }
+            for id in emptied {
+                t.groups.remove(&id);
+            }
+            t.len -= removed;
         }
     }
 
@@ -105,6 +182,9 @@ impl PodBook {
             p.counter.inc();
             p.last_match = now;
             return;
+        }
+        if t.len >= self.max {
+            self.sweep_locked(&mut t, now);
         }
         if t.len >= self.max && !self.evict_idle(&mut t, now) {
             let c = slot.overflow.get_or_init(|| {
@@ -218,6 +298,52 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    fn series_count(b: &PodBook) -> usize {
+        prometheus::core::Collector::collect(&b.vec)[0]
+            .get_metric()
+            .len()
+    }
+
+    #[test]
+    fn a_drained_pod_retires_after_the_grace_and_frees_its_room() {
+        let b = book(1);
+        b.set_grace(300);
+        let s = slot(1);
+        b.count(&s, &pod("old"), 10);
+        b.drained("s", &pod("old"), 20);
+        b.sweep(319);
+        assert_eq!(series_count(&b), 1, "the final value stays for the grace");
+        b.sweep(320);
+        assert_eq!(series_count(&b), 0, "retired after the grace");
+        b.count(&s, &pod("new"), 321);
+        assert!(s.overflow.get().is_none(), "the new pod got the freed room");
+    }
+
+    #[test]
+    fn a_full_table_retires_due_pods_before_overflowing() {
+        let b = book(1);
+        b.set_grace(5);
+        let s = slot(1);
+        b.count(&s, &pod("old"), 10);
+        b.drained("s", &pod("old"), 10);
+        b.count(&s, &pod("new"), 15);
+        assert!(s.overflow.get().is_none());
+        assert_eq!(series_count(&b), 1);
+    }
+
+    #[test]
+    fn a_pod_back_before_the_grace_or_of_another_source_keeps_its_series() {
+        let b = book(2);
+        b.set_grace(5);
+        let s = slot(1);
+        b.count(&s, &pod("web-0"), 10);
+        b.drained("s", &pod("web-0"), 10);
+        b.present("s", &pod("web-0"));
+        b.drained("other", &pod("web-0"), 10);
+        b.sweep(100);
+        assert_eq!(series_count(&b), 1);
     }
 
     #[test]

@@ -170,6 +170,69 @@ pub struct RecordBatch {
     pub k8s: Option<Arc<K8sRef>>,
     /// Commit once classified; `None` for stdin.
     pub ack: Option<Ack>,
+    /// Its share of the queue's byte bound, given back when the batch is dropped (after it
+    /// was classified). Empty until the batch is sent.
+    pub reserved: Reserved,
+}
+
+/// A batch's share of [`QueueBytes`]; released on drop.
+#[derive(Debug, Default)]
+pub struct Reserved {
+    /// Held only to be dropped.
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// The bound, in bytes, on batches between the readers and the classifier
+/// (`limits.queue_bytes`). A count of batches alone does not bound memory: a batch holds
+/// anything from one line to a whole read chunk, and a writer appending large blocks fast
+/// fills every slot with full ones. A sender waits until the classifier has released enough
+/// bytes; a batch larger than the whole bound waits until the queue is empty, then goes.
+#[derive(Debug, Clone)]
+pub struct QueueBytes {
+    budget: Arc<tokio::sync::Semaphore>,
+    cap: usize,
+}
+
+impl QueueBytes {
+    /// A bound of `cap` bytes (at least 1).
+    pub fn new(cap: usize) -> QueueBytes {
+        let cap = cap.clamp(1, u32::MAX as usize);
+        QueueBytes {
+            budget: Arc::new(tokio::sync::Semaphore::new(cap)),
+            cap,
+        }
+    }
+
+    /// What a batch holds in memory (its buffers' capacities), capped at the bound.
+    pub fn weight(&self, batch: &RecordBatch) -> u32 {
+        let bytes = batch.data.capacity() + batch.ends.capacity() * std::mem::size_of::<u32>();
+        bytes.min(self.cap) as u32
+    }
+
+    /// Take the batch's share now if the bound allows; `false` if it must wait.
+    pub fn try_reserve(&self, batch: &mut RecordBatch) -> bool {
+        let n = self.weight(batch);
+        match self.budget.clone().try_acquire_many_owned(n) {
+            Ok(p) => {
+                batch.reserved = Reserved { _permit: Some(p) };
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Wait for the batch's share.
+    pub async fn reserve(&self, batch: &mut RecordBatch) {
+        let n = self.weight(batch);
+        if let Ok(p) = self.budget.clone().acquire_many_owned(n).await {
+            batch.reserved = Reserved { _permit: Some(p) };
+        }
+    }
+
+    /// Bytes currently reserved by queued batches.
+    pub fn in_use(&self) -> usize {
+        self.cap - self.budget.available_permits()
+    }
 }
 
 impl RecordBatch {
@@ -225,6 +288,9 @@ pub trait SourceObserver: Send + Sync {
     fn checkpoint_write_failed(&self);
     /// Bytes not yet read across the source's files (size minus offset).
     fn lag_bytes(&self, source: SourceIdx, bytes: u64);
+    /// A pod's logs came (`present`), or went: its log directory is gone and its last file
+    /// was read to the end, so its per-pod series may retire.
+    fn pod_logs(&self, _source: SourceIdx, _pod: &K8sRef, _present: bool) {}
 }
 
 /// Observer that ignores everything; for tests and one-shot commands.
@@ -285,16 +351,25 @@ pub struct Stop;
 #[derive(Clone)]
 pub struct Sink {
     tx: tokio::sync::mpsc::Sender<RecordBatch>,
+    bytes: QueueBytes,
     rt: tokio::runtime::Handle,
     cancel: CancellationToken,
 }
 
 impl Sink {
     /// Send a batch, waiting for room in the queue.
-    pub fn send(&self, batch: RecordBatch) -> Result<(), Stop> {
+    pub fn send(&self, mut batch: RecordBatch) -> Result<(), Stop> {
         use tokio::sync::mpsc::error::TrySendError;
         if self.cancel.is_cancelled() {
             return Err(Stop);
+        }
+        if !self.bytes.try_reserve(&mut batch) {
+            self.rt.block_on(async {
+                tokio::select! {
+                    _ = self.cancel.cancelled() => Err(Stop),
+                    () = self.bytes.reserve(&mut batch) => Ok(()),
+                }
+            })?;
         }
         match self.tx.try_send(batch) {
             Ok(()) => Ok(()),
@@ -399,6 +474,7 @@ impl Sources {
                 )
             });
         }
+        let queue_bytes = QueueBytes::new(opts.limits.queue_bytes);
         let stdin_count = specs.iter().filter(|s| s.stdin).count();
         let (done_tx, stdin_done) = tokio::sync::watch::channel(stdin_count);
         let done_tx = Arc::new(done_tx);
@@ -422,8 +498,9 @@ impl Sources {
                         opts.limits.clone(),
                     );
                     let done_tx = done_tx.clone();
+                    let bytes = queue_bytes.clone();
                     stdin_tasks.push(tokio::spawn(async move {
-                        stdin::run(idx, spec, limits, input, tx, obs, cancel).await;
+                        stdin::run(idx, spec, limits, input, (tx, bytes), obs, cancel).await;
                         done_tx.send_modify(|n| *n = n.saturating_sub(1));
                     }));
                 }
@@ -444,6 +521,7 @@ impl Sources {
                         observer: observer.clone(),
                         sink: Sink {
                             tx: tx.clone(),
+                            bytes: queue_bytes.clone(),
                             rt: rt.clone(),
                             cancel: cancel.clone(),
                         },
@@ -566,5 +644,40 @@ impl Stopped {
     /// drained the queue and committed every batch's [`Ack`].
     pub fn final_checkpoint(self) -> std::io::Result<()> {
         save_all(&self.tables, &*self.observer)
+    }
+}
+
+#[cfg(test)]
+mod queue_bytes_tests {
+    use super::*;
+
+    fn batch(bytes: usize) -> RecordBatch {
+        RecordBatch {
+            source: 0,
+            data: Vec::with_capacity(bytes),
+            ends: Vec::new(),
+            lines: 0,
+            k8s: None,
+            ack: None,
+            reserved: Reserved::default(),
+        }
+    }
+
+    #[test]
+    fn batches_wait_for_bytes_and_give_them_back_when_dropped() {
+        let q = QueueBytes::new(1000);
+        let mut a = batch(600);
+        assert!(q.try_reserve(&mut a));
+        assert!(q.in_use() >= 600);
+        let mut b = batch(600);
+        assert!(!q.try_reserve(&mut b), "over the bound: must wait");
+        drop(a);
+        assert_eq!(q.in_use(), 0);
+        assert!(q.try_reserve(&mut b));
+        // A batch larger than the whole bound still goes, alone.
+        drop(b);
+        let mut huge = batch(5000);
+        assert!(q.try_reserve(&mut huge));
+        assert_eq!(q.in_use(), 1000);
     }
 }

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::framing::{Framed, Framer};
 
-use super::{report_framed, RecordBatch, SourceIdx, SourceObserver, SourceSpec};
+use super::{report_framed, QueueBytes, RecordBatch, SourceIdx, SourceObserver, SourceSpec};
 
 /// Read `input` until end of input (or cancellation), sending its records into `tx`. At end
 /// of input the framer is finished, so a last line without newline is still a record.
@@ -17,7 +17,7 @@ pub async fn run<R: AsyncRead + Unpin>(
     spec: SourceSpec,
     limits: crate::config::Limits,
     mut input: R,
-    tx: tokio::sync::mpsc::Sender<RecordBatch>,
+    (tx, queue_bytes): (tokio::sync::mpsc::Sender<RecordBatch>, QueueBytes),
     observer: Arc<dyn SourceObserver>,
     cancel: CancellationToken,
 ) {
@@ -36,7 +36,9 @@ pub async fn run<R: AsyncRead + Unpin>(
                 framer.finish(&mut framed);
                 report_framed(&*observer, idx, &framed, 0);
                 if !framed.ends.is_empty() {
-                    let _ = tx.send(batch_of(idx, framed)).await;
+                    let mut batch = batch_of(idx, framed);
+                    queue_bytes.reserve(&mut batch).await;
+                    let _ = tx.send(batch).await;
                 }
                 return;
             }
@@ -67,8 +69,12 @@ pub async fn run<R: AsyncRead + Unpin>(
             },
         }
         report_framed(&*observer, idx, &framed, bytes);
-        if !framed.ends.is_empty() && tx.send(batch_of(idx, framed)).await.is_err() {
-            return;
+        if !framed.ends.is_empty() {
+            let mut batch = batch_of(idx, framed);
+            queue_bytes.reserve(&mut batch).await;
+            if tx.send(batch).await.is_err() {
+                return;
+            }
         }
         if eof {
             tracing::info!(source = %spec.name, "end of standard input");
@@ -85,5 +91,6 @@ fn batch_of(idx: SourceIdx, framed: Framed) -> RecordBatch {
         lines: framed.lines,
         k8s: None,
         ack: None,
+        reserved: Default::default(),
     }
 }

@@ -81,7 +81,14 @@ struct Server {
     buf: Vec<u8>,
     reported_watched: Option<u64>,
     reported_lag: Option<u64>,
+    /// Pods whose last file was closed, with its directory: reported drained once that
+    /// directory is gone.
+    closed_pods: HashMap<Arc<crate::sources::K8sRef>, PathBuf>,
 }
+
+/// Pods remembered while their log directories linger (beyond it, a pod's series retire by
+/// the registry's idle eviction instead).
+const MAX_CLOSED_PODS: usize = 10_000;
 
 impl FileSource {
     /// Load the checkpoint and run until stopped (on the calling thread).
@@ -122,6 +129,7 @@ impl FileSource {
             buf: vec![0u8; chunk],
             reported_watched: None,
             reported_lag: None,
+            closed_pods: HashMap::new(),
             src: self,
         };
         let _ = server.serve();
@@ -298,6 +306,9 @@ impl Server {
             }
             let mut t = self.tailer(id, path.clone(), resolve(&path), initial, now);
             t.discovered_size = meta.len();
+            if let Some(k) = &t.k8s {
+                self.src.observer.pod_logs(self.src.idx, k, true);
+            }
             Self::index(&mut self.by_path, &t);
             tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "watching file");
             self.files.insert(id, t);
@@ -316,6 +327,7 @@ impl Server {
         if initial {
             self.resume_rotated(now);
         }
+        self.recheck_closed_pods();
         // Files found just now may live elsewhere (a symlink's target, as in Kubernetes'
         // /var/log/containers): watch their directories at once, not from the next poll.
         // What they got before the watch is read by the drain that follows every rescan.
@@ -596,8 +608,29 @@ impl Server {
         }
     }
 
+    /// Whether a live file whose handle was closed (past `max_open_files`) after it was read
+    /// to its end is still as it was: same identity, size and modification time at its path.
+    /// Then a poll or a stray event costs one `stat`, not an open that closes another file.
+    fn unchanged_while_closed(&self, id: FileId) -> bool {
+        let Some(t) = self.files.get(&id) else {
+            return false;
+        };
+        if t.file.is_some() || t.is_gone() || t.start_pending.is_some() || t.read_pos < t.size {
+            return false;
+        }
+        let Some(settled) = t.settled_mtime else {
+            return false;
+        };
+        std::fs::metadata(&t.path).is_ok_and(|m| {
+            FileId::of(&m) == id && m.len() == t.size && m.modified().ok() == Some(settled)
+        })
+    }
+
     /// One read turn of at most one chunk.
     fn turn(&mut self, id: FileId) -> Result<Turn, Stop> {
+        if self.unchanged_while_closed(id) {
+            return Ok(Turn::Done);
+        }
         if self.open(id).is_none() {
             return Ok(Turn::Done);
         }
@@ -710,6 +743,7 @@ impl Server {
             lines: framed.lines,
             k8s,
             ack: Some(ack),
+            reserved: Default::default(),
         })
     }
 
@@ -756,6 +790,7 @@ impl Server {
                     self.open_handles -= 1;
                 }
                 self.by_path.retain(|_, v| *v != id);
+                self.report_pod_drained(&t);
             }
             self.src
                 .table
@@ -765,6 +800,45 @@ impl Server {
                 .remove(&id);
         }
         Ok(())
+    }
+
+    /// After a closed file: if it was its pod's last file, the pod's series may retire once
+    /// its log directory is gone too (the pod was deleted, not merely rotated). The kubelet
+    /// removes links and directories in no fixed order, so a directory still there is looked
+    /// at again on every rescan.
+    fn report_pod_drained(&mut self, closed: &Tailer) {
+        let Some(k) = &closed.k8s else { return };
+        let Some(dir) = closed.target.as_ref().unwrap_or(&closed.path).parent() else {
+            return;
+        };
+        if self.closed_pods.len() < MAX_CLOSED_PODS {
+            self.closed_pods.insert(k.clone(), dir.to_path_buf());
+        }
+        self.recheck_closed_pods();
+    }
+
+    /// Report pods with no file left whose log directory has gone; forget those with a file
+    /// again.
+    fn recheck_closed_pods(&mut self) {
+        if self.closed_pods.is_empty() {
+            return;
+        }
+        let live: HashSet<&Arc<crate::sources::K8sRef>> =
+            self.files.values().filter_map(|t| t.k8s.as_ref()).collect();
+        let mut gone = Vec::new();
+        self.closed_pods.retain(|k, dir| {
+            if live.contains(k) {
+                return false;
+            }
+            if dir.exists() {
+                return true;
+            }
+            gone.push(k.clone());
+            false
+        });
+        for k in gone {
+            self.src.observer.pod_logs(self.src.idx, &k, false);
+        }
     }
 
     fn report(&mut self) {

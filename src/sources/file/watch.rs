@@ -4,6 +4,12 @@
 //! framer's idle deadline; nothing spins. Events only record *which* paths changed (a bounded
 //! set); when that set overflows, or the kernel queue overflowed, the reader rescans
 //! everything instead, as it does on every poll (the fallback for NFS and lost events).
+//!
+//! Only events that can mean news are taken: writes, creations, deletions, renames and
+//! attribute changes. Opens, reads and closes without writing are dropped where they arrive
+//! (the inotify backend of `notify` subscribes to them and cannot be told otherwise): the
+//! reader's own opens, and discovery's directory reads, would otherwise wake the reader,
+//! which opens files again, in a loop that never goes idle.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -113,6 +119,13 @@ impl Wake {
     }
 }
 
+/// Whether an event can mean news for a reader: anything but an open, a read, or a close
+/// (a close after writing follows writes that were reported themselves). A lost-events
+/// marker always matters.
+pub fn matters(ev: &notify::Event) -> bool {
+    ev.need_rescan() || !matches!(ev.kind, EventKind::Access(_))
+}
+
 /// The `notify` watcher of one source and the directories it watches.
 pub struct DirWatcher {
     watcher: Option<notify::RecommendedWatcher>,
@@ -124,6 +137,7 @@ impl DirWatcher {
     /// limits), the source still works from its poll interval; that is logged once.
     pub fn new(wake: Arc<Wake>, source: &str) -> DirWatcher {
         let handler = move |res: notify::Result<notify::Event>| match res {
+            Ok(ev) if !matters(&ev) => {}
             Ok(ev) => {
                 if let EventKind::Modify(notify::event::ModifyKind::Name(
                     notify::event::RenameMode::Both,
