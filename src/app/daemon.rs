@@ -259,7 +259,7 @@ impl Reloader {
             Ok(v) => v,
             Err(diags) => {
                 tracing::error!(
-                    trigger = why,
+                    trigger = %why,
                     "reload failed; the previous config and rules stay in force:\n{diags}"
                 );
                 self.registry.reload_result(false);
@@ -349,7 +349,7 @@ impl Reloader {
         self.rewatch();
         self.registry.reload_result(true);
         tracing::info!(
-            trigger = why,
+            trigger = %why,
             rules = n,
             sources_restarted = restart_sources,
             "reloaded config and rules"

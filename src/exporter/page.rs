@@ -185,7 +185,7 @@ pub fn render(status: &StatusReport) -> String {
     let _ = writeln!(
         html,
         "<p class=\"muted\">Zoom OAuth token-endpoint failures found in the logs, and what to do \
-         about them. {} &middot; generated {} UTC &middot; refreshes every {REFRESH_SECS}&nbsp;s \
+         about them. {} &middot; generated {} &middot; refreshes every {REFRESH_SECS}&nbsp;s \
          &middot; <a href=\"metrics\">/metrics</a> &middot; <a href=\"hints\">/hints</a> (JSON) \
          &middot; <a href=\"healthz\">/healthz</a> &middot; <a href=\"readyz\">/readyz</a></p>",
         if status.ready {
@@ -193,7 +193,7 @@ pub fn render(status: &StatusReport) -> String {
         } else {
             "<strong class=\"critical\">Not ready</strong>"
         },
-        escape(report.generated_at.trim_end_matches('Z').replace('T', " ").as_str()),
+        escape(&report.generated_at),
     );
 
     sources_section(&mut html, &status.sources);
@@ -339,7 +339,7 @@ fn sources_section(html: &mut String, sources: &[SourceStatus]) {
             last = s
                 .last_read
                 .as_deref()
-                .map_or_else(|| "never".to_string(), |t| escape(&t.replace('T', " "))),
+                .map_or_else(|| "never".to_string(), |t| escape(t)),
         );
     }
     html.push_str("</table></div>\n");
@@ -441,7 +441,7 @@ fn hints_table(html: &mut String, hints: &[&HintEntry], id: &str) {
             threshold = h.threshold,
             summary = inline_markdown(&h.summary),
             remediation = inline_markdown(&h.remediation),
-            last_seen = escape(&h.last_seen.replace('T', " ")),
+            last_seen = escape(&h.last_seen),
             sample = if h.sample.is_empty() {
                 String::new()
             } else {
@@ -550,7 +550,7 @@ mod tests {
         assert!(pos("invalid_authorization_code") < pos("noisy_info"));
         assert!(html.contains("7 <span class=\"muted\">(alert at 5 in 5m)</span>"));
         assert!(html.contains("once &amp; within its lifetime; check <code>redirect_uri</code>"));
-        assert!(html.contains("2026-11-24 19:04:00Z"));
+        assert!(html.contains("2026-11-24T19:04:00Z"));
         assert!(html.contains(
             "<pre class=\"sample\" title=\"latest matching record, redacted\">\
              {&quot;reason&quot;:&quot;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
@@ -614,7 +614,7 @@ mod tests {
         assert!(html.contains("2 <span class=\"muted\">(3 tailed)</span>"));
         assert!(html.contains(">5.0 MiB<"));
         assert!(html.contains(">1234<"));
-        assert!(html.contains("2026-11-24 19:04:59Z"));
+        assert!(html.contains("2026-11-24T19:04:59Z"));
         assert!(html.contains(
             "Source <strong>sidecar</strong> matches no file: nothing is read from it until one of <code>logs/&lt;x&gt;.log</code> exists."
         ));
