@@ -58,7 +58,7 @@ td.reason{font-family:ui-monospace,monospace;font-size:.9em;overflow-wrap:anywhe
 @media (max-width:40em){\
 body{padding:0 .5em}table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:auto}\
 table.stack tr:first-child{display:none}table.stack tr{border:1px solid #ccc;margin-bottom:.6em}\
-table.stack tr.hint{margin-bottom:0;border-bottom:none}table.stack td{border:none;padding:.15em .5em}\
+table.stack tr.hint{margin-bottom:0;border-bottom:none}table.stack td{border:none;padding:.15em .5em;text-align:left}\
 table.stack td[data-label]::before{content:attr(data-label) \": \";font-weight:bold;color:#555}}";
 
 /// The `Content-Security-Policy` of the page: nothing may load or run, and the only style
@@ -98,7 +98,7 @@ pub fn inline_markdown(text: &str) -> String {
 /// A small bar sparkline of per-minute counts (oldest first) as inline SVG: one bar per
 /// minute, scaled to the busiest minute, with the total in its accessible name.
 pub fn sparkline(per_minute: &[u64], severity: &str) -> String {
-    const W: usize = 2;
+    const W: usize = 3;
     const H: u64 = 24;
     let width = per_minute.len().max(1) * W;
     let max = per_minute.iter().copied().max().unwrap_or(0).max(1);
@@ -127,7 +127,7 @@ pub fn sparkline(per_minute: &[u64], severity: &str) -> String {
             "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>",
             i * W,
             H - h,
-            W - 1 + usize::from(W == 1),
+            W - 1,
             h
         );
     }
@@ -424,7 +424,7 @@ fn hints_table(html: &mut String, hints: &[&HintEntry], id: &str) {
         let window = humantime::format_duration(Duration::from_secs(h.window_seconds));
         let _ = writeln!(
             html,
-            "<tr class=\"hint {cls}\" data-rule=\"{rule}\" data-severity=\"{severity}\">\
+            "<tr class=\"hint\" data-rule=\"{rule}\" data-severity=\"{severity}\">\
              <td data-label=\"Severity\" class=\"{cls}\">{severity}</td>\
              <td data-label=\"Rule\"><strong>{rule}</strong></td><td data-label=\"Codes\">{codes}</td>\
              <td data-label=\"Source\">{source}</td>\
@@ -527,8 +527,8 @@ mod tests {
         let svg = sparkline(&counts, "critical");
         assert!(svg.starts_with("<svg class=\"spark critical\""));
         assert_eq!(svg.matches("<rect").count(), 2);
-        assert!(svg.contains("<rect x=\"118\" y=\"1\" width=\"1\" height=\"23\"/>"));
-        assert!(svg.contains("<rect x=\"20\" y=\"21\" width=\"1\" height=\"3\"/>"));
+        assert!(svg.contains("<rect x=\"177\" y=\"1\" width=\"2\" height=\"23\"/>"));
+        assert!(svg.contains("<rect x=\"30\" y=\"21\" width=\"2\" height=\"3\"/>"));
         assert!(svg.contains("aria-label=\"11 in the last hour, busiest minute 10\""));
         assert_eq!(sparkline(&[0; 60], "info").matches("<rect").count(), 0);
     }
