@@ -199,7 +199,9 @@ mod tests {
         ]);
         d.sort_by_place();
         let got: Vec<(String, usize, usize)> =
-            d.0.iter().map(|x| (x.file.clone(), x.line, x.column)).collect();
+            d.0.iter()
+                .map(|x| (x.file.clone(), x.line, x.column))
+                .collect();
         let want = [
             ("c.toml", 2, 1),
             ("c.toml", 2, 5),
@@ -208,10 +210,7 @@ mod tests {
             ("r.toml", 1, 1),
             ("r.toml", 2, 1),
         ];
-        assert_eq!(
-            got,
-            want.map(|(f, l, c)| (f.to_string(), l, c)).to_vec()
-        );
+        assert_eq!(got, want.map(|(f, l, c)| (f.to_string(), l, c)).to_vec());
         assert_eq!(d.files(), vec!["c.toml", "r.toml"]);
     }
 

@@ -82,11 +82,7 @@ fn a_source_matching_no_file_is_named_in_logs_metrics_readyz_and_the_page() {
     // The application starts logging: the gauge moves, the daemon says so, readyz is plain.
     std::fs::create_dir_all(&logs).unwrap();
     append(&logs.join("app.log"), DISABLED);
-    d.wait_metric(
-        "oauthwatch_source_files_matched",
-        &[("source", "app")],
-        1.0,
-    );
+    d.wait_metric("oauthwatch_source_files_matched", &[("source", "app")], 1.0);
     d.wait_metric(
         "oauthwatch_errors_total",
         &[("rule", "app_disabled"), ("source", "app")],
@@ -121,20 +117,33 @@ fn alert_hint_transitions_are_logged_once_each_without_the_record() {
     );
     let d = Daemon::start(&["--config", cfg.to_str().unwrap()], Stdio::null());
     append(&log, &DISABLED.repeat(3));
-    wait_until("the hint-on line", &d, || d.logs().contains("alert hint on"));
+    wait_until("the hint-on line", &d, || {
+        d.logs().contains("alert hint on")
+    });
     // The window is 3 s: with no more matches the hint turns off, and the daemon's own tick
     // logs it although nobody scrapes.
-    wait_until("the hint-off line", &d, || d.logs().contains("alert hint off"));
+    wait_until("the hint-off line", &d, || {
+        d.logs().contains("alert hint off")
+    });
     let logs = d.logs();
-    let on: Vec<&str> = logs.lines().filter(|l| l.contains("alert hint on")).collect();
-    let off: Vec<&str> = logs.lines().filter(|l| l.contains("alert hint off")).collect();
+    let on: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("alert hint on"))
+        .collect();
+    let off: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("alert hint off"))
+        .collect();
     assert_eq!((on.len(), off.len()), (1, 1), "{logs}");
     for field in ["INFO", "rule=app_disabled", "source=app", "threshold=2"] {
         assert!(on[0].contains(field), "{field} missing in {}", on[0]);
     }
     assert!(on[0].contains("count_in_window="), "{}", on[0]);
     assert!(off[0].contains("count_in_window=0"), "{}", off[0]);
-    assert!(!logs.contains("SECRETLESS-MARKER-77"), "a record reached the logs:\n{logs}");
+    assert!(
+        !logs.contains("SECRETLESS-MARKER-77"),
+        "a record reached the logs:\n{logs}"
+    );
     assert_eq!(d.stop(), 0);
 }
 
@@ -150,11 +159,18 @@ fn a_provider_no_rule_file_declares_is_an_error_with_its_line_in_check_and_at_st
         "{}:5:12: sources[0].provider: source `app`: no loaded rule file declares provider `zooom` (declared: `zoom`)",
         cfg.display()
     );
-    let out = bin().args(["check", "--config"]).arg(&cfg).output().unwrap();
+    let out = bin()
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&want), "{stderr}");
-    assert!(stderr.contains(&format!("1 problem(s) in {}", cfg.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("1 problem(s) in {}", cfg.display())),
+        "{stderr}"
+    );
 
     let out = bin()
         .args(["run", "--listen", "127.0.0.1:0", "--config"])
@@ -166,7 +182,15 @@ fn a_provider_no_rule_file_declares_is_an_error_with_its_line_in_check_and_at_st
     assert!(stderr.contains(&want), "{stderr}");
 
     let out = bin()
-        .args(["run", "--listen", "127.0.0.1:0", "--path", "x/*.log", "--provider", "zooom"])
+        .args([
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--path",
+            "x/*.log",
+            "--provider",
+            "zooom",
+        ])
         .current_dir(dir.path())
         .output()
         .unwrap();
@@ -187,14 +211,27 @@ fn config_problems_are_listed_in_line_order_and_the_summary_names_only_files_wit
         &cfg,
         "bogus = 1\nlisten = \"nowhere\"\n[[sources]]\nname = \"a\"\nformat = \"xml\"\npaths = [\"x\"]\n",
     );
-    let out = bin().args(["check", "--config"]).arg(&cfg).output().unwrap();
+    let out = bin()
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let lines: Vec<&str> = stderr.lines().collect();
     let c = cfg.display().to_string();
-    assert!(lines[0].starts_with(&format!("{c}:1:1: bogus:")), "{stderr}");
-    assert!(lines[1].starts_with(&format!("{c}:2:10: listen:")), "{stderr}");
-    assert!(lines[2].starts_with(&format!("{c}:5:10: sources[0].format:")), "{stderr}");
+    assert!(
+        lines[0].starts_with(&format!("{c}:1:1: bogus:")),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{c}:2:10: listen:")),
+        "{stderr}"
+    );
+    assert!(
+        lines[2].starts_with(&format!("{c}:5:10: sources[0].format:")),
+        "{stderr}"
+    );
     assert_eq!(lines[3], format!("3 problem(s) in {c}"), "{stderr}");
     assert!(!stderr.contains("<embedded>"), "{stderr}");
 }
@@ -227,7 +264,14 @@ fn spawn_with_listen(
 fn listen_accepts_a_host_name_and_reports_the_address_bound() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, rx) = spawn_with_listen(
-        &["--path", "app.log", "--listen", "localhost:0", "--state-dir", "state"],
+        &[
+            "--path",
+            "app.log",
+            "--listen",
+            "localhost:0",
+            "--state-dir",
+            "state",
+        ],
         dir.path(),
     );
     let mut seen = Vec::new();
@@ -236,11 +280,7 @@ fn listen_accepts_a_host_name_and_reports_the_address_bound() {
             .recv_timeout(DEADLINE)
             .unwrap_or_else(|_| panic!("no bound line; stderr:\n{}", seen.join("\n")));
         if let Some(i) = line.find("bound=") {
-            break line[i + 6..]
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .to_string();
+            break line[i + 6..].split_whitespace().next().unwrap().to_string();
         }
         seen.push(line);
     };
@@ -262,25 +302,35 @@ fn address_in_use_says_which_flag_or_key_to_change() {
     let addr = taken.local_addr().unwrap().to_string();
 
     let out = bin()
-        .args(["run", "--path", "app.log", "--state-dir", "state", "--listen", &addr])
+        .args([
+            "run",
+            "--path",
+            "app.log",
+            "--state-dir",
+            "state",
+            "--listen",
+            &addr,
+        ])
         .current_dir(dir.path())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(&format!("cannot listen on {addr}")), "{stderr}");
-    assert!(stderr.contains("change --listen to another port"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("change --listen to another port"),
+        "{stderr}"
+    );
 
     let cfg = dir.path().join("c.toml");
     write(
         &cfg,
         &format!("listen = \"{addr}\"\nstate_dir = \"state\"\n[[sources]]\nname = \"a\"\npaths = [\"x.log\"]\n"),
     );
-    let out = bin()
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let out = bin().args(["run", "--config"]).arg(&cfg).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -302,7 +352,9 @@ fn a_reload_logs_one_line() {
     append(&dir.path().join("a.log"), "");
     let d = Daemon::start(&["--config", cfg.to_str().unwrap()], Stdio::null());
     d.signal(libc::SIGHUP);
-    wait_until("the reload line", &d, || d.logs().contains("reloaded config and rules"));
+    wait_until("the reload line", &d, || {
+        d.logs().contains("reloaded config and rules")
+    });
     std::thread::sleep(Duration::from_millis(300));
     let logs = d.logs();
     let after_start: Vec<&str> = logs
@@ -338,7 +390,12 @@ fn lag_is_unclassified_bytes_while_a_paused_daemon_catches_up() {
     let line = DISABLED.replace("invalid_client", "invalid_client padding padding padding");
     let mut seen_behind = 0;
     for round in 0..3 {
-        let base = metric_value(&d.metrics(), "oauthwatch_source_bytes_total", &[("source", "app")]).unwrap();
+        let base = metric_value(
+            &d.metrics(),
+            "oauthwatch_source_bytes_total",
+            &[("source", "app")],
+        )
+        .unwrap();
         d.signal(libc::SIGSTOP);
         append(&log, &line.repeat(40_000 << round));
         d.signal(libc::SIGCONT);
@@ -346,25 +403,37 @@ fn lag_is_unclassified_bytes_while_a_paused_daemon_catches_up() {
         let start = Instant::now();
         loop {
             let m = d.metrics();
-            let read = metric_value(&m, "oauthwatch_source_bytes_total", &[("source", "app")]).unwrap();
-            let lag = metric_value(&m, "oauthwatch_source_lag_bytes", &[("source", "app")]).unwrap();
+            let read =
+                metric_value(&m, "oauthwatch_source_bytes_total", &[("source", "app")]).unwrap();
+            let lag =
+                metric_value(&m, "oauthwatch_source_lag_bytes", &[("source", "app")]).unwrap();
             if read >= base + 2.0 * 65536.0 && read < size {
                 // It has looked at the file since the append: everything not read yet is lag
                 // (and more: what was read but not yet classified).
-                assert!(lag >= size - read, "lag {lag} < unread {} ({m})", size - read);
+                assert!(
+                    lag >= size - read,
+                    "lag {lag} < unread {} ({m})",
+                    size - read
+                );
                 seen_behind += 1;
             }
             if read == size && lag == 0.0 {
                 break;
             }
-            assert!(start.elapsed() < DEADLINE * 2, "no catch-up: read {read} of {size}, lag {lag}");
+            assert!(
+                start.elapsed() < DEADLINE * 2,
+                "no catch-up: read {read} of {size}, lag {lag}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         if seen_behind >= 3 {
             break;
         }
     }
-    assert!(seen_behind >= 3, "never scraped while behind: {seen_behind} samples");
+    assert!(
+        seen_behind >= 3,
+        "never scraped while behind: {seen_behind} samples"
+    );
     assert_eq!(d.stop(), 0);
 }
 
@@ -379,7 +448,10 @@ async fn lag_with_a_stalled_consumer_is_size_minus_acknowledged_offset() {
 
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("big.log");
-    append(&log, &"zoom padding line that is not a failure at all\n".repeat(100_000));
+    append(
+        &log,
+        &"zoom padding line that is not a failure at all\n".repeat(100_000),
+    );
     let size = std::fs::metadata(&log).unwrap().len();
     let registry = Arc::new(Registry::default());
     registry.install(
@@ -399,8 +471,10 @@ async fn lag_with_a_stalled_consumer_is_size_minus_acknowledged_offset() {
         stdin: false,
         kubernetes_metadata: false,
     };
-    let mut limits = oauthwatch::config::Limits::default();
-    limits.read_chunk_bytes = 64 * 1024;
+    let limits = oauthwatch::config::Limits {
+        read_chunk_bytes: 64 * 1024,
+        ..Default::default()
+    };
     let (tx, mut rx) = tokio::sync::mpsc::channel(1);
     let observer: Arc<dyn SourceObserver> = registry.clone();
     let sources = Sources::start(
@@ -426,17 +500,28 @@ async fn lag_with_a_stalled_consumer_is_size_minus_acknowledged_offset() {
     // Nothing is consumed: the reader fills the one-batch queue and waits.
     let start = Instant::now();
     while lag(&registry) != size {
-        assert!(start.elapsed() < DEADLINE, "lag {} != size {size}", lag(&registry));
+        assert!(
+            start.elapsed() < DEADLINE,
+            "lag {} != size {size}",
+            lag(&registry)
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(lag(&registry), size, "a stalled classifier acknowledges nothing");
+    assert_eq!(
+        lag(&registry),
+        size,
+        "a stalled classifier acknowledges nothing"
+    );
     assert_eq!(registry.status().sources[0].lag_bytes, size);
 
     // Acknowledge batch by batch: the lag falls by exactly what was acknowledged.
     let mut acked = 0;
     while acked < size {
-        let batch = tokio::time::timeout(DEADLINE, rx.recv()).await.unwrap().unwrap();
+        let batch = tokio::time::timeout(DEADLINE, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
         let ack = batch.ack.unwrap();
         let offset = ack.offset;
         ack.commit();

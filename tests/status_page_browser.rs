@@ -13,7 +13,8 @@ use common::{append, Daemon};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-const DISABLED: &str = "zoom token error: {\"reason\":\"The app has been disabled\",\"error\":\"invalid_client\"}\n";
+const DISABLED: &str =
+    "zoom token error: {\"reason\":\"The app has been disabled\",\"error\":\"invalid_client\"}\n";
 const REUSED_CODE: &str = "2026-11-23T10:00:00Z ERROR auth: Zoom API error: invalid_request, reason: Invalid authorization code mk1Cq8Pap6_PatCmZLwQxKCZOUJsBwojQ client_secret=hunter2hunter2\n";
 const EXPIRED: &str = "zoom: {\"reason\":\"Code is expired\",\"error\":\"invalid_grant\"}\n";
 
@@ -121,12 +122,18 @@ fn headless_chromium_renders_sources_ordered_hints_and_sparklines() {
     let url = format!("http://{}/", d.addr);
 
     let dom = chromium(&url, &["--dump-dom"]);
-    assert!(dom.contains("<h1>oauthwatch</h1>"), "page not rendered:\n{dom}");
+    assert!(
+        dom.contains("<h1>oauthwatch</h1>"),
+        "page not rendered:\n{dom}"
+    );
 
     // Sources: both, with globs, matched files and lines read; the empty one is called out.
     let sources = section(&dom, "id=\"sources-table\"", "</table>");
     assert!(sources.contains("<strong>app</strong>"), "{sources}");
-    assert!(sources.contains(&format!("<code>{}</code>", log.display())), "{sources}");
+    assert!(
+        sources.contains(&format!("<code>{}</code>", log.display())),
+        "{sources}"
+    );
     assert!(sources.contains("<strong>sidecar</strong>"), "{sources}");
     assert!(sources.contains("later/*.log"), "{sources}");
     assert!(
@@ -134,7 +141,10 @@ fn headless_chromium_renders_sources_ordered_hints_and_sparklines() {
         "{sources}"
     );
     let warn = section(&dom, "id=\"unmatched-sources\"", "</div>");
-    assert!(warn.contains("<strong>sidecar</strong> matches no file"), "{warn}");
+    assert!(
+        warn.contains("<strong>sidecar</strong> matches no file"),
+        "{warn}"
+    );
 
     // Active hints: the critical one above the warning one although it has fewer matches;
     // the info one, which never reached its threshold, is not among them.
@@ -146,13 +156,22 @@ fn headless_chromium_renders_sources_ordered_hints_and_sparklines() {
     assert!(critical < warning, "{active}");
     assert!(!active.contains("authorization_code_expired"), "{active}");
     let below = section(&dom, "id=\"below-table\"", "</table>");
-    assert!(below.contains("data-rule=\"authorization_code_expired\""), "{below}");
-    assert!(!dom.contains("no longer active"), "nothing has fired and stopped");
+    assert!(
+        below.contains("data-rule=\"authorization_code_expired\""),
+        "{below}"
+    );
+    assert!(
+        !dom.contains("no longer active"),
+        "nothing has fired and stopped"
+    );
     // Samples are shown redacted, in a monospace block under their row.
     assert!(dom.contains("<pre class=\"sample\""), "{active}");
     assert!(!dom.contains("hunter2"), "a secret reached the page");
     // Remediation is rendered: its Markdown code spans are code.
-    assert!(active.contains("A JSON <code>state</code> value"), "{active}");
+    assert!(
+        active.contains("A JSON <code>state</code> value"),
+        "{active}"
+    );
     assert!(!active.contains("`state`"), "{active}");
 
     // A sparkline per rule with failures, drawn as inline SVG bars.
@@ -163,7 +182,10 @@ fn headless_chromium_renders_sources_ordered_hints_and_sparklines() {
         "authorization_code_expired",
     ] {
         let row = section(rules, &format!("data-rule=\"{rule}\""), "</tr>");
-        assert!(row.contains("<svg class=\"spark"), "no sparkline for {rule}: {row}");
+        assert!(
+            row.contains("<svg class=\"spark"),
+            "no sparkline for {rule}: {row}"
+        );
         assert!(row.contains("<rect"), "empty sparkline for {rule}: {row}");
     }
     assert_eq!(rules.matches("<svg").count(), 3, "{rules}");

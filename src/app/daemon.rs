@@ -251,8 +251,7 @@ impl Reloader {
     async fn reload(&mut self, why: &'static str) {
         let loaded = settings::resolve(&self.args).and_then(|cfg| {
             let rules = RuleSet::load_or_embedded(&cfg.rules)?;
-            cfg.unknown_providers(rules.providers())
-                .into_result(())?;
+            cfg.unknown_providers(rules.providers()).into_result(())?;
             Ok((cfg, rules))
         });
         let (mut cfg, rules) = match loaded {

@@ -247,9 +247,7 @@ pub fn check_listen(addr: &str) -> Result<(), String> {
         return Ok(());
     }
     let bad = || {
-        format!(
-            "`{addr}` is not an address like `127.0.0.1:9742`, `[::]:9742` or `localhost:9742`"
-        )
+        format!("`{addr}` is not an address like `127.0.0.1:9742`, `[::]:9742` or `localhost:9742`")
     };
     let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
     if port.parse::<u16>().is_err() {
@@ -263,7 +261,9 @@ pub fn check_listen(addr: &str) -> Result<(), String> {
             !label.is_empty()
                 && label.len() <= 63
                 && !label.starts_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
     if host_ok {
         Ok(())

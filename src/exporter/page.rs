@@ -314,7 +314,10 @@ fn sources_section(html: &mut String, sources: &[SourceStatus]) {
             None => "not yet looked".to_string(),
             Some(0) => "<strong class=\"warning\">0</strong>".to_string(),
             Some(n) if n != s.files_watched => {
-                format!("{n} <span class=\"muted\">({} tailed)</span>", s.files_watched)
+                format!(
+                    "{n} <span class=\"muted\">({} tailed)</span>",
+                    s.files_watched
+                )
             }
             Some(n) => n.to_string(),
         };
@@ -339,7 +342,7 @@ fn sources_section(html: &mut String, sources: &[SourceStatus]) {
             last = s
                 .last_read
                 .as_deref()
-                .map_or_else(|| "never".to_string(), |t| escape(t)),
+                .map_or_else(|| "never".to_string(), escape),
         );
     }
     html.push_str("</table></div>\n");
@@ -355,7 +358,12 @@ fn rules_section(html: &mut String, rules: &[RuleHistory]) {
     rules.sort_by(|a, b| {
         severity_rank(&a.severity)
             .cmp(&severity_rank(&b.severity))
-            .then(b.per_minute.iter().sum::<u64>().cmp(&a.per_minute.iter().sum()))
+            .then(
+                b.per_minute
+                    .iter()
+                    .sum::<u64>()
+                    .cmp(&a.per_minute.iter().sum()),
+            )
             .then_with(|| a.rule.cmp(&b.rule))
     });
     html.push_str(
@@ -556,7 +564,9 @@ mod tests {
              {&quot;reason&quot;:&quot;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
         ));
         assert!(!html.contains("<script"));
-        assert!(html.contains(&format!("<meta http-equiv=\"refresh\" content=\"{REFRESH_SECS}\">")));
+        assert!(html.contains(&format!(
+            "<meta http-equiv=\"refresh\" content=\"{REFRESH_SECS}\">"
+        )));
         for link in ["metrics", "hints", "healthz", "readyz"] {
             assert!(html.contains(&format!("<a href=\"{link}\">")), "{link}");
         }
@@ -628,6 +638,9 @@ mod tests {
         assert!(!csp.contains("unsafe"));
         let html = render(&status(vec![]));
         assert!(html.contains(&format!("<style>{STYLE}</style>")));
-        assert!(!html.contains(" style=\""), "inline style attributes would be blocked");
+        assert!(
+            !html.contains(" style=\""),
+            "inline style attributes would be blocked"
+        );
     }
 }

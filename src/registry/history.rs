@@ -82,7 +82,8 @@ pub fn add_into(sum: &mut Vec<u64>, other: &[u64]) {
 mod tests {
     use super::*;
 
-    const T0: u64 = 1_800_000_000 - 1_800_000_000 % 60;
+    // A whole minute.
+    const T0: u64 = 1_800_000_000;
 
     #[test]
     fn counts_land_in_their_minute_and_age_out_after_an_hour() {

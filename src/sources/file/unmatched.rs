@@ -64,9 +64,15 @@ mod tests {
         let mut w = NoMatchWarning::default();
         assert_eq!(w.observe(0, t0), Notice::NoMatch { first: true });
         assert_eq!(w.observe(0, t0 + Duration::from_secs(10)), Notice::Quiet);
-        assert_eq!(w.observe(0, t0 + REPEAT - Duration::from_secs(1)), Notice::Quiet);
+        assert_eq!(
+            w.observe(0, t0 + REPEAT - Duration::from_secs(1)),
+            Notice::Quiet
+        );
         assert_eq!(w.observe(0, t0 + REPEAT), Notice::NoMatch { first: false });
-        assert_eq!(w.observe(0, t0 + REPEAT + Duration::from_secs(10)), Notice::Quiet);
+        assert_eq!(
+            w.observe(0, t0 + REPEAT + Duration::from_secs(10)),
+            Notice::Quiet
+        );
         assert_eq!(w.observe(2, t0 + REPEAT * 2), Notice::Matched);
         assert_eq!(w.observe(2, t0 + REPEAT * 3), Notice::Quiet);
         assert_eq!(
