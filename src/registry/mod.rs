@@ -631,7 +631,11 @@ impl Registry {
         for spec in specs {
             if let Some(live) = ins.runtime.get(&spec.name) {
                 *lock(&live.desc) = SourceDesc {
-                    paths: spec.paths.clone(),
+                    paths: spec
+                        .paths
+                        .iter()
+                        .map(|g| crate::sources::file::unmatched::shown_glob(g))
+                        .collect(),
                     exclude: spec.exclude.clone(),
                     stdin: spec.stdin,
                 };

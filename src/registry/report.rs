@@ -87,7 +87,8 @@ pub struct SourceStatus {
     pub name: String,
     /// Reads standard input rather than files.
     pub stdin: bool,
-    /// Path globs, as configured (relative ones resolved against the config's directory).
+    /// Path globs, absolute (a relative one is shown from the working directory, where
+    /// discovery takes it from).
     pub globs: Vec<String>,
     /// Exclude globs.
     pub exclude: Vec<String>,

@@ -324,7 +324,7 @@ impl Server {
             Notice::Quiet => {}
             Notice::NoMatch { first } => tracing::warn!(
                 source = %spec.name,
-                globs = %spec.paths.join(", "),
+                globs = %spec.paths.iter().map(|g| unmatched::shown_glob(g)).collect::<Vec<_>>().join(", "),
                 exclude = %spec.exclude.join(", "),
                 repeated = !first,
                 "no file matches this source's globs; nothing is read from it until one appears \

@@ -11,6 +11,19 @@ use std::time::{Duration, Instant};
 /// How often the warning is repeated while the globs still match nothing.
 pub const REPEAT: Duration = Duration::from_secs(10 * 60);
 
+/// A glob as the operator should see it in a warning: relative ones are taken from the
+/// current directory (as discovery does), so the message says where the daemon looked.
+pub fn shown_glob(glob: &str) -> String {
+    let p = std::path::Path::new(glob);
+    if p.is_absolute() {
+        return glob.to_string();
+    }
+    match std::env::current_dir() {
+        Ok(cwd) => cwd.join(p).to_string_lossy().into_owned(),
+        Err(_) => glob.to_string(),
+    }
+}
+
 /// What to log after a discovery pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice {
