@@ -95,6 +95,32 @@ impl Diagnostics {
         self.0.push(d);
     }
 
+    /// Order the problems as a person fixes them: files in the order they first appear,
+    /// and within a file by line and column; problems not tied to a line come last.
+    pub fn sort_by_place(&mut self) {
+        let mut files: Vec<String> = Vec::new();
+        for d in &self.0 {
+            if !files.contains(&d.file) {
+                files.push(d.file.clone());
+            }
+        }
+        self.0.sort_by_key(|d| {
+            let file = files.iter().position(|f| *f == d.file).unwrap_or(0);
+            (file, d.line == 0, d.line, d.column)
+        });
+    }
+
+    /// The files that have problems, each once, in order of first appearance.
+    pub fn files(&self) -> Vec<&str> {
+        let mut files: Vec<&str> = Vec::new();
+        for d in &self.0 {
+            if !files.contains(&d.file.as_str()) {
+                files.push(&d.file);
+            }
+        }
+        files
+    }
+
     /// `Ok(value)` when empty, else `Err(self)`.
     pub fn into_result<T>(self, value: T) -> Result<T, Diagnostics> {
         if self.0.is_empty() {
@@ -152,6 +178,40 @@ mod tests {
         assert_eq!(line_col(text, 6), (2, 1));
         // 'é' is two bytes but one column.
         assert_eq!(line_col(text, 9), (2, 3));
+    }
+
+    #[test]
+    fn problems_sort_by_file_then_line_with_unplaced_ones_last() {
+        let at = |file: &str, line, column| Diagnostic {
+            file: file.into(),
+            line,
+            column,
+            field: None,
+            message: String::new(),
+        };
+        let mut d = Diagnostics(vec![
+            at("c.toml", 9, 1),
+            at("r.toml", 2, 1),
+            at("c.toml", 0, 0),
+            at("c.toml", 2, 5),
+            at("c.toml", 2, 1),
+            at("r.toml", 1, 1),
+        ]);
+        d.sort_by_place();
+        let got: Vec<(String, usize, usize)> =
+            d.0.iter()
+                .map(|x| (x.file.clone(), x.line, x.column))
+                .collect();
+        let want = [
+            ("c.toml", 2, 1),
+            ("c.toml", 2, 5),
+            ("c.toml", 9, 1),
+            ("c.toml", 0, 0),
+            ("r.toml", 1, 1),
+            ("r.toml", 2, 1),
+        ];
+        assert_eq!(got, want.map(|(f, l, c)| (f.to_string(), l, c)).to_vec());
+        assert_eq!(d.files(), vec!["c.toml", "r.toml"]);
     }
 
     #[test]

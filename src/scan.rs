@@ -538,10 +538,12 @@ pub fn check_files(config: Option<&Path>, rules: &[PathBuf]) -> (Diagnostics, Ve
     let mut diags = Diagnostics::default();
     let mut checked = Vec::new();
     let mut rule_files: Vec<PathBuf> = rules.to_vec();
+    let mut loaded_config = None;
     if let Some(path) = config {
         match Config::load(path) {
             Ok(cfg) => {
                 diags.0.extend(endpoint_problems(path, &cfg));
+                loaded_config = Some(cfg.clone());
                 for r in cfg.rules {
                     if !rule_files.contains(&r) {
                         rule_files.push(r);
@@ -560,17 +562,22 @@ pub fn check_files(config: Option<&Path>, rules: &[PathBuf]) -> (Diagnostics, Ve
         }
         checked.push(path.display().to_string());
     }
+    let loaded_rules = RuleSet::load_or_embedded(&rule_files);
     if rule_files.is_empty() {
-        if let Err(d) = RuleSet::load_or_embedded(&[]) {
-            diags.0.extend(d.0);
-        }
         checked.push(crate::classifier::EMBEDDED_ORIGIN.to_string());
     } else {
-        if let Err(d) = RuleSet::load_or_embedded(&rule_files) {
-            diags.0.extend(d.0);
-        }
         checked.extend(rule_files.iter().map(|p| p.display().to_string()));
     }
+    match loaded_rules {
+        Err(d) => diags.0.extend(d.0),
+        Ok(set) => {
+            // A source's provider must be one the rules declare, or it counts nothing.
+            if let Some(cfg) = &loaded_config {
+                diags.0.extend(cfg.unknown_providers(set.providers()).0);
+            }
+        }
+    }
+    diags.sort_by_place();
     (diags, checked)
 }
 
@@ -626,7 +633,11 @@ pub fn check(args: &CheckArgs) -> ExitCode {
         for d in &diags.0 {
             eprintln!("{d}");
         }
-        eprintln!("{} problem(s) in {}", diags.0.len(), checked.join(", "));
+        eprintln!(
+            "{} problem(s) in {}",
+            diags.0.len(),
+            diags.files().join(", ")
+        );
         ExitCode::from(1)
     }
 }

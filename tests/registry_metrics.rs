@@ -736,6 +736,7 @@ fn busy_registry() -> Registry {
     reg.dropped(1, DropReason::RecordTooLong);
     reg.read_error(0, "not_found");
     reg.files_watched(1, 2);
+    reg.files_matched(1, 2);
     reg.lag_bytes(1, 10);
     reg.checkpoint_write_failed();
     reg.reload_result(false);

@@ -22,7 +22,7 @@ use crate::classifier::RuleSet;
 use crate::cli::RunArgs;
 use crate::config::{watch, Config};
 use crate::exporter::{self, Site};
-use crate::registry::{HintsReport, Registry, SourceLabels};
+use crate::registry::{HintsReport, Registry, SourceLabels, StatusReport};
 use crate::sources::{
     Ack, RecordBatch, SourceObserver, SourceSpec, Sources, SourcesOptions, Stopped,
 };
@@ -31,16 +31,49 @@ use crate::sources::{
 /// kill timeout is never the thing that ends us.
 pub const SHUTDOWN_BUDGET: Duration = Duration::from_secs(20);
 
+/// How often alert hints are brought up to date when nobody scrapes (their on/off log lines
+/// are at most this late).
+const HINT_TICK: Duration = Duration::from_secs(5);
+
+/// What to change when binding failed: the flag or config key the address came from.
+fn bind_advice(e: &std::io::Error, args: &RunArgs, config: &Config) -> String {
+    let origin = if args.listen.is_some() {
+        "change --listen".to_string()
+    } else if let Some(path) = &config.path {
+        format!(
+            "change `listen` in {} (or pass --listen ADDR)",
+            path.display()
+        )
+    } else {
+        "pass --listen ADDR (the default is 127.0.0.1:9742)".to_string()
+    };
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "; another process (perhaps another oauthwatch) holds this port: stop it, or {origin} \
+             to another port"
+        ),
+        std::io::ErrorKind::AddrNotAvailable => {
+            format!("; this host has no such address: {origin}")
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            format!("; ports below 1024 need privileges: {origin} to a port above 1023")
+        }
+        _ => format!("; {origin}"),
+    }
+}
+
 /// Why the daemon stopped with a failure.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}{advice}")]
     Bind {
         /// The address.
         addr: String,
         /// Why.
         source: std::io::Error,
+        /// Which flag or config key to change, when that would help.
+        advice: String,
     },
     /// The sources could not start (state directory).
     #[error(transparent)]
@@ -91,6 +124,12 @@ impl Site for DaemonSite {
     }
     fn ready(&self) -> bool {
         self.0.is_ready()
+    }
+    fn status(&self) -> StatusReport {
+        self.0.status()
+    }
+    fn readiness_notes(&self) -> Vec<String> {
+        self.0.source_warnings()
     }
 }
 
@@ -237,14 +276,19 @@ impl Reloader {
         }
     }
 
-    /// Re-read config and rules; apply them only if all of it is valid.
-    async fn reload(&mut self) {
-        let loaded = settings::resolve(&self.args)
-            .and_then(|cfg| RuleSet::load_or_embedded(&cfg.rules).map(|rules| (cfg, rules)));
+    /// Re-read config and rules; apply them only if all of it is valid. Logs one line with
+    /// the outcome and what triggered it (`why`).
+    async fn reload(&mut self, why: &'static str) {
+        let loaded = settings::resolve(&self.args).and_then(|cfg| {
+            let rules = RuleSet::load_or_embedded(&cfg.rules)?;
+            cfg.unknown_providers(rules.providers()).into_result(())?;
+            Ok((cfg, rules))
+        });
         let (mut cfg, rules) = match loaded {
             Ok(v) => v,
             Err(diags) => {
                 tracing::error!(
+                    trigger = %why,
                     "reload failed; the previous config and rules stay in force:\n{diags}"
                 );
                 self.registry.reload_result(false);
@@ -311,6 +355,7 @@ impl Reloader {
         let tally = self
             .registry
             .install(rules.clone(), &source_labels(&cfg.sources));
+        self.registry.describe_sources(&cfg.sources);
         self.current.store(Arc::new(Generation {
             rules,
             tally,
@@ -327,7 +372,6 @@ impl Reloader {
                 Ok(started) => {
                     self.sources = Some(started);
                     self.registry.set_ready(true);
-                    tracing::info!(sources = cfg.sources.len(), "sources restarted");
                 }
                 Err(e) => {
                     // Only if the state directory vanished. Nothing reads now: not ready, a
@@ -344,7 +388,12 @@ impl Reloader {
         self.config = cfg;
         self.rewatch();
         self.registry.reload_result(true);
-        tracing::info!(rules = n, "reloaded config and rules");
+        tracing::info!(
+            trigger = %why,
+            rules = n,
+            sources_restarted = restart_sources,
+            "reloaded config and rules"
+        );
     }
 }
 
@@ -353,6 +402,7 @@ enum Event {
     Stop(&'static str),
     Reload(&'static str),
     StdinEnded,
+    Tick,
     ServerEnded(Result<Result<(), exporter::ServeError>, tokio::task::JoinError>),
 }
 
@@ -380,6 +430,7 @@ pub async fn run(
     registry.set_pod_series_grace(config.pod_series_grace);
     let rules = Arc::new(rules);
     let tally = registry.install(rules.clone(), &source_labels(&config.sources));
+    registry.describe_sources(&config.sources);
     let current = Arc::new(ArcSwap::from_pointee(Generation {
         rules: rules.clone(),
         tally,
@@ -389,12 +440,17 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|source| RunError::Bind {
+            advice: bind_advice(&source, &args, &config),
             addr: config.listen.clone(),
             source,
         })?;
     let addr = listener
         .local_addr()
         .map_or_else(|_| config.listen.clone(), |a| a.to_string());
+    if addr != config.listen {
+        // A host name (`localhost:9742`) or port 0: say what it became.
+        tracing::info!(listen = %config.listen, bound = %addr, "HTTP endpoint bound");
+    }
     let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let site: Arc<dyn Site> = Arc::new(DaemonSite(registry.clone()));
     let mut server = tokio::spawn(exporter::serve(
@@ -439,6 +495,9 @@ pub async fn run(
     };
     reloader.rewatch();
     let file_changed = reloader.reload.clone();
+    // Brings alert hints up to date between scrapes, so a hint that expires is logged.
+    let mut hint_tick = tokio::time::interval(HINT_TICK);
+    hint_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let mut stdin_done = false;
     loop {
@@ -449,16 +508,15 @@ pub async fn run(
             _ = file_changed.notified() => Event::Reload("config or rule files changed"),
             _ = reloader.stdin_finished(), if !stdin_done => Event::StdinEnded,
             res = &mut server => Event::ServerEnded(res),
+            _ = hint_tick.tick() => Event::Tick,
         };
         match event {
             Event::Stop(why) => {
                 tracing::info!("{why}: stopping");
                 break;
             }
-            Event::Reload(why) => {
-                tracing::info!("{why}: reloading");
-                reloader.reload().await;
-            }
+            Event::Reload(why) => reloader.reload(why).await,
+            Event::Tick => registry.tick(),
             Event::StdinEnded => {
                 stdin_done = true;
                 if exit_on_eof {

@@ -57,11 +57,17 @@ pub fn main(args: RunArgs) -> ExitCode {
     };
     let rules = match crate::classifier::RuleSet::load_or_embedded(&config.rules) {
         Ok(r) => r,
-        Err(diags) => {
+        Err(mut diags) => {
+            diags.sort_by_place();
             eprintln!("oauthwatch: invalid rule file:\n{diags}");
             return ExitCode::from(2);
         }
     };
+    let unknown = config.unknown_providers(rules.providers());
+    if !unknown.is_empty() {
+        eprintln!("oauthwatch: invalid configuration:\n{unknown}");
+        return ExitCode::from(2);
+    }
     let log = logging::init(
         args.log_level.as_deref(),
         &config.log_level,

@@ -27,11 +27,8 @@ pub fn resolve(args: &RunArgs) -> Result<Config, Diagnostics> {
 pub fn apply_flags(cfg: &mut Config, args: &RunArgs) -> Result<(), Diagnostics> {
     let mut diags = Diagnostics::default();
     if let Some(listen) = &args.listen {
-        if listen.parse::<std::net::SocketAddr>().is_err() {
-            diags.push(flag_error(
-                "--listen",
-                format!("`{listen}` is not an address like `127.0.0.1:9742` or `[::]:9742`"),
-            ));
+        if let Err(message) = crate::config::check_listen(listen) {
+            diags.push(flag_error("--listen", message));
         }
         cfg.listen = listen.clone();
     }
@@ -66,6 +63,21 @@ pub fn apply_flags(cfg: &mut Config, args: &RunArgs) -> Result<(), Diagnostics> 
     if let Some(start_at) = start_at {
         for s in &mut cfg.sources {
             s.start_at = start_at;
+        }
+    }
+    if let Some(provider) = &args.provider {
+        for name in ["files", "stdin"] {
+            let used = match name {
+                "files" => !args.paths.is_empty(),
+                _ => args.stdin,
+            };
+            if used {
+                cfg.provider_sites.push(crate::config::ProviderSite {
+                    source: name.to_string(),
+                    provider: provider.clone(),
+                    place: Diagnostic::field(FLAGS, "--provider", ""),
+                });
+            }
         }
     }
     if !args.paths.is_empty() {

@@ -145,6 +145,20 @@ pub struct Config {
     pub pod_series_grace: Duration,
     /// The sources.
     pub sources: Vec<SourceSpec>,
+    /// Where each source's `provider` was set, so a provider no rule file declares can be
+    /// reported at its line ([`Config::unknown_providers`]).
+    pub provider_sites: Vec<ProviderSite>,
+}
+
+/// Where a source's `provider` was written: a config line or the `--provider` flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSite {
+    /// The source it applies to.
+    pub source: String,
+    /// The provider named.
+    pub provider: String,
+    /// File (or `<command line>`), line, column and field, with an empty message.
+    pub place: Diagnostic,
 }
 
 impl Default for Config {
@@ -164,6 +178,7 @@ impl Default for Config {
             max_pod_series: 500,
             pod_series_grace: Duration::from_secs(300),
             sources: Vec::new(),
+            provider_sites: Vec::new(),
         }
     }
 }
@@ -190,7 +205,38 @@ impl Config {
         let mut root = Table::new(&doc, "", 0);
         read_root(&mut root, &mut src, &mut cfg, base);
         root.finish(&mut src);
+        src.diags.sort_by_place();
         src.diags.into_result(cfg)
+    }
+
+    /// A problem for every source whose `provider` no loaded rule file declares (`known`):
+    /// such a source would silently count nothing, so it is an error in `check` and at start.
+    pub fn unknown_providers<'a>(&self, known: impl IntoIterator<Item = &'a str>) -> Diagnostics {
+        let known: Vec<&str> = known.into_iter().collect();
+        let mut diags = Diagnostics::default();
+        for site in &self.provider_sites {
+            if known.contains(&site.provider.as_str()) {
+                continue;
+            }
+            let mut d = site.place.clone();
+            d.message = format!(
+                "source `{}`: no loaded rule file declares provider `{}` (declared: {}); \
+                 with it nothing from this source would be counted",
+                site.source,
+                site.provider,
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known
+                        .iter()
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            );
+            diags.push(d);
+        }
+        diags
     }
 
     /// All rule files named by the config, for reload watching and `check`.
@@ -198,6 +244,39 @@ impl Config {
         let mut v: Vec<PathBuf> = self.path.iter().cloned().collect();
         v.extend(self.rules.iter().cloned());
         v
+    }
+}
+
+/// Check a listen address: an IP socket address (`127.0.0.1:9742`, `[::]:9742`) or a host
+/// name with a port (`localhost:9742`), which is resolved when the daemon binds. Returns
+/// the message for the user when it is neither.
+pub fn check_listen(addr: &str) -> Result<(), String> {
+    if addr.parse::<SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let bad = || {
+        format!("`{addr}` is not an address like `127.0.0.1:9742`, `[::]:9742` or `localhost:9742`")
+    };
+    let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+    if port.parse::<u16>().is_err() {
+        return Err(format!(
+            "`{addr}`: the port `{port}` is not a number from 0 to 65535"
+        ));
+    }
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if host_ok {
+        Ok(())
+    } else {
+        Err(bad())
     }
 }
 
@@ -220,12 +299,8 @@ fn resolve_glob(base: &Path, g: &str) -> String {
 
 fn read_root(root: &mut Table<'_, '_>, src: &mut Source<'_>, cfg: &mut Config, base: &Path) {
     if let Some((listen, at)) = root.string(src, "listen") {
-        if listen.parse::<SocketAddr>().is_err() {
-            src.error(
-                at,
-                Some("listen"),
-                format!("`{listen}` is not an address like `127.0.0.1:9742` or `[::]:9742`"),
-            );
+        if let Err(message) = check_listen(&listen) {
+            src.error(at, Some("listen"), message);
         }
         cfg.listen = listen;
     }
@@ -284,6 +359,19 @@ fn read_root(root: &mut Table<'_, '_>, src: &mut Source<'_>, cfg: &mut Config, b
     let mut names = BTreeSet::new();
     for mut t in root.tables(src, "sources") {
         if let Some(spec) = read_source(&mut t, src, base, &mut names) {
+            if let (Some(provider), Some(value)) = (&spec.provider, t.raw("provider")) {
+                cfg.provider_sites.push(ProviderSite {
+                    source: spec.name.clone(),
+                    provider: provider.clone(),
+                    place: Diagnostic::at_offset(
+                        &src.file,
+                        src.text,
+                        value.span().start,
+                        Some(t.field("provider")),
+                        "",
+                    ),
+                });
+            }
             cfg.sources.push(spec);
         }
         t.finish(src);

@@ -27,7 +27,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::Http;
-use crate::registry::HintsReport;
+use crate::registry::{HintsReport, StatusReport};
 
 pub use routes::METRICS_CONTENT_TYPE;
 pub use server::DRAIN_TIMEOUT;
@@ -43,6 +43,19 @@ pub trait Site: Send + Sync + 'static {
     fn hints(&self) -> HintsReport;
     /// `/readyz`: rules loaded and sources open.
     fn ready(&self) -> bool;
+    /// What the status page `/` shows; by default the hints alone.
+    fn status(&self) -> StatusReport {
+        StatusReport {
+            hints: self.hints(),
+            ready: self.ready(),
+            ..StatusReport::default()
+        }
+    }
+    /// Conditions `/readyz` names without failing (a source whose globs match no file yet),
+    /// one sentence each.
+    fn readiness_notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Errors that stop the endpoint from starting (bad TLS files, bad password hashes).

@@ -6,7 +6,7 @@
 //! | `/hints`   | `Site::hints` as JSON                    | required                     |
 //! | `/`        | the HTML page ([`super::page`])          | required                     |
 //! | `/healthz` | `200 ok` while the server runs           | open, for probes             |
-//! | `/readyz`  | `200 ready` / `503 not ready`            | open, for probes             |
+//! | `/readyz`  | `200 ready` / `503 not ready`, + notes   | open, for probes             |
 //!
 //! The probes stay open because kubelet and load-balancer health checks rarely carry
 //! credentials, and they reveal nothing but "up" and "ready". Everything else is answered with
@@ -114,13 +114,7 @@ impl Router {
             Route::Hints => self.hints(),
             Route::Index => self.index(),
             Route::Healthz => text(StatusCode::OK, "ok"),
-            Route::Readyz => {
-                if self.site.ready() {
-                    text(StatusCode::OK, "ready")
-                } else {
-                    text(StatusCode::SERVICE_UNAVAILABLE, "not ready")
-                }
-            }
+            Route::Readyz => self.readyz(),
         }));
         answer.unwrap_or_else(|_| {
             tracing::error!(?route, "the handler panicked; answering 500");
@@ -167,16 +161,35 @@ impl Router {
         let mut resp = response(
             StatusCode::OK,
             "text/html; charset=utf-8",
-            page::render(&self.site.hints()),
+            page::render(&self.site.status()),
         );
         // No script, no frames, no outside resources: the page needs none of them.
         resp.headers_mut().insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-            ),
+            HeaderValue::from_static(page::content_security_policy()),
         );
         resp
+    }
+
+    /// `ready` or `not ready`, then one line per condition worth knowing that does not make
+    /// the daemon unready (a source whose globs match no file yet).
+    fn readyz(&self) -> Response<Full<Bytes>> {
+        let (status, head) = if self.site.ready() {
+            (StatusCode::OK, "ready")
+        } else {
+            (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+        };
+        let notes = self.site.readiness_notes();
+        if notes.is_empty() {
+            return text(status, head);
+        }
+        let mut body = format!("{head}\n");
+        for n in notes {
+            body.push_str("warning: ");
+            body.push_str(&n);
+            body.push('\n');
+        }
+        response(status, "text/plain; charset=utf-8", body)
     }
 }
 

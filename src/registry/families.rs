@@ -47,6 +47,7 @@ pub struct Families {
     pub bytes: IntCounterVec,
     pub dropped: IntCounterVec,
     pub files_watched: IntGaugeVec,
+    pub files_matched: IntGaugeVec,
     pub rotations: IntCounterVec,
     pub truncations: IntCounterVec,
     pub read_errors: IntCounterVec,
@@ -136,6 +137,12 @@ impl Families {
                 "Files currently tailed.",
                 &["source"],
             ),
+            files_matched: gauges(
+                "oauthwatch_source_files_matched",
+                "Files the source's globs match now (after excludes), updated at every \
+                 discovery pass; 0 means the source reads nothing. File sources only.",
+                &["source"],
+            ),
             rotations: counters(
                 "oauthwatch_file_rotations_total",
                 "File rotations seen (rename, or a new file at the path).",
@@ -158,7 +165,8 @@ impl Families {
             .expect("valid metric definition"),
             lag: gauges(
                 "oauthwatch_source_lag_bytes",
-                "Bytes not yet read across the source's files (size minus offset).",
+                "Bytes of the source's open files not yet classified: file size minus acknowledged \
+                 offset, summed over its files; grows while the daemon falls behind.",
                 &["source"],
             ),
             reloads: counters(
@@ -197,6 +205,7 @@ impl Families {
             Box::new(f.bytes.clone()),
             Box::new(f.dropped.clone()),
             Box::new(f.files_watched.clone()),
+            Box::new(f.files_matched.clone()),
             Box::new(f.rotations.clone()),
             Box::new(f.truncations.clone()),
             Box::new(f.read_errors.clone()),

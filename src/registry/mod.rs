@@ -28,6 +28,7 @@
 
 mod clock;
 mod families;
+pub mod history;
 pub mod pods;
 pub mod reasons;
 pub mod report;
@@ -42,12 +43,13 @@ use prometheus::{Encoder, IntCounter, IntGauge, TextEncoder};
 
 use crate::classifier::redact::{normalize_reason, redact_record};
 use crate::classifier::{Rule, RuleIdx, RuleSet};
-use crate::sources::{DropReason, K8sRef, SourceIdx, SourceObserver};
+use crate::sources::{DropReason, K8sRef, LagMeter, SourceIdx, SourceObserver, SourceSpec};
 pub use clock::{rfc3339, Clock, ManualClock, SystemClock};
 use families::{Families, LiveSet, DROP_REASONS, READ_ERROR_KINDS, RELOAD_RESULTS};
+use history::MinuteHistory;
 use pods::{PodBook, PodSlot};
 use reasons::{truncate_chars, ReasonTable};
-pub use report::{HintEntry, HintsReport, ReasonCount};
+pub use report::{HintEntry, HintsReport, ReasonCount, RuleHistory, SourceStatus, StatusReport};
 use window::SlidingWindow;
 
 /// Longest raw record kept as a sample, in bytes; it is cut back to a separator so no
@@ -106,11 +108,16 @@ struct CellState {
     sample: Vec<u8>,
     /// Catch-all rules: normalised reason texts.
     reasons: Option<ReasonTable>,
+    /// Matches per minute over the last hour (the status page's sparkline).
+    history: MinuteHistory,
+    /// Whether the hint was active at the last look, to log each transition once.
+    hint_on: bool,
 }
 
 impl CellState {
-    /// Bring the window to `now`, update the hint gauges; returns (count, active).
-    fn refresh(&mut self, now: u64) -> (u64, bool) {
+    /// Bring the window to `now`, update the hint gauges, and log the hint turning on or
+    /// off (`labels`: provider, code, rule, source); returns (count, active).
+    fn refresh(&mut self, now: u64, labels: &SeriesKey) -> (u64, bool) {
         let count = self.window.count(now);
         let active = self.rule.alert.count > 0 && count >= self.rule.alert.count;
         if active {
@@ -118,7 +125,32 @@ impl CellState {
         }
         self.hint_gauge.set(active as i64);
         self.matches_gauge.set(count.min(i64::MAX as u64) as i64);
+        if active != self.hint_on {
+            self.hint_on = active;
+            log_transition(labels, active, count, &self.rule, self.window.window_secs());
+        }
         (count, active)
+    }
+}
+
+/// One INFO line per alert-hint transition: identifiers and counts only, never a record.
+fn log_transition(labels: &SeriesKey, active: bool, count: u64, rule: &Rule, window: u64) {
+    let [provider, code, rule_id, source] = labels;
+    let window = humantime::format_duration(std::time::Duration::from_secs(window));
+    if active {
+        tracing::info!(
+            rule = %rule_id, source = %source, provider = %provider, code = %code,
+            severity = rule.severity.as_str(), count_in_window = count,
+            threshold = rule.alert.count, window = %window,
+            "alert hint on"
+        );
+    } else {
+        tracing::info!(
+            rule = %rule_id, source = %source, provider = %provider, code = %code,
+            severity = rule.severity.as_str(), count_in_window = count,
+            threshold = rule.alert.count, window = %window,
+            "alert hint off"
+        );
     }
 }
 
@@ -138,6 +170,39 @@ struct SourceMetrics {
     truncations: IntCounter,
     read_errors: [IntCounter; 3],
     lag: IntGauge,
+    /// What outlives a reload: last read time, matched files, lag meter, globs.
+    live: Arc<SourceRuntime>,
+}
+
+/// Per-source state that is not a Prometheus series and survives reloads (kept by name).
+#[derive(Default)]
+struct SourceRuntime {
+    /// Unix seconds of the latest read with data; 0 before the first.
+    last_read: AtomicU64,
+    /// Files the globs matched at the latest discovery; `u64::MAX` before the first report
+    /// (and always for stdin sources).
+    files_matched: AtomicU64,
+    /// The file source's lag account, once it has started.
+    meter: Mutex<Option<Arc<LagMeter>>>,
+    /// Globs, excludes and kind, for the status page and `/readyz`.
+    desc: Mutex<SourceDesc>,
+}
+
+/// How a source is configured, as the status page shows it.
+#[derive(Debug, Clone, Default)]
+struct SourceDesc {
+    paths: Vec<String>,
+    exclude: Vec<String>,
+    stdin: bool,
+}
+
+impl SourceRuntime {
+    fn new() -> SourceRuntime {
+        SourceRuntime {
+            files_matched: AtomicU64::new(u64::MAX),
+            ..SourceRuntime::default()
+        }
+    }
 }
 
 /// What the latest `install` set up; guarded by one mutex taken at install, encode and hints.
@@ -153,6 +218,8 @@ struct Installed {
     window_seconds: LiveSet,
     per_source: [LiveSet; 9],
     first_install_done: bool,
+    /// Per-source runtime state by source name.
+    runtime: HashMap<String, Arc<SourceRuntime>>,
 }
 
 /// All metrics of one daemon. Cheap to share (`Arc<Registry>`); every method takes `&self`.
@@ -213,10 +280,16 @@ impl Tally {
         };
         let mut st = lock(&cell.state);
         st.window.record(now);
+        st.history.record(now);
         st.first_seen.get_or_insert(now);
         st.last_seen = Some(now);
         if st.rule.alert.count > 0 && st.window.count(now) >= st.rule.alert.count {
             st.last_fired = Some(now);
+            if !st.hint_on {
+                // Turned on by this match: update the gauges and log it now, not at the
+                // next scrape.
+                st.refresh(now, &cell.pod.labels);
+            }
         }
         keep_sample(&mut st.sample, record);
         if let Some(n) = normalized {
@@ -310,6 +383,7 @@ impl Registry {
                 window_seconds: LiveSet::new(),
                 per_source: std::array::from_fn(|_| LiveSet::new()),
                 first_install_done: false,
+                runtime: HashMap::new(),
             }),
             sources: ArcSwap::from_pointee(Vec::new()),
         }
@@ -388,6 +462,8 @@ impl Registry {
                             last_fired: None,
                             sample: Vec::new(),
                             reasons: None,
+                            history: MinuteHistory::default(),
+                            hint_on: false,
                         }),
                     }),
                 };
@@ -427,7 +503,7 @@ impl Registry {
         }
         // Hint gauges start from the kept windows (a reload does not blank an active hint).
         for cell in &order {
-            lock(&cell.state).refresh(now);
+            lock(&cell.state).refresh(now, &cell.pod.labels);
         }
         ins.cells = cells;
         ins.order = order.clone();
@@ -473,11 +549,25 @@ impl Registry {
         truncations.sync(&f.truncations, one(""));
         read_errors.sync(&f.read_errors, with(&READ_ERROR_KINDS));
         lag.sync(&f.lag, one(""));
+        let mut runtime = HashMap::new();
+        for s in sources {
+            let live = ins
+                .runtime
+                .get(&s.name)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(SourceRuntime::new()));
+            runtime.insert(s.name.clone(), live);
+        }
+        for gone in ins.runtime.keys().filter(|n| !runtime.contains_key(*n)) {
+            let _ = f.files_matched.remove_label_values(&[gone.as_str()]);
+        }
+        ins.runtime = runtime;
         let handles = sources
             .iter()
             .map(|s| {
                 let n = [s.name.as_str()];
                 SourceMetrics {
+                    live: ins.runtime[&s.name].clone(),
                     name: s.name.clone(),
                     lines: f.lines.with_label_values(&n),
                     records: f.records.with_label_values(&n),
@@ -524,12 +614,131 @@ impl Registry {
     fn refresh(&self, now: u64) {
         let order = lock(&self.installed).order.clone();
         for cell in &order {
-            lock(&cell.state).refresh(now);
+            lock(&cell.state).refresh(now, &cell.pod.labels);
+        }
+    }
+
+    /// Bring alert hints up to date (and log those that turned off since the last look).
+    /// The daemon calls it every few seconds, so a hint that expires is logged even when
+    /// nobody scrapes.
+    pub fn tick(&self) {
+        self.refresh(self.clock.now_secs());
+    }
+
+    /// Record how each source is configured (globs, excludes, stdin), for the status page
+    /// and `/readyz`. Call after [`Registry::install`] with the same source list.
+    pub fn describe_sources(&self, specs: &[SourceSpec]) {
+        let ins = lock(&self.installed);
+        for spec in specs {
+            if let Some(live) = ins.runtime.get(&spec.name) {
+                *lock(&live.desc) = SourceDesc {
+                    paths: spec
+                        .paths
+                        .iter()
+                        .map(|g| crate::sources::file::unmatched::shown_glob(g))
+                        .collect(),
+                    exclude: spec.exclude.clone(),
+                    stdin: spec.stdin,
+                };
+            }
+        }
+    }
+
+    /// Set the lag gauges of file sources from their lag accounts.
+    fn refresh_lag(&self) {
+        for s in self.sources.load().iter() {
+            if let Some(meter) = lock(&s.live.meter).as_ref() {
+                s.lag.set(meter.lag().min(i64::MAX as u64) as i64);
+            }
+        }
+    }
+
+    /// Sources whose globs match no file right now, each as one sentence naming the source
+    /// and its globs (for `/readyz` and logs).
+    pub fn source_warnings(&self) -> Vec<String> {
+        self.sources
+            .load()
+            .iter()
+            .filter(|s| s.live.files_matched.load(Ordering::Acquire) == 0)
+            .map(|s| {
+                let desc = lock(&s.live.desc).clone();
+                let mut line = format!(
+                    "source `{}`: no file matches {}",
+                    s.name,
+                    desc.paths.join(", ")
+                );
+                if !desc.exclude.is_empty() {
+                    line.push_str(&format!(" (exclude {})", desc.exclude.join(", ")));
+                }
+                line.push_str("; nothing is read from it until one appears");
+                line
+            })
+            .collect()
+    }
+
+    /// Everything the status page shows: hints, sources, and each rule's last hour.
+    pub fn status(&self) -> StatusReport {
+        self.refresh_lag();
+        let hints = self.hints();
+        let now = self.clock.now_secs();
+        let sources = self
+            .sources
+            .load()
+            .iter()
+            .map(|s| {
+                let desc = lock(&s.live.desc).clone();
+                let matched = s.live.files_matched.load(Ordering::Acquire);
+                let last_read = s.live.last_read.load(Ordering::Acquire);
+                SourceStatus {
+                    name: s.name.clone(),
+                    stdin: desc.stdin,
+                    globs: desc.paths,
+                    exclude: desc.exclude,
+                    files_matched: (matched != u64::MAX).then_some(matched),
+                    files_watched: s.files_watched.get().max(0) as u64,
+                    lag_bytes: s.lag.get().max(0) as u64,
+                    lines: s.lines.get(),
+                    records: s.records.get(),
+                    bytes: s.bytes.get(),
+                    last_read: (last_read > 0).then(|| rfc3339(last_read)),
+                    read_errors: s.read_errors.iter().map(IntCounter::get).sum(),
+                    dropped: s.dropped.iter().map(IntCounter::get).sum(),
+                }
+            })
+            .collect();
+        let order = lock(&self.installed).order.clone();
+        let mut rules: Vec<RuleHistory> = Vec::new();
+        for cell in &order {
+            let st = lock(&cell.state);
+            let series = st.history.series(now);
+            if series.iter().all(|&c| c == 0) {
+                continue;
+            }
+            let [provider, _, rule, _] = &cell.pod.labels;
+            match rules
+                .iter_mut()
+                .find(|r| &r.rule == rule && &r.provider == provider)
+            {
+                Some(r) => history::add_into(&mut r.per_minute, &series),
+                None => rules.push(RuleHistory {
+                    rule: rule.clone(),
+                    provider: provider.clone(),
+                    severity: st.rule.severity.as_str().to_string(),
+                    per_minute: series,
+                }),
+            }
+        }
+        StatusReport {
+            hints,
+            sources,
+            rules,
+            ready: self.is_ready(),
         }
     }
 
     /// The text exposition of every metric, alert hints brought up to date first.
     pub fn encode(&self) -> Vec<u8> {
+        self.refresh_lag();
         self.refresh(self.clock.now_secs());
         self.pods.sweep(self.clock.now_secs());
         let mut out = Vec::with_capacity(16 * 1024);
@@ -546,7 +755,7 @@ impl Registry {
         let mut hints = Vec::new();
         for cell in &order {
             let mut st = lock(&cell.state);
-            let (count, active) = st.refresh(now);
+            let (count, active) = st.refresh(now, &cell.pod.labels);
             let recently_fired = st
                 .last_fired
                 .is_some_and(|t| now.saturating_sub(t) < RECENT_FIRING_SECS);
@@ -618,6 +827,11 @@ impl SourceObserver for Registry {
             s.bytes.inc_by(bytes);
             s.lines.inc_by(lines);
             s.records.inc_by(records);
+            if bytes > 0 {
+                s.live
+                    .last_read
+                    .store(self.clock.now_secs(), Ordering::Release);
+            }
         }
     }
 
@@ -684,6 +898,22 @@ impl SourceObserver for Registry {
                     container = %pod.container, "pod logs gone and drained; its series retire after the grace");
                 self.pods.drained(&s.name, pod, self.clock.now_secs());
             }
+        }
+    }
+
+    fn files_matched(&self, source: SourceIdx, count: u64) {
+        if let Some(s) = self.sources.load().get(source) {
+            s.live.files_matched.store(count, Ordering::Release);
+            self.fam
+                .files_matched
+                .with_label_values(&[s.name.as_str()])
+                .set(count.min(i64::MAX as u64) as i64);
+        }
+    }
+
+    fn track_lag(&self, source: SourceIdx, meter: Arc<LagMeter>) {
+        if let Some(s) = self.sources.load().get(source) {
+            *lock(&s.live.meter) = Some(meter);
         }
     }
 }

@@ -66,3 +66,61 @@ pub struct ReasonCount {
     /// Times seen since the daemon started (bounded table: rare ones may be evicted).
     pub count: u64,
 }
+
+/// Everything the status page `/` shows: the hints, the sources and each rule's last hour.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StatusReport {
+    /// The `/hints` report.
+    pub hints: HintsReport,
+    /// Every configured source, in config order.
+    pub sources: Vec<SourceStatus>,
+    /// Rules with at least one match in the last hour, summed over sources.
+    pub rules: Vec<RuleHistory>,
+    /// Whether the daemon is ready (`/readyz`).
+    pub ready: bool,
+}
+
+/// One source as the status page shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SourceStatus {
+    /// Source name (the `source` label).
+    pub name: String,
+    /// Reads standard input rather than files.
+    pub stdin: bool,
+    /// Path globs, absolute (a relative one is shown from the working directory, where
+    /// discovery takes it from).
+    pub globs: Vec<String>,
+    /// Exclude globs.
+    pub exclude: Vec<String>,
+    /// Files the globs matched at the latest discovery; `None` for stdin or before the first.
+    pub files_matched: Option<u64>,
+    /// Files tailed now (matched ones plus rotated ones still being drained).
+    pub files_watched: u64,
+    /// Bytes not yet classified (`oauthwatch_source_lag_bytes`).
+    pub lag_bytes: u64,
+    /// Physical lines read since start.
+    pub lines: u64,
+    /// Records classified since start.
+    pub records: u64,
+    /// Bytes read since start.
+    pub bytes: u64,
+    /// When data was last read (RFC 3339, UTC); `None` if never.
+    pub last_read: Option<String>,
+    /// Open and read failures since start.
+    pub read_errors: u64,
+    /// Lines cut or dropped since start.
+    pub dropped: u64,
+}
+
+/// One rule's matches per minute over the last hour (all sources together).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RuleHistory {
+    /// Rule id.
+    pub rule: String,
+    /// Provider.
+    pub provider: String,
+    /// The rule's severity.
+    pub severity: String,
+    /// Matches per minute, oldest first, the current minute last (60 values).
+    pub per_minute: Vec<u64>,
+}

@@ -286,11 +286,75 @@ pub trait SourceObserver: Send + Sync {
     fn read_error(&self, source: SourceIdx, kind: &'static str);
     /// Writing checkpoints failed.
     fn checkpoint_write_failed(&self);
-    /// Bytes not yet read across the source's files (size minus offset).
+    /// Bytes not yet processed across the source's files, as one reading. File sources
+    /// report through [`SourceObserver::track_lag`] instead, which stays current while the
+    /// reader waits on a full queue.
     fn lag_bytes(&self, source: SourceIdx, bytes: u64);
     /// A pod's logs came (`present`), or went: its log directory is gone and its last file
     /// was read to the end, so its per-pod series may retire.
     fn pod_logs(&self, _source: SourceIdx, _pod: &K8sRef, _present: bool) {}
+    /// Files the source's globs match now (after excludes); reported at every discovery pass.
+    fn files_matched(&self, _source: SourceIdx, _count: u64) {}
+    /// The live lag account of a file source, read whenever the lag is wanted (a scrape).
+    fn track_lag(&self, _source: SourceIdx, _meter: Arc<LagMeter>) {}
+}
+
+/// The unprocessed bytes of one file source: per open file, its size at the reader's latest
+/// look and the offset the consumer has acknowledged. The reader updates sizes as it reads
+/// (once per chunk, not per line); acknowledgements move on their own as batches are
+/// classified. So the lag keeps growing while the classifier is stalled and the reader waits
+/// on the full queue, and drops to 0 only once everything read has been classified.
+#[derive(Debug, Default)]
+pub struct LagMeter {
+    files: std::sync::Mutex<std::collections::HashMap<file::identity::FileId, FileLag>>,
+}
+
+#[derive(Debug)]
+struct FileLag {
+    size: u64,
+    acked: Arc<AtomicU64>,
+}
+
+impl LagMeter {
+    /// Record a file's size and its current acknowledgement cursor.
+    pub fn set(&self, id: file::identity::FileId, size: u64, acked: &Arc<AtomicU64>) {
+        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        match files.get_mut(&id) {
+            Some(f) => {
+                f.size = size;
+                if !Arc::ptr_eq(&f.acked, acked) {
+                    f.acked = acked.clone();
+                }
+            }
+            None => {
+                files.insert(
+                    id,
+                    FileLag {
+                        size,
+                        acked: acked.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Forget a file that is no longer tailed.
+    pub fn remove(&self, id: file::identity::FileId) {
+        self.files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    /// Sum over the files of size minus acknowledged offset.
+    pub fn lag(&self) -> u64 {
+        self.files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(|f| f.size.saturating_sub(f.acked.load(Ordering::Acquire)))
+            .sum()
+    }
 }
 
 /// Observer that ignores everything; for tests and one-shot commands.

@@ -13,6 +13,7 @@ pub mod checkpoint;
 pub mod discover;
 pub mod identity;
 pub mod tailer;
+pub mod unmatched;
 pub mod watch;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -22,12 +23,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::framing::Framed;
-use crate::sources::{Ack, SourceIdx, SourceObserver, SourceSpec, StartAt};
+use crate::sources::{Ack, LagMeter, SourceIdx, SourceObserver, SourceSpec, StartAt};
 
 use checkpoint::{LiveFile, Loaded, SavedFile, SharedTable};
 use discover::{Discovery, WatchDir};
 use identity::{FileId, Fingerprint, TailCheck};
 use tailer::{error_kind, read_chunk, resolve, Tailer};
+use unmatched::{NoMatchWarning, Notice};
 use watch::{DirWatcher, Wake};
 
 use super::{report_framed, Sink, Stop};
@@ -80,10 +82,12 @@ struct Server {
     open_handles: usize,
     buf: Vec<u8>,
     reported_watched: Option<u64>,
-    reported_lag: Option<u64>,
     /// Pods whose last file was closed, with its directory: reported drained once that
     /// directory is gone.
     closed_pods: HashMap<Arc<crate::sources::K8sRef>, PathBuf>,
+    /// Size and acknowledged offset of every tailed file, read at each scrape.
+    lag: Arc<LagMeter>,
+    no_match: NoMatchWarning,
 }
 
 /// Pods remembered while their log directories linger (beyond it, a pod's series retire by
@@ -128,10 +132,15 @@ impl FileSource {
             open_handles: 0,
             buf: vec![0u8; chunk],
             reported_watched: None,
-            reported_lag: None,
             closed_pods: HashMap::new(),
+            lag: Arc::new(LagMeter::default()),
+            no_match: NoMatchWarning::default(),
             src: self,
         };
+        server
+            .src
+            .observer
+            .track_lag(server.src.idx, server.lag.clone());
         let _ = server.serve();
         tracing::debug!(source = %server.src.spec.name, "file source stopped");
     }
@@ -324,6 +333,7 @@ impl Server {
         for id in vanished {
             self.mark_gone(id, now);
         }
+        self.report_matched(seen.len() as u64, now);
         if initial {
             self.resume_rotated(now);
         }
@@ -334,6 +344,28 @@ impl Server {
         let found = self.watch_dirs();
         if found != dirs {
             self.watcher.set(&found);
+        }
+    }
+
+    /// Report how many files the globs match; warn (rate-limited) while that is none.
+    fn report_matched(&mut self, matched: u64, now: Instant) {
+        self.src.observer.files_matched(self.src.idx, matched);
+        let spec = &self.src.spec;
+        match self.no_match.observe(matched, now) {
+            Notice::Quiet => {}
+            Notice::NoMatch { first } => tracing::warn!(
+                source = %spec.name,
+                globs = %spec.paths.iter().map(|g| unmatched::shown_glob(g)).collect::<Vec<_>>().join(", "),
+                exclude = %spec.exclude.join(", "),
+                repeated = !first,
+                "no file matches this source's globs; nothing is read from it until one appears \
+                 (check the paths, or ignore this if the application creates its log later)"
+            ),
+            Notice::Matched => tracing::info!(
+                source = %spec.name,
+                files = matched,
+                "the source's globs match files again; reading them"
+            ),
         }
     }
 
@@ -547,6 +579,7 @@ impl Server {
                 );
         }
         t.size = size;
+        self.lag.set(id, size, &t.cursor);
         t.file = Some(file);
         self.open_handles += 1;
         Some(())
@@ -689,6 +722,7 @@ impl Server {
                 }
             }
         }
+        self.lag.set(id, size, &t.cursor);
         if t.read_pos >= size {
             t.settled_mtime = mtime;
             return Ok(Turn::Done);
@@ -784,6 +818,7 @@ impl Server {
                 t.framer.finish(&mut framed);
             }
             self.emit(id, framed, 0)?;
+            self.lag.remove(id);
             if let Some(t) = self.files.remove(&id) {
                 tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "closed rotated or deleted file");
                 if t.file.is_some() {
@@ -846,11 +881,6 @@ impl Server {
         if self.reported_watched != Some(watched) {
             self.src.observer.files_watched(self.src.idx, watched);
             self.reported_watched = Some(watched);
-        }
-        let lag: u64 = self.files.values().map(Tailer::lag).sum();
-        if self.reported_lag != Some(lag) {
-            self.src.observer.lag_bytes(self.src.idx, lag);
-            self.reported_lag = Some(lag);
         }
     }
 }
