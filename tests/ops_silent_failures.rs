@@ -341,30 +341,39 @@ fn address_in_use_says_which_flag_or_key_to_change() {
 }
 
 #[test]
-fn a_reload_logs_one_line() {
+fn a_reload_logs_one_line_whatever_triggered_it() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
     let body = format!(
-        "state_dir = \"state\"\nwatch_config = false\n[[sources]]\nname = \"app\"\npaths = [\"{}/a.log\"]\n",
+        "state_dir = \"state\"\nwatch_config = true\n[[sources]]\nname = \"app\"\npaths = [\"{}/a.log\"]\n",
         dir.path().display()
     );
     write(&cfg, &body);
     append(&dir.path().join("a.log"), "");
     let d = Daemon::start(&["--config", cfg.to_str().unwrap()], Stdio::null());
+    let after_start = || -> Vec<String> {
+        d.logs()
+            .lines()
+            .skip_while(|l| !l.contains("oauthwatch is running"))
+            .skip(1)
+            .map(str::to_string)
+            .collect()
+    };
+    let reloads = || d.logs().matches("reloaded config and rules").count();
     d.signal(libc::SIGHUP);
-    wait_until("the reload line", &d, || {
-        d.logs().contains("reloaded config and rules")
-    });
+    wait_until("the SIGHUP reload", &d, || reloads() == 1);
+    // The config changes on disk (a ConfigMap update, an editor's save).
+    write(&cfg, &format!("# edited\n{body}"));
+    wait_until("the file-change reload", &d, || reloads() == 2);
     std::thread::sleep(Duration::from_millis(300));
-    let logs = d.logs();
-    let after_start: Vec<&str> = logs
-        .lines()
-        .skip_while(|l| !l.contains("oauthwatch is running"))
-        .skip(1)
-        .collect();
-    let new = after_start;
-    assert_eq!(new.len(), 1, "{}", new.join("\n"));
+    let new = after_start();
+    assert_eq!(new.len(), 2, "{}", new.join("\n"));
     assert!(new[0].contains("trigger=SIGHUP"), "{}", new[0]);
+    assert!(
+        new[1].contains("trigger=config or rule files changed"),
+        "{}",
+        new[1]
+    );
     assert_eq!(d.stop(), 0);
 }
 
