@@ -200,6 +200,28 @@ fn a_provider_no_rule_file_declares_is_an_error_with_its_line_in_check_and_at_st
         stderr.contains("<command line>: --provider: source `files`: no loaded rule file declares provider `zooom`"),
         "{stderr}"
     );
+
+    // A running daemon keeps its config when a reload brings the typo.
+    let good = dir.path().join("good.toml");
+    let text = "state_dir = \"state\"\nwatch_config = false\n[[sources]]\nname = \"app\"\npaths = [\"x/*.log\"]\nprovider = \"zoom\"\n";
+    write(&good, text);
+    let d = Daemon::start(&["--config", good.to_str().unwrap()], Stdio::null());
+    write(&good, &text.replace("\"zoom\"", "\"zooom\""));
+    d.signal(libc::SIGHUP);
+    d.wait_metric(
+        "oauthwatch_config_reloads_total",
+        &[("result", "failure")],
+        1.0,
+    );
+    assert!(
+        d.logs().contains(&format!(
+            "{}:6:12: sources[0].provider: source `app`: no loaded rule file declares provider `zooom`",
+            good.display()
+        )),
+        "{}",
+        d.logs()
+    );
+    assert_eq!(d.stop(), 0);
 }
 
 #[test]
