@@ -10,20 +10,25 @@
 //! - nothing here runs per line: sources report per chunk ([`SourceObserver`], lock-free), the
 //!   classifier reports per matching record ([`Tally::record_match`], one short lock);
 //! - memory is bounded: windows by bucket count, samples by length, reason tables and pod
-//!   series by entries.
+//!   series by entries, the status page's history by [`history::MINUTES`] counters per series;
+//! - an alert hint turning on or off is logged once per transition (identifiers and counts,
+//!   never the record).
 //!
 //! How the daemon drives it:
 //!
 //! ```text
 //! let registry = Arc::new(Registry::new(config.max_pod_series));      // system clock
 //! let tally = registry.install(rules.clone(), &source_labels);         // at start
+//! registry.describe_sources(&specs);                                   // globs, for `/`
 //! Sources::start(specs, opts, tx, registry.clone())                    // SourceObserver
 //! registry.set_ready(true);                                            // rules loaded, sources open
 //! // classify loop, per matching record:
 //! tally.record_match(batch.source, c.rule, record, c.reason, batch.k8s.as_deref());
 //! // reload: on success `tally = registry.install(new_rules, &labels); registry.reload_result(true)`,
 //! //         on failure `registry.reload_result(false)` (old rules and tally stay)
-//! // exporter: metrics() = registry.encode(), hints() = registry.hints(), ready() = registry.is_ready()
+//! // every few seconds: registry.tick()  (hint transitions are logged even without scrapes)
+//! // exporter: metrics() = registry.encode(), hints() = registry.hints(), ready() = registry.is_ready(),
+//! //           status() = registry.status() (the `/` page), readiness_notes() = registry.source_warnings()
 //! ```
 
 mod clock;
