@@ -420,6 +420,7 @@ fn lag_is_unclassified_bytes_while_a_paused_daemon_catches_up() {
     d.wait_metric("oauthwatch_source_bytes_total", &[("source", "app")], 11.0);
     let line = DISABLED.replace("invalid_client", "invalid_client padding padding padding");
     let mut seen_behind = 0;
+    let mut max_lag = 0.0f64;
     for round in 0..3 {
         let base = metric_value(
             &d.metrics(),
@@ -447,6 +448,7 @@ fn lag_is_unclassified_bytes_while_a_paused_daemon_catches_up() {
                     size - read
                 );
                 seen_behind += 1;
+                max_lag = max_lag.max(lag);
             }
             if read == size && lag == 0.0 {
                 break;
@@ -465,6 +467,7 @@ fn lag_is_unclassified_bytes_while_a_paused_daemon_catches_up() {
         seen_behind >= 3,
         "never scraped while behind: {seen_behind} samples"
     );
+    eprintln!("scrapes while behind: {seen_behind}; largest lag seen: {max_lag} bytes");
     assert_eq!(d.stop(), 0);
 }
 
