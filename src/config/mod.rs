@@ -663,6 +663,63 @@ start_at = "beginning"
     }
 
     #[test]
+    fn listen_takes_socket_addresses_and_host_names_with_a_port() {
+        for ok in [
+            "127.0.0.1:9742",
+            "[::]:9742",
+            "[::1]:0",
+            "localhost:9742",
+            "oauthwatch.example-1.internal:80",
+        ] {
+            assert_eq!(check_listen(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "localhost",
+            "nowhere",
+            ":9742",
+            "host:99999",
+            "host:http",
+            "a b:1",
+            "-x:1",
+            "[::1]",
+        ] {
+            assert!(check_listen(bad).is_err(), "{bad}");
+        }
+        assert!(check_listen("host:99999")
+            .unwrap_err()
+            .contains("the port `99999` is not a number from 0 to 65535"));
+    }
+
+    #[test]
+    fn a_provider_no_rule_file_declares_is_reported_at_its_line() {
+        let cfg = parse(
+            "[[sources]]\nname = \"a\"\npaths = [\"x\"]\nprovider = \"zoom\"\n\
+             [[sources]]\nname = \"b\"\npaths = [\"y\"]\nprovider = \"zooom\"\n",
+        )
+        .unwrap();
+        assert!(cfg.unknown_providers(["zoom", "zooom"]).is_empty());
+        let one = cfg.unknown_providers(["zoom"]).to_string();
+        assert_eq!(
+            one,
+            "config.toml:8:12: sources[1].provider: source `b`: no loaded rule file declares \
+             provider `zooom` (declared: `zoom`); with it nothing from this source would be counted"
+        );
+        let text = cfg.unknown_providers(["okta"]).to_string();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(
+            text.contains(
+                "config.toml:8:12: sources[1].provider: source `b`: no loaded rule file declares \
+             provider `zooom` (declared: `okta`)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.starts_with("config.toml:4:12: sources[0].provider: source `a`"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn wrong_types_are_reported() {
         let err = parse("watch_config = \"yes\"\n[limits]\nqueue_capacity = 0\n").unwrap_err();
         let text = err.to_string();

@@ -117,7 +117,8 @@ pub fn spawn(files: Vec<PathBuf>, reload: Arc<tokio::sync::Notify>) -> Option<Wa
             let now = digest(&files);
             if now != last {
                 last = now;
-                tracing::info!("config or rule files changed on disk: reloading");
+                // The reload itself logs one line naming this trigger.
+                tracing::debug!("config or rule files changed on disk");
                 reload.notify_one();
             }
         }

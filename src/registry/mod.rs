@@ -10,20 +10,25 @@
 //! - nothing here runs per line: sources report per chunk ([`SourceObserver`], lock-free), the
 //!   classifier reports per matching record ([`Tally::record_match`], one short lock);
 //! - memory is bounded: windows by bucket count, samples by length, reason tables and pod
-//!   series by entries.
+//!   series by entries, the status page's history by [`history::MINUTES`] counters per series;
+//! - an alert hint turning on or off is logged once per transition (identifiers and counts,
+//!   never the record).
 //!
 //! How the daemon drives it:
 //!
 //! ```text
 //! let registry = Arc::new(Registry::new(config.max_pod_series));      // system clock
 //! let tally = registry.install(rules.clone(), &source_labels);         // at start
+//! registry.describe_sources(&specs);                                   // globs, for `/`
 //! Sources::start(specs, opts, tx, registry.clone())                    // SourceObserver
 //! registry.set_ready(true);                                            // rules loaded, sources open
 //! // classify loop, per matching record:
 //! tally.record_match(batch.source, c.rule, record, c.reason, batch.k8s.as_deref());
 //! // reload: on success `tally = registry.install(new_rules, &labels); registry.reload_result(true)`,
 //! //         on failure `registry.reload_result(false)` (old rules and tally stay)
-//! // exporter: metrics() = registry.encode(), hints() = registry.hints(), ready() = registry.is_ready()
+//! // every few seconds: registry.tick()  (hint transitions are logged even without scrapes)
+//! // exporter: metrics() = registry.encode(), hints() = registry.hints(), ready() = registry.is_ready(),
+//! //           status() = registry.status() (the `/` page), readiness_notes() = registry.source_warnings()
 //! ```
 
 mod clock;
@@ -140,14 +145,14 @@ fn log_transition(labels: &SeriesKey, active: bool, count: u64, rule: &Rule, win
     if active {
         tracing::info!(
             rule = %rule_id, source = %source, provider = %provider, code = %code,
-            severity = rule.severity.as_str(), count_in_window = count,
+            severity = %rule.severity.as_str(), count_in_window = count,
             threshold = rule.alert.count, window = %window,
             "alert hint on"
         );
     } else {
         tracing::info!(
             rule = %rule_id, source = %source, provider = %provider, code = %code,
-            severity = rule.severity.as_str(), count_in_window = count,
+            severity = %rule.severity.as_str(), count_in_window = count,
             threshold = rule.alert.count, window = %window,
             "alert hint off"
         );
@@ -474,6 +479,14 @@ impl Registry {
         for (key, cell) in &ins.cells {
             if !cells.contains_key(key) {
                 self.pods.remove(&cell.pod);
+                // Its hint series goes away with it: an active hint ends here.
+                let mut st = lock(&cell.state);
+                if st.hint_on {
+                    st.hint_on = false;
+                    let count = st.window.count(now);
+                    let window = st.window.window_secs();
+                    log_transition(&cell.pod.labels, false, count, &st.rule, window);
+                }
             }
         }
         ins.errors.sync(&f.errors, errors);
@@ -921,6 +934,101 @@ impl SourceObserver for Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classifier::{AlertCondition, Severity};
+    use std::time::Duration;
+
+    /// A log sink for `tracing` that a test can read back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            lock(&self.0).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn one_rule(count: u64) -> Arc<RuleSet> {
+        Arc::new(RuleSet::without_matchers(vec![Rule {
+            id: "invalid_client".into(),
+            provider: "zoom".into(),
+            codes: vec!["4702".into()],
+            message: String::new(),
+            description: String::new(),
+            severity: Severity::Critical,
+            alert: AlertCondition {
+                count,
+                window: Duration::from_secs(60),
+            },
+            summary: String::new(),
+            remediation: String::new(),
+            catch_all: false,
+        }]))
+    }
+
+    #[test]
+    fn each_hint_transition_is_logged_once_with_counts_and_never_the_record() {
+        let out = Captured::default();
+        let sink = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        let clock = Arc::new(ManualClock::new(1_800_000_000));
+        let reg = Registry::with_clock(10, clock.clone());
+        let sources = [SourceLabels {
+            name: "app".into(),
+            kubernetes_metadata: false,
+        }];
+        let record = b"zoom invalid_client SECRET-RECORD-TEXT";
+        let logged = |what: &str| {
+            String::from_utf8(lock(&out.0).clone())
+                .unwrap()
+                .matches(what)
+                .count()
+        };
+        tracing::subscriber::with_default(subscriber, || {
+            let tally = reg.install(one_rule(2), &sources);
+            tally.record_match(0, 0, record, None, None);
+            assert_eq!(logged("alert hint"), 0);
+            tally.record_match(0, 0, record, None, None);
+            assert_eq!(
+                logged("alert hint on"),
+                1,
+                "logged as the threshold is reached"
+            );
+            tally.record_match(0, 0, record, None, None);
+            reg.encode();
+            reg.tick();
+            assert_eq!(logged("alert hint on"), 1, "once per transition");
+            clock.advance(Duration::from_secs(61));
+            reg.tick();
+            reg.encode();
+            assert_eq!(logged("alert hint off"), 1);
+            // On again, then the rule is removed by a reload: that ends the hint too.
+            tally.record_match(0, 0, record, None, None);
+            tally.record_match(0, 0, record, None, None);
+            assert_eq!(logged("alert hint on"), 2);
+            reg.install(Arc::new(RuleSet::without_matchers(vec![])), &sources);
+            assert_eq!(logged("alert hint off"), 2);
+        });
+        let text = String::from_utf8(lock(&out.0).clone()).unwrap();
+        let first = text.lines().next().unwrap();
+        for field in [
+            "INFO",
+            "rule=invalid_client",
+            "source=app",
+            "count_in_window=2",
+            "threshold=2",
+            "severity=critical",
+        ] {
+            assert!(first.contains(field), "{field} not in {first}");
+        }
+        assert!(!text.contains("SECRET-RECORD-TEXT"), "{text}");
+    }
 
     #[test]
     fn a_long_sample_is_cut_back_to_a_separator() {
