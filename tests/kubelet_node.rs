@@ -375,3 +375,46 @@ fn a_new_pod_reusing_a_deleted_pods_inode_gets_its_own_identity() {
         &format!("after the restart (inode reused: {reused})"),
     );
 }
+
+#[test]
+fn a_line_split_across_a_rotation_comes_out_whole_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut node = Node::new(tmp.path());
+    let mut c = node.start("shop", "web-a", "uid-aaaa", "app");
+    let run = Running::start(vec![spec(&node)], options(&tmp.path().join("state")));
+    run.wait_watching(1);
+    // The runtime writes a long line in pieces; the kubelet rotates between them, and the
+    // runtime writes the last piece into the new file.
+    c.writer
+        .write_all(
+            b"2026-12-01T10:00:00.000000001Z stderr F before\n\
+              2026-12-01T10:00:00.000000002Z stderr P Zoom API error: invalid_req\n\
+              2026-12-01T10:00:00.000000002Z stderr P uest, reason: Invalid authoriz\n",
+        )
+        .unwrap();
+    run.wait_records(1);
+    let (_rotated, old) = node.rotate(&mut c);
+    drop(old);
+    c.writer
+        .write_all(
+            b"2026-12-01T10:00:00.000000002Z stderr F ation code xyz\n\
+              2026-12-01T10:00:00.000000003Z stderr F after\n",
+        )
+        .unwrap();
+    let got = run.wait_records(3);
+    assert_eq!(
+        got,
+        [
+            "before",
+            "Zoom API error: invalid_request, reason: Invalid authorization code xyz",
+            "after"
+        ]
+    );
+    // Past the rotated file's grace (2 s here) nothing more comes out of it.
+    std::thread::sleep(Duration::from_millis(2_500));
+    let got1 = run.got.clone();
+    assert_eq!(run.stop().len(), 3);
+    for g in got1.lock().unwrap().iter() {
+        assert_eq!(g.k8s.as_ref(), Some(&c.k8s));
+    }
+}
