@@ -377,7 +377,7 @@ impl Server {
                 self.saved.remove(&id);
                 tracing::warn!(source = %self.src.spec.name, path = %path.display(),
                     target = %target.as_deref().unwrap_or(&path).display(), offset = saved.offset,
-                    "a file in the checkpoint is gone (deleted, or rotated out of reach, while oauthwatch was down); lines written to it after the checkpoint could not be read");
+                    "a file in the checkpoint is gone (deleted, or rotated out of reach, while oauthwatch was down); lines written to it after the checkpoint, if any, were not read");
                 continue;
             };
             if size <= saved.offset {
