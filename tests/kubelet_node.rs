@@ -134,6 +134,26 @@ impl Node {
             .unwrap();
     }
 
+    /// The runtime writes one long failure line in `P` pieces through `writer` and returns
+    /// the `F` end, for the next file.
+    fn write_split(c: &mut Ctr, writer: &mut std::fs::File, exp: &mut Expected) -> String {
+        c.lines += 1;
+        let msg = format!(
+            "Zoom API error: invalid_client {}/{} split line {}",
+            c.k8s.namespace.len(),
+            c.k8s.pod.chars().take(12).collect::<String>(),
+            c.lines
+        );
+        *exp.entry(key(&c.k8s, &msg)).or_default() += 1;
+        let (a, rest) = msg.split_at(10);
+        let (b, end) = rest.split_at(12);
+        let ts = "2026-12-01T10:00:00.500000000Z stderr";
+        writer
+            .write_all(format!("{ts} P {a}\n{ts} P {b}\n").as_bytes())
+            .unwrap();
+        format!("{ts} F {end}\n")
+    }
+
     fn write(c: &mut Ctr, n: u32, exp: &mut Expected) {
         Node::write_to(c, None, n, exp)
     }
@@ -245,6 +265,12 @@ fn a_graceful_restart_through_kubelet_rotation_restarts_and_deletions_is_exact()
     Node::write_to(&mut a, Some(&mut a_late), 2, &mut exp);
     drop(a_late);
     Node::write(&mut a, 3, &mut exp);
+    // A pod is deleted after its lines were read.
+    let mut e = node.start("shop", "web-e", "uid-eeee", "app");
+    run.wait_watching(5);
+    Node::write(&mut e, 3, &mut exp);
+    run.wait_records(total(&exp));
+    node.delete(e);
     // B's container restarts.
     Node::write(&mut b, 1, &mut exp);
     node.restart(&mut b);
@@ -259,10 +285,14 @@ fn a_graceful_restart_through_kubelet_rotation_restarts_and_deletions_is_exact()
     // 2. While the agent is down.
     // A: more lines, then rotation (with a late batch), then lines in the new file; the
     //    first rotated file is gzipped.
+    //    The rotation comes in the middle of a long line: its `P` pieces are in the renamed
+    //    file, its `F` end in the new one.
     Node::write(&mut a, 7, &mut exp);
     let (_a_rotated_2, mut a_late) = node.rotate(&mut a);
     Node::write_to(&mut a, Some(&mut a_late), 1, &mut exp);
+    let end = Node::write_split(&mut a, &mut a_late, &mut exp);
     drop(a_late);
+    a.writer.write_all(end.as_bytes()).unwrap();
     Node::write(&mut a, 3, &mut exp);
     Node::gzip(&a_rotated_1);
     // B: more lines, then its container restarts again.
