@@ -42,6 +42,8 @@ fn start(config: &std::path::Path, state: &std::path::Path) -> Daemon {
             config.to_str().unwrap(),
             "--state-dir",
             state.to_str().unwrap(),
+            "--log-format",
+            "text",
         ],
         Stdio::null(),
     )
@@ -51,7 +53,7 @@ fn start(config: &std::path::Path, state: &std::path::Path) -> Daemon {
 fn a_crash_loop_counts_again_at_most_the_documented_bound_per_kill() {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("app.log");
-    let written: u64 = 100_000;
+    let written: u64 = 200_000;
     let mut text = String::with_capacity(written as usize * (LINE.len() + 8));
     for i in 0..written {
         text.push_str(LINE);
@@ -70,8 +72,9 @@ fn a_crash_loop_counts_again_at_most_the_documented_bound_per_kill() {
     .unwrap();
     let state = tmp.path().join("state");
 
-    // Kill each run once it has counted a share of the backlog (the first after about 1.2 s
-    // at the latest; the issue saw kills at 1.5-4.7 s), as a crash loop would.
+    // Kill each run once it has counted a share of the backlog, and at the latest after 3 s
+    // (before the first `checkpoint_interval`; the issue saw kills at 1.5-4.7 s), as a crash
+    // loop would.
     let kills = 4u64;
     let mut counted = 0u64;
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
@@ -79,11 +82,11 @@ fn a_crash_loop_counts_again_at_most_the_documented_bound_per_kill() {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let want = 8_000 + seed % 12_000;
+        let want = 20_000 + seed % 15_000;
         let d = start(&config, &state);
         let started = Instant::now();
         let mut last = 0;
-        while last < want && started.elapsed() < Duration::from_millis(1_200 + 300 * k) {
+        while last < want && started.elapsed() < Duration::from_secs(3) {
             last = records(&d);
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -206,4 +209,64 @@ fn a_checkpoint_that_no_longer_fits_its_file_is_logged_before_reading_again() {
     assert!(warned("beyond the file's size", &shrunk), "{logs}");
     assert!(warned("does not match its checkpoint", &replaced), "{logs}");
     assert!(warned("in the checkpoint is gone", &gone), "{logs}");
+}
+
+/// The issue's small case on the shipped DaemonSet config: 5 counted, SIGTERM, 7 appended,
+/// the kubelet renames `0.log` and starts a new one with 3: after the restart, 10 more.
+#[test]
+fn daemonset_restart_drains_a_file_the_kubelet_rotated_while_it_was_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (etc, containers, pods) = (
+        root.join("etc"),
+        root.join("var/log/containers"),
+        root.join("var/log/pods"),
+    );
+    for d in [&etc, &containers, &pods] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    for (key, text) in common::configmap_data("daemonset.yaml") {
+        let text = text.replace(
+            "\"/var/log/containers/*.log\"",
+            &format!("\"{}/*.log\"", containers.display()),
+        );
+        std::fs::write(etc.join(key), text).unwrap();
+    }
+    let dir = pods.join("shop_web-7d9f5_0b1c2d3e-aaaa-bbbb-cccc-000000000001/app");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("0.log");
+    common::append(&log, "");
+    std::os::unix::fs::symlink(
+        &log,
+        containers.join(format!("web-7d9f5_shop_app-{}.log", "4f".repeat(32))),
+    )
+    .unwrap();
+    let cri = |n: usize| format!("2026-11-24T20:01:02.123456789Z stderr F {LINE}\n").repeat(n);
+    let config = etc.join("config.toml");
+    let state = root.join("state");
+    let counted = [
+        ("source", "containers"),
+        ("rule", "invalid_authorization_code"),
+    ];
+
+    let d = start(&config, &state);
+    d.wait_metric("oauthwatch_files_watched", &[("source", "containers")], 1.0);
+    common::append(&log, &cri(5));
+    d.wait_metric(COUNTED.0, &counted, 5.0);
+    assert_eq!(d.stop(), 0);
+
+    common::append(&log, &cri(7));
+    std::fs::rename(&log, dir.join("0.log.20261124-200500")).unwrap();
+    common::append(&log, &cri(3));
+
+    let d = start(&config, &state);
+    d.wait_metric(COUNTED.0, &counted, 10.0);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        metric_value(&d.metrics(), COUNTED.0, &counted),
+        Some(10.0),
+        "{}",
+        d.logs()
+    );
+    assert_eq!(d.stop(), 0);
 }

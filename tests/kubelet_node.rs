@@ -134,6 +134,26 @@ impl Node {
             .unwrap();
     }
 
+    /// The runtime writes one long failure line in `P` pieces through `writer` and returns
+    /// the `F` end, for the next file.
+    fn write_split(c: &mut Ctr, writer: &mut std::fs::File, exp: &mut Expected) -> String {
+        c.lines += 1;
+        let msg = format!(
+            "Zoom API error: invalid_client {}/{} split line {}",
+            c.k8s.namespace.len(),
+            c.k8s.pod.chars().take(12).collect::<String>(),
+            c.lines
+        );
+        *exp.entry(key(&c.k8s, &msg)).or_default() += 1;
+        let (a, rest) = msg.split_at(10);
+        let (b, end) = rest.split_at(12);
+        let ts = "2026-12-01T10:00:00.500000000Z stderr";
+        writer
+            .write_all(format!("{ts} P {a}\n{ts} P {b}\n").as_bytes())
+            .unwrap();
+        format!("{ts} F {end}\n")
+    }
+
     fn write(c: &mut Ctr, n: u32, exp: &mut Expected) {
         Node::write_to(c, None, n, exp)
     }
@@ -245,6 +265,12 @@ fn a_graceful_restart_through_kubelet_rotation_restarts_and_deletions_is_exact()
     Node::write_to(&mut a, Some(&mut a_late), 2, &mut exp);
     drop(a_late);
     Node::write(&mut a, 3, &mut exp);
+    // A pod is deleted after its lines were read.
+    let mut e = node.start("shop", "web-e", "uid-eeee", "app");
+    run.wait_watching(5);
+    Node::write(&mut e, 3, &mut exp);
+    run.wait_records(total(&exp));
+    node.delete(e);
     // B's container restarts.
     Node::write(&mut b, 1, &mut exp);
     node.restart(&mut b);
@@ -259,10 +285,14 @@ fn a_graceful_restart_through_kubelet_rotation_restarts_and_deletions_is_exact()
     // 2. While the agent is down.
     // A: more lines, then rotation (with a late batch), then lines in the new file; the
     //    first rotated file is gzipped.
+    //    The rotation comes in the middle of a long line: its `P` pieces are in the renamed
+    //    file, its `F` end in the new one.
     Node::write(&mut a, 7, &mut exp);
     let (_a_rotated_2, mut a_late) = node.rotate(&mut a);
     Node::write_to(&mut a, Some(&mut a_late), 1, &mut exp);
+    let end = Node::write_split(&mut a, &mut a_late, &mut exp);
     drop(a_late);
+    a.writer.write_all(end.as_bytes()).unwrap();
     Node::write(&mut a, 3, &mut exp);
     Node::gzip(&a_rotated_1);
     // B: more lines, then its container restarts again.
@@ -374,4 +404,47 @@ fn a_new_pod_reusing_a_deleted_pods_inode_gets_its_own_identity() {
         &exp,
         &format!("after the restart (inode reused: {reused})"),
     );
+}
+
+#[test]
+fn a_line_split_across_a_rotation_comes_out_whole_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut node = Node::new(tmp.path());
+    let mut c = node.start("shop", "web-a", "uid-aaaa", "app");
+    let run = Running::start(vec![spec(&node)], options(&tmp.path().join("state")));
+    run.wait_watching(1);
+    // The runtime writes a long line in pieces; the kubelet rotates between them, and the
+    // runtime writes the last piece into the new file.
+    c.writer
+        .write_all(
+            b"2026-12-01T10:00:00.000000001Z stderr F before\n\
+              2026-12-01T10:00:00.000000002Z stderr P Zoom API error: invalid_req\n\
+              2026-12-01T10:00:00.000000002Z stderr P uest, reason: Invalid authoriz\n",
+        )
+        .unwrap();
+    run.wait_records(1);
+    let (_rotated, old) = node.rotate(&mut c);
+    drop(old);
+    c.writer
+        .write_all(
+            b"2026-12-01T10:00:00.000000002Z stderr F ation code xyz\n\
+              2026-12-01T10:00:00.000000003Z stderr F after\n",
+        )
+        .unwrap();
+    let got = run.wait_records(3);
+    assert_eq!(
+        got,
+        [
+            "before",
+            "Zoom API error: invalid_request, reason: Invalid authorization code xyz",
+            "after"
+        ]
+    );
+    // Past the rotated file's grace (2 s here) nothing more comes out of it.
+    std::thread::sleep(Duration::from_millis(2_500));
+    let got1 = run.got.clone();
+    assert_eq!(run.stop().len(), 3);
+    for g in got1.lock().unwrap().iter() {
+        assert_eq!(g.k8s.as_ref(), Some(&c.k8s));
+    }
 }

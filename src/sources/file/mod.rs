@@ -421,7 +421,7 @@ impl Server {
                 self.saved.remove(&id);
                 tracing::warn!(source = %self.src.spec.name, path = %path.display(),
                     target = %target.as_deref().unwrap_or(&path).display(), offset = saved.offset,
-                    "a file in the checkpoint is gone (deleted, or rotated out of reach, while oauthwatch was down); lines written to it after the checkpoint could not be read");
+                    "a file in the checkpoint is gone (deleted, or rotated out of reach, while oauthwatch was down); lines written to it after the checkpoint, if any, were not read");
                 continue;
             };
             if size <= saved.offset {
@@ -667,6 +667,18 @@ impl Server {
         if self.open(id).is_none() {
             return Ok(Turn::Done);
         }
+        let first_bytes = self.files.get(&id).is_some_and(|t| {
+            !t.carry_checked
+                && !t.is_gone()
+                && t.read_pos == 0
+                && t.file
+                    .as_ref()
+                    .and_then(|f| f.metadata().ok())
+                    .is_some_and(|m| m.len() > 0)
+        });
+        if first_bytes {
+            self.carry_split_line(id)?;
+        }
         let idx = self.src.idx;
         let format = self.src.spec.format;
         let framing = self.src.limits.framing;
@@ -707,6 +719,7 @@ impl Server {
             t.cursor = Arc::new(std::sync::atomic::AtomicU64::new(0));
             t.sent = 0;
             t.tail_check = None;
+            t.carried = 0;
             t.fingerprint = Fingerprint::of_file(file).unwrap_or_default();
             let mut table = self.src.table.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(lf) = table.files.get_mut(&id) {
@@ -750,13 +763,82 @@ impl Server {
         Ok(if full { Turn::More } else { Turn::Done })
     }
 
+    /// Before a new file's first read: if the file that was at its path before rotation ends
+    /// with an unfinished CRI line (`P` pieces, the runtime writing the rest into the new
+    /// file), hand those pieces over, so the line comes out whole, once, from here.
+    fn carry_split_line(&mut self, id: FileId) -> Result<(), Stop> {
+        let format = self.src.spec.format;
+        let framing = self.src.limits.framing;
+        let Some(t) = self.files.get_mut(&id) else {
+            return Ok(());
+        };
+        t.carry_checked = true;
+        if !matches!(
+            format,
+            crate::framing::Format::Cri | crate::framing::Format::Auto
+        ) {
+            return Ok(());
+        }
+        let path = t.path.clone();
+        let Some(prev) = self
+            .files
+            .values()
+            .find(|p| {
+                p.id != id
+                    && p.is_gone()
+                    && p.path == path
+                    && p.file.is_some()
+                    && p.read_pos >= p.size
+            })
+            .map(|p| p.id)
+        else {
+            return Ok(());
+        };
+        let Some(p) = self.files.get_mut(&prev) else {
+            return Ok(());
+        };
+        let from = p.base + p.framer.consumed();
+        let len = p.read_pos.saturating_sub(from);
+        if len == 0 || len > framing.max_record_bytes() as u64 {
+            return Ok(());
+        }
+        let mut bytes = vec![0u8; len as usize];
+        let mut got = 0usize;
+        while got < bytes.len() {
+            match p
+                .file
+                .as_ref()
+                .map(|f| read_chunk(f, from + got as u64, &mut bytes[got..]))
+            {
+                Some(Ok(n)) if n > 0 => got += n,
+                _ => return Ok(()),
+            }
+        }
+        if !tailer::ends_with_cri_partial(&bytes) {
+            return Ok(());
+        }
+        // The predecessor forgets them (its acknowledged offset stays before them) ...
+        p.framer = crate::framing::Framer::new(format, framing);
+        p.base = p.read_pos;
+        tracing::debug!(source = %self.src.spec.name, path = %path.display(), bytes = len,
+            "a line split by rotation continues in the new file; joining it");
+        // ... and the new file reads them first.
+        let Some(t) = self.files.get_mut(&id) else {
+            return Ok(());
+        };
+        t.carried = len;
+        let mut framed = Framed::default();
+        t.framer.push(&bytes, Instant::now(), &mut framed);
+        self.emit(id, framed, 0)
+    }
+
     /// Send a file's framed records, acknowledging up to the end of the last one.
     fn emit(&mut self, id: FileId, framed: Framed, bytes: u64) -> Result<(), Stop> {
         report_framed(&*self.src.observer, self.src.idx, &framed, bytes);
         let Some(t) = self.files.get_mut(&id) else {
             return Ok(());
         };
-        let offset = t.base + framed.consumed;
+        let offset = (t.base + framed.consumed).saturating_sub(t.carried);
         if framed.ends.is_empty() && offset <= t.sent {
             return Ok(());
         }

@@ -71,6 +71,12 @@ pub struct Tailer {
     pub discovered_size: u64,
     /// The last open failed with this kind; logged once until it clears.
     pub open_error: Option<&'static str>,
+    /// Bytes of a rotated predecessor's unfinished line (CRI `P` pieces) fed to the framer
+    /// before this file's own, so the line's end here completes it; acknowledged offsets
+    /// subtract them.
+    pub carried: u64,
+    /// Whether a predecessor's unfinished line was looked for (once, at the first read).
+    pub carry_checked: bool,
 }
 
 impl Tailer {
@@ -106,6 +112,8 @@ impl Tailer {
             start_pending: Some(initial),
             discovered_size: 0,
             open_error: None,
+            carried: 0,
+            carry_checked: false,
         }
     }
 
@@ -117,6 +125,7 @@ impl Tailer {
         self.cursor = Arc::new(AtomicU64::new(offset));
         self.sent = offset;
         self.tail_check = None;
+        self.carried = 0;
     }
 
     /// Where the file can be opened: at its path while it is there, else where it went.
@@ -143,6 +152,19 @@ pub fn resolve(path: &std::path::Path) -> Option<PathBuf> {
     std::fs::canonicalize(path).ok().filter(|t| t != path)
 }
 
+/// Whether the last complete line of `bytes` is a CRI partial piece (`<time> <stream> P …`):
+/// a line the runtime will finish in its next write, which rotation may put in the next file.
+pub fn ends_with_cri_partial(bytes: &[u8]) -> bool {
+    let end = match memchr::memrchr(b'\n', bytes) {
+        Some(i) => i,
+        None => return false,
+    };
+    let start = memchr::memrchr(b'\n', &bytes[..end]).map_or(0, |i| i + 1);
+    let mut fields = bytes[start..end].splitn(4, |&b| b == b' ');
+    let (_, stream, tag) = (fields.next(), fields.next(), fields.next());
+    matches!(stream, Some(b"stdout" | b"stderr")) && tag == Some(b"P")
+}
+
 /// Read up to `buf.len()` bytes at `pos`; 0 at end of file.
 pub fn read_chunk(file: &File, pos: u64, buf: &mut [u8]) -> std::io::Result<usize> {
     loop {
@@ -159,5 +181,25 @@ pub fn error_kind(e: &std::io::Error) -> &'static str {
         std::io::ErrorKind::PermissionDenied => "permission_denied",
         std::io::ErrorKind::NotFound => "not_found",
         _ => "io",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cri_partial_piece_at_the_end_is_recognised() {
+        assert!(ends_with_cri_partial(
+            b"2026-12-01T10:00:00Z stderr F done\n2026-12-01T10:00:01Z stderr P Zoom API er\n"
+        ));
+        assert!(ends_with_cri_partial(
+            b"2026-12-01T10:00:01Z stdout P part\n2026-12-01T10:00:01Z stdout P more"
+        ));
+        assert!(!ends_with_cri_partial(
+            b"2026-12-01T10:00:01Z stderr F whole\n"
+        ));
+        assert!(!ends_with_cri_partial(b"plain P line\n"));
+        assert!(!ends_with_cri_partial(b"no newline P"));
     }
 }
