@@ -42,17 +42,21 @@ const KEEP_FIRING_SECS: u64 = 10;
 /// the test stays short (the generator's output is what Prometheus loads).
 fn test_rules(rules: &RuleSet) -> String {
     let shipped = std::fs::read_to_string(repo("deploy/prometheus/alerts.toml")).unwrap();
-    let text = shipped
-        .replace("\nfor = \"1m\"", "\nfor = \"1s\"")
-        .replace(
-            "\nkeep_firing_for = \"10m\"",
-            &format!("\nkeep_firing_for = \"{KEEP_FIRING_SECS}s\""),
-        )
-        + &format!("\n[rules.{RULE}]\ncount = {COUNT}\nwindow = \"{WINDOW_SECS}s\"\n");
+    let text = shipped.replace("\nfor = \"1m\"", "\nfor = \"1s\"").replace(
+        "\nkeep_firing_for = \"10m\"",
+        &format!("\nkeep_firing_for = \"{KEEP_FIRING_SECS}s\""),
+    ) + &format!("\n[rules.{RULE}]\ncount = {COUNT}\nwindow = \"{WINDOW_SECS}s\"\n");
     assert_ne!(text, shipped);
     let settings = AlertSettings::parse(&text, "test-alerts.toml", rules).unwrap();
-    assert_eq!(settings.for_, Duration::from_secs(1), "the shipped `for` line moved");
-    assert_eq!(settings.keep_firing_for, Duration::from_secs(KEEP_FIRING_SECS));
+    assert_eq!(
+        settings.for_,
+        Duration::from_secs(1),
+        "the shipped `for` line moved"
+    );
+    assert_eq!(
+        settings.keep_firing_for,
+        Duration::from_secs(KEEP_FIRING_SECS)
+    );
     rules_yaml(rules, &settings)
 }
 
@@ -223,7 +227,8 @@ fn two_daemons_one_page_that_survives_a_restart_and_resolves_when_failures_stop(
 
     let recorder = Recorder::start();
     let am_addr = format!("127.0.0.1:{am_port}");
-    let alertmanager = start_alertmanager(root, &am_addr, &test_alertmanager_config(&recorder.addr));
+    let alertmanager =
+        start_alertmanager(root, &am_addr, &test_alertmanager_config(&recorder.addr));
 
     // Prometheus: both daemons as one job of one deployment (cluster and namespace target
     // labels, as a Kubernetes scrape config gives them).
@@ -244,15 +249,24 @@ fn two_daemons_one_page_that_survives_a_restart_and_resolves_when_failures_stop(
     let mut prometheus = Proc::spawn(
         "prometheus",
         Command::new("prometheus")
-            .arg(format!("--config.file={}", prom_dir.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", prom_dir.join("data").display()))
+            .arg(format!(
+                "--config.file={}",
+                prom_dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                prom_dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address={prom_addr}"))
             .arg("--rules.alert.resend-delay=1s"),
         root,
     );
     prometheus.wait_ready(&prom_addr, "/-/ready");
 
-    let (a_log, b_log) = (a.dir.join("oauthwatch-a.log"), b.dir.join("oauthwatch-b.log"));
+    let (a_log, b_log) = (
+        a.dir.join("oauthwatch-a.log"),
+        b.dir.join("oauthwatch-b.log"),
+    );
     let diag = || {
         format!(
             "--- oauthwatch-a ---\n{}\n--- oauthwatch-b ---\n{}\n--- prometheus ---\n{}\n--- alertmanager ---\n{}\n--- posted ---\n{:#?}",
@@ -266,17 +280,28 @@ fn two_daemons_one_page_that_survives_a_restart_and_resolves_when_failures_stop(
     let prom = prom_addr.as_str();
 
     // Every rule's counter is there at 0 on both instances before any failure.
-    wait_for("pre-initialised per-code counters on both instances", &diag, || {
-        let n = instant_query(prom, "oauthwatch_errors_total{job=\"oauthwatch\",source=\"app\"}").len();
-        (n == 2 * rules.rules().len()).then_some(())
-    });
+    wait_for(
+        "pre-initialised per-code counters on both instances",
+        &diag,
+        || {
+            let n = instant_query(
+                prom,
+                "oauthwatch_errors_total{job=\"oauthwatch\",source=\"app\"}",
+            )
+            .len();
+            (n == 2 * rules.rules().len()).then_some(())
+        },
+    );
 
     // Health events the dashboard's panels show, on instance b: a rotation, a truncated line,
     // a rejected reload (b keeps running on its previous config).
     let rotated = b.dir.join("logs/app.log.1");
     std::fs::rename(b.log(), &rotated).unwrap();
     append(&b.log(), "2026-11-24T20:03:00Z INFO after rotation\n");
-    append(&b.log(), &format!("2026-11-24T20:03:01Z DEBUG {}\n", "x".repeat(4096)));
+    append(
+        &b.log(),
+        &format!("2026-11-24T20:03:01Z DEBUG {}\n", "x".repeat(4096)),
+    );
     std::fs::write(
         b.dir.join("config.toml"),
         format!("{}\nthis is = = not toml\n", config_text()),
@@ -298,7 +323,10 @@ fn two_daemons_one_page_that_survives_a_restart_and_resolves_when_failures_stop(
         &b.log(),
         "2026-11-24T20:02:00Z ERROR auth: Zoom API error: invalid_request, reason: The flux capacitor rejected this grant\n",
     );
-    let code_sel = format!("provider=\"zoom\",rule=\"{RULE}\",code=\"{}\"", rule.code_label());
+    let code_sel = format!(
+        "provider=\"zoom\",rule=\"{RULE}\",code=\"{}\"",
+        rule.code_label()
+    );
     wait_for("both instances' counters in Prometheus", &diag, || {
         let per: Vec<f64> = instant_query(prom, &format!("oauthwatch_errors_total{{{code_sel}}}"))
             .iter()
@@ -325,9 +353,20 @@ fn two_daemons_one_page_that_survives_a_restart_and_resolves_when_failures_stop(
         assert_eq!(labels[k], v, "{k} in {first}");
     }
     assert_eq!(labels["code"], rule.code_label().as_str(), "{first}");
-    assert!(labels["instance"].is_null(), "summed over instances: {first}");
-    assert_eq!(ann["remediation"].as_str().unwrap(), rule.remediation.trim(), "{first}");
-    assert_eq!(ann["summary"].as_str().unwrap(), rule.summary.trim(), "{first}");
+    assert!(
+        labels["instance"].is_null(),
+        "summed over instances: {first}"
+    );
+    assert_eq!(
+        ann["remediation"].as_str().unwrap(),
+        rule.remediation.trim(),
+        "{first}"
+    );
+    assert_eq!(
+        ann["summary"].as_str().unwrap(),
+        rule.summary.trim(),
+        "{first}"
+    );
     let description = ann["description"].as_str().unwrap();
     assert!(
         description.contains(&format!(
@@ -337,7 +376,10 @@ fn two_daemons_one_page_that_survives_a_restart_and_resolves_when_failures_stop(
         "{description}"
     );
     assert!(
-        ann["runbook_url"].as_str().unwrap().ends_with(&format!("#{}", rule_anchor(RULE))),
+        ann["runbook_url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("#{}", rule_anchor(RULE))),
         "{first}"
     );
     let slack = wait_for("the Slack message", &diag, || {
@@ -431,10 +473,17 @@ fn two_daemons_one_page_that_survives_a_restart_and_resolves_when_failures_stop(
     // little, a re-read after the restart would add a lot); the unknown one in the catch-all.
     let total = sent.load(Ordering::SeqCst) as f64;
     let counted = wait_for("every failure counted", &diag, || {
-        let n = scalar(prom, &format!("sum(increase(oauthwatch_errors_total{{{code_sel}}}[10m]))"))?;
+        let n = scalar(
+            prom,
+            &format!("sum(increase(oauthwatch_errors_total{{{code_sel}}}[10m]))"),
+        )?;
         (n >= total - 0.5).then_some(n)
     });
-    assert!(counted <= total * 1.15, "{counted} counted for {total} failures\n{}", diag());
+    assert!(
+        counted <= total * 1.15,
+        "{counted} counted for {total} failures\n{}",
+        diag()
+    );
     assert_eq!(
         scalar(
             prom,
@@ -453,8 +502,14 @@ fn two_daemons_one_page_that_survives_a_restart_and_resolves_when_failures_stop(
         serde_json::to_string(&instant_query(prom, "{__name__=~\"oauthwatch_.+\"}")).unwrap();
     let posted = format!("{:?}", recorder.posted.lock().unwrap());
     for secret in ["mk1Cq8Pap6", "PatCmZLwQxKCZOUJsBw", "flux capacitor"] {
-        assert!(!stored.contains(secret), "`{secret}` reached Prometheus: {stored}");
-        assert!(!posted.contains(secret), "`{secret}` reached a notification");
+        assert!(
+            !stored.contains(secret),
+            "`{secret}` reached Prometheus: {stored}"
+        );
+        assert!(
+            !posted.contains(secret),
+            "`{secret}` reached a notification"
+        );
     }
 
     assert_eq!(a.stop(), Some(0));
