@@ -124,6 +124,37 @@ fn the_alerts_command_prints_the_rules_and_honours_settings() {
             .arg(&out_file),
     );
 
+    // `--config`: the rule files the daemon's config names (here, the shipped rules with one
+    // rule's threshold edited) are the ones alerted on.
+    let rules_file = dir.path().join("my-rules.toml");
+    let shipped_rules =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/zoom-oauth.toml"))
+            .unwrap();
+    let edited = shipped_rules.replacen(
+        "alert = { count = 3, window = \"5m\" }",
+        "alert = { count = 7, window = \"7m\" }",
+        1,
+    );
+    assert_ne!(edited, shipped_rules, "the rule file's first 3-in-5m rule");
+    std::fs::write(&rules_file, edited).unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "rules = [\"my-rules.toml\"]\n[[sources]]\nname = \"app\"\npaths = [\"/var/log/app/*.log\"]\n",
+    )
+    .unwrap();
+    let out = Command::new(bin)
+        .args(["alerts", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("[7m])) >= 7\""),
+        "the config's rule file is used: {text}"
+    );
+
     std::fs::write(&custom, base + "\n[rules.invalid_clinet]\ncount = 1\n").unwrap();
     let out = Command::new(bin)
         .args(["alerts", "--settings"])
