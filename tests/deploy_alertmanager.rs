@@ -112,16 +112,11 @@ fn amtool_renders_summary_remediation_and_runbook_in_every_template() {
         ("oauthwatch.email.html", "html"),
     ] {
         let out = render(name, kind);
-        let (want_remediation, want_summary) = if kind == "html" {
-            (
-                html_escape(&remediation),
-                html_escape(ann["summary"].as_str().unwrap()),
-            )
-        } else {
-            (
-                remediation.clone(),
-                ann["summary"].as_str().unwrap().to_string(),
-            )
+        let summary = ann["summary"].as_str().unwrap();
+        let (want_remediation, want_summary) = match (kind, name) {
+            ("html", _) => (html_escape(&remediation), html_escape(summary)),
+            (_, "oauthwatch.slack.text") => (slack_escape(&remediation), slack_escape(summary)),
+            _ => (remediation.clone(), summary.to_string()),
         };
         assert!(out.contains(&want_summary), "{name}: no summary in\n{out}");
         assert!(
@@ -139,6 +134,51 @@ fn amtool_renders_summary_remediation_and_runbook_in_every_template() {
             "{name}: no deployment\n{out}"
         );
     }
+}
+
+/// Slack's mrkdwn escaping.
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The template escapes Slack's control characters, so a remediation with `<` is not a link.
+#[test]
+fn slack_text_escapes_ampersand_and_angle_brackets() {
+    let data = json!({
+        "receiver": "r", "status": "firing",
+        "alerts": [{"status": "firing", "labels": labels("x", "warning"),
+                    "annotations": {"summary": "a < b", "description": "d",
+                                    "remediation": "Use <client_id> & retry", "runbook_url": "u"},
+                    "startsAt": "2026-12-01T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z"}],
+        "groupLabels": {}, "commonLabels": labels("x", "warning"), "commonAnnotations": {},
+        "externalURL": "http://am",
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let data_file = dir.path().join("data.json");
+    std::fs::write(&data_file, data.to_string()).unwrap();
+    let out = Command::new("amtool")
+        .args(["template", "render"])
+        .arg(format!(
+            "--template.glob={}",
+            repo("deploy/alertmanager/oauthwatch.tmpl").display()
+        ))
+        .arg("--template.text={{ template \"oauthwatch.slack.text\" . }}")
+        .arg(format!("--template.data={}", data_file.display()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("*What to do:* Use &lt;client_id&gt; &amp; retry"),
+        "{text}"
+    );
+    assert!(text.contains("*a &lt; b*"), "{text}");
 }
 
 /// Go's html/template escaping of text.
@@ -212,11 +252,14 @@ fn alertmanager_renders_the_slack_template_and_inhibits_source_alerts() {
     );
     let text = att["text"].as_str().unwrap();
     assert!(
-        text.contains(&format!("*What to do:* {remediation}")),
+        text.contains(&format!("*What to do:* {}", slack_escape(remediation))),
         "{text}"
     );
     assert!(
-        text.contains(&format!("*{}*", ann["summary"].as_str().unwrap())),
+        text.contains(&format!(
+            "*{}*",
+            slack_escape(ann["summary"].as_str().unwrap())
+        )),
         "{text}"
     );
     assert!(

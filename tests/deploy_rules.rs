@@ -127,9 +127,10 @@ fn the_alerts_command_prints_the_rules_and_honours_settings() {
     // `--config`: the rule files the daemon's config names (here, the shipped rules with one
     // rule's threshold edited) are the ones alerted on.
     let rules_file = dir.path().join("my-rules.toml");
-    let shipped_rules =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/zoom-oauth.toml"))
-            .unwrap();
+    let shipped_rules = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/zoom-oauth.toml"),
+    )
+    .unwrap();
     let edited = shipped_rules.replacen(
         "alert = { count = 3, window = \"5m\" }",
         "alert = { count = 7, window = \"7m\" }",

@@ -391,7 +391,14 @@ fn two_daemons_one_page_that_survives_a_restart_and_resolves_when_failures_stop(
     });
     let slack_text = slack["attachments"][0]["text"].as_str().unwrap_or_default();
     assert!(
-        slack_text.contains(&format!("*What to do:* {}", rule.remediation.trim())),
+        slack_text.contains(&format!(
+            "*What to do:* {}",
+            rule.remediation
+                .trim()
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        )),
         "{slack}"
     );
 
