@@ -525,19 +525,43 @@ fn self_alerts(s: &AlertSettings) -> Vec<AlertDef> {
             runbook_url: s.self_runbook("OauthwatchInstanceDown"),
         },
     ];
-    for job in &s.expected_jobs {
+    // One absence alert per expected job; with none listed, one on the selector (no oauthwatch
+    // target at all).
+    let absent: Vec<(String, String)> = if s.expected_jobs.is_empty() {
+        if s.selector.is_empty() {
+            Vec::new()
+        } else {
+            vec![(
+                format!("absent({up})"),
+                format!("any scrape job matching {}", s.selector),
+            )]
+        }
+    } else {
+        s.expected_jobs
+            .iter()
+            .map(|job| {
+                (
+                    format!("absent(up{{job={}}})", quote(job)),
+                    format!("the scrape job {job}"),
+                )
+            })
+            .collect()
+    };
+    for (expr, what) in absent {
         v.push(AlertDef {
             rule: None,
             name: "OauthwatchJobAbsent",
-            comment: format!("The scrape job `{job}` has vanished from service discovery."),
-            expr: format!("absent(up{{job={}}})", quote(job)),
+            comment: format!("No target of {what} in service discovery."),
+            expr,
             for_: s.down_for,
             keep_firing_for: None,
             severity: "critical",
-            summary: "Prometheus has no oauthwatch target in job {{ $labels.job }}".into(),
+            summary:
+                "Prometheus has no oauthwatch target{{ with $labels.job }} in job {{ . }}{{ end }}"
+                    .into(),
             description: format!(
-                "Service discovery has returned no target for the scrape job {job} for \
-                 {down_for}: oauthwatch is not deployed, or the scrape config no longer finds it."
+                "Service discovery has returned no target for {what} for {down_for}: oauthwatch \
+                 is not deployed, or the scrape config no longer finds it."
             ),
             remediation: "Check that the DaemonSet or sidecar still exists and its pods carry the \
                  prometheus.io/scrape annotations (or the PodMonitor's labels), and that \
@@ -884,6 +908,34 @@ mod tests {
         let s = AlertSettings::shipped();
         assert_eq!(s.deployment_labels, ["cluster", "namespace", "job"]);
         assert_eq!(s.keep_firing_for, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn absence_is_per_expected_job_or_on_the_selector() {
+        let set = RuleSet::without_matchers(vec![rule("a")]);
+        let yaml = rules_yaml(&set, &settings("", &set).unwrap());
+        assert!(
+            yaml.contains("expr: \"absent(up{job=\\\"ow\\\"})\""),
+            "{yaml}"
+        );
+        assert_eq!(yaml.matches("- alert: OauthwatchJobAbsent").count(), 1);
+        let s = settings("expected_jobs = [\"a\", \"b\"]\n", &set).unwrap();
+        let yaml = rules_yaml(&set, &s);
+        assert!(
+            yaml.contains("expr: \"absent(up{job=\\\"a\\\"})\""),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains("expr: \"absent(up{job=\\\"b\\\"})\""),
+            "{yaml}"
+        );
+        assert_eq!(
+            self_alert_names(&s)
+                .iter()
+                .filter(|n| **n == "OauthwatchJobAbsent")
+                .count(),
+            1
+        );
     }
 
     #[test]
