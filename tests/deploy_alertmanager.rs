@@ -52,8 +52,8 @@ fn example_alertmanager_config_is_valid() {
         .arg(repo("deploy/alertmanager/alertmanager.yml"))
         .output()
         .expect("amtool (Debian's prometheus-alertmanager) is installed");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("1 templates"), "{text}");
     assert!(text.contains("2 inhibit rules"), "{text}");
@@ -112,18 +112,73 @@ fn amtool_renders_summary_remediation_and_runbook_in_every_template() {
         ("oauthwatch.email.html", "html"),
     ] {
         let out = render(name, kind);
-        let (want_remediation, want_summary) = if kind == "html" {
-            (html_escape(&remediation), html_escape(ann["summary"].as_str().unwrap()))
-        } else {
-            (remediation.clone(), ann["summary"].as_str().unwrap().to_string())
+        let summary = ann["summary"].as_str().unwrap();
+        let (want_remediation, want_summary) = match (kind, name) {
+            ("html", _) => (html_escape(&remediation), html_escape(summary)),
+            (_, "oauthwatch.slack.text") => (slack_escape(&remediation), slack_escape(summary)),
+            _ => (remediation.clone(), summary.to_string()),
         };
         assert!(out.contains(&want_summary), "{name}: no summary in\n{out}");
-        assert!(out.contains(&want_remediation), "{name}: no remediation in\n{out}");
+        assert!(
+            out.contains(&want_remediation),
+            "{name}: no remediation in\n{out}"
+        );
         assert!(out.contains("What to do"), "{name}\n{out}");
         assert!(out.contains(runbook), "{name}: no runbook link in\n{out}");
-        assert!(out.contains("12 Zoom OAuth failures"), "{name}: no description\n{out}");
-        assert!(out.contains("namespace=prod"), "{name}: no deployment\n{out}");
+        assert!(
+            out.contains("12 Zoom OAuth failures"),
+            "{name}: no description\n{out}"
+        );
+        assert!(
+            out.contains("namespace=prod"),
+            "{name}: no deployment\n{out}"
+        );
     }
+}
+
+/// Slack's mrkdwn escaping.
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The template escapes Slack's control characters, so a remediation with `<` is not a link.
+#[test]
+fn slack_text_escapes_ampersand_and_angle_brackets() {
+    let data = json!({
+        "receiver": "r", "status": "firing",
+        "alerts": [{"status": "firing", "labels": labels("x", "warning"),
+                    "annotations": {"summary": "a < b", "description": "d",
+                                    "remediation": "Use <client_id> & retry", "runbook_url": "u"},
+                    "startsAt": "2026-12-01T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z"}],
+        "groupLabels": {}, "commonLabels": labels("x", "warning"), "commonAnnotations": {},
+        "externalURL": "http://am",
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let data_file = dir.path().join("data.json");
+    std::fs::write(&data_file, data.to_string()).unwrap();
+    let out = Command::new("amtool")
+        .args(["template", "render"])
+        .arg(format!(
+            "--template.glob={}",
+            repo("deploy/alertmanager/oauthwatch.tmpl").display()
+        ))
+        .arg("--template.text={{ template \"oauthwatch.slack.text\" . }}")
+        .arg(format!("--template.data={}", data_file.display()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("*What to do:* Use &lt;client_id&gt; &amp; retry"),
+        "{text}"
+    );
+    assert!(text.contains("*a &lt; b*"), "{text}");
 }
 
 /// Go's html/template escaping of text.
@@ -144,7 +199,11 @@ fn alertmanager_renders_the_slack_template_and_inhibits_source_alerts() {
     let recorder = Recorder::start();
     let [port] = free_ports::<1>();
     let am_addr = format!("127.0.0.1:{port}");
-    let mut am = start_alertmanager(dir.path(), &am_addr, &test_alertmanager_config(&recorder.addr));
+    let mut am = start_alertmanager(
+        dir.path(),
+        &am_addr,
+        &test_alertmanager_config(&recorder.addr),
+    );
 
     let rule_id = "invalid_authorization_code";
     let ann = generated_annotations(rule_id);
@@ -168,7 +227,13 @@ fn alertmanager_renders_the_slack_template_and_inhibits_source_alerts() {
     let (status, body) = http(&am_addr, "POST", "/api/v2/alerts", &alerts.to_string());
     assert_eq!(status, 200, "{body}");
 
-    let diag = || format!("--- alertmanager ---\n{}\n--- posted ---\n{:?}", am.tail(), recorder.posted.lock().unwrap());
+    let diag = || {
+        format!(
+            "--- alertmanager ---\n{}\n--- posted ---\n{:?}",
+            am.tail(),
+            recorder.posted.lock().unwrap()
+        )
+    };
     let slack = wait_for("the Slack message for the rule alert", &diag, || {
         recorder
             .bodies("/slack/oncall-chat")
@@ -180,13 +245,27 @@ fn alertmanager_renders_the_slack_template_and_inhibits_source_alerts() {
     let remediation = ann["remediation"].as_str().unwrap();
     assert_eq!(
         att["title"],
-        format!("[FIRING:1] OAuthTokenFailures {rule_id} (cluster=eu1 namespace=prod job=oauthwatch)"),
+        format!(
+            "[FIRING:1] OAuthTokenFailures {rule_id} (cluster=eu1 namespace=prod job=oauthwatch)"
+        ),
         "{slack}"
     );
     let text = att["text"].as_str().unwrap();
-    assert!(text.contains(&format!("*What to do:* {remediation}")), "{text}");
-    assert!(text.contains(&format!("*{}*", ann["summary"].as_str().unwrap())), "{text}");
-    assert!(text.contains(ann["runbook_url"].as_str().unwrap()), "{text}");
+    assert!(
+        text.contains(&format!("*What to do:* {}", slack_escape(remediation))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "*{}*",
+            slack_escape(ann["summary"].as_str().unwrap())
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(ann["runbook_url"].as_str().unwrap()),
+        "{text}"
+    );
 
     // Inhibition: instance a is not ready, so its source alert is muted; b's is not.
     let inhibited = wait_for("the inhibition to apply", &diag, || {
@@ -194,7 +273,10 @@ fn alertmanager_renders_the_slack_template_and_inhibits_source_alerts() {
         let list: Vec<Value> = serde_json::from_str(&body).ok()?;
         let by_instance = |i: &str| {
             list.iter()
-                .find(|a| a["labels"]["alertname"] == "OauthwatchNotReading" && a["labels"]["instance"] == i)
+                .find(|a| {
+                    a["labels"]["alertname"] == "OauthwatchNotReading"
+                        && a["labels"]["instance"] == i
+                })
                 .map(|a| a["status"]["inhibitedBy"].as_array().map_or(0, Vec::len))
         };
         match (by_instance("a:9742")?, by_instance("b:9742")?) {
@@ -202,7 +284,10 @@ fn alertmanager_renders_the_slack_template_and_inhibits_source_alerts() {
             _ => None,
         }
     });
-    assert_eq!(inhibited.1, 0, "the ready instance's alert is not inhibited");
+    assert_eq!(
+        inhibited.1, 0,
+        "the ready instance's alert is not inhibited"
+    );
     std::thread::sleep(Duration::from_secs(2));
     let notified: Vec<String> = recorder
         .webhook_alerts()
@@ -210,7 +295,11 @@ fn alertmanager_renders_the_slack_template_and_inhibits_source_alerts() {
         .filter(|(_, a)| a["labels"]["alertname"] == "OauthwatchNotReading")
         .map(|(_, a)| a["labels"]["instance"].as_str().unwrap_or("").to_string())
         .collect();
-    assert!(notified.contains(&"b:9742".to_string()), "{notified:?}\n{}", diag());
+    assert!(
+        notified.contains(&"b:9742".to_string()),
+        "{notified:?}\n{}",
+        diag()
+    );
     assert!(!notified.contains(&"a:9742".to_string()), "{notified:?}");
     am.stop();
 }

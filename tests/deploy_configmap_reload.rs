@@ -171,8 +171,7 @@ fn configmap_update_reloads_rules_without_sighup() {
         &daemon,
         "the edited rule file's hash in oauthwatch_rule_info",
         |m| {
-            rule_info_line(m, "invalid_authorization_code")
-                .is_some_and(|l| l.contains(&edited_sha))
+            rule_info_line(m, "invalid_authorization_code").is_some_and(|l| l.contains(&edited_sha))
                 && successes(m) > ok_before
         },
     );
@@ -202,7 +201,8 @@ fn configmap_update_reloads_rules_without_sighup() {
     });
     let last = daemon.metrics();
     assert!(
-        rule_info_line(&last, "invalid_authorization_code").is_some_and(|l| l.contains(&edited_sha)),
+        rule_info_line(&last, "invalid_authorization_code")
+            .is_some_and(|l| l.contains(&edited_sha)),
         "the last good rules stay in effect"
     );
     assert_eq!(daemon.stop(), 0);

@@ -106,10 +106,23 @@ fn daemonset_config_counts_container_failures_per_pod() {
         Some(1.0),
         "its own log is not tailed"
     );
-    assert!(!metrics.contains("k8s_namespace=\"oauthwatch\""), "{metrics}");
+    assert!(
+        !metrics.contains("k8s_namespace=\"oauthwatch\""),
+        "{metrics}"
+    );
     // No label of ours collides with the target labels a Kubernetes scrape adds.
-    for target_label in ["{namespace=", ",namespace=", "{pod=", ",pod=", "{container=", ",container="] {
-        assert!(!metrics.contains(target_label), "{target_label} in {metrics}");
+    for target_label in [
+        "{namespace=",
+        ",namespace=",
+        "{pod=",
+        ",pod=",
+        "{container=",
+        ",container=",
+    ] {
+        assert!(
+            !metrics.contains(target_label),
+            "{target_label} in {metrics}"
+        );
     }
     assert_eq!(
         common::metric_value(&metrics, "oauthwatch_errors_total", &code),

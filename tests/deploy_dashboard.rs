@@ -38,8 +38,7 @@ fn substitute(expr: &str) -> String {
     for (name, all) in VARIABLES {
         q = q.replace(&format!("${name}"), all);
     }
-    q
-        .replace("$__rate_interval", "1m")
+    q.replace("$__rate_interval", "1m")
         .replace("$__range", "5m")
         .replace("$__interval", "1s")
 }

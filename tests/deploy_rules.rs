@@ -38,7 +38,11 @@ fn shipped_rules_are_generated_from_the_rule_file_and_settings() {
     let settings_path = deploy("prometheus/alerts.toml");
     let settings_text = std::fs::read_to_string(&settings_path).unwrap();
     let settings = AlertSettings::parse(&settings_text, "alerts.toml", &rules).unwrap();
-    assert_eq!(settings, AlertSettings::shipped(), "the binary embeds alerts.toml");
+    assert_eq!(
+        settings,
+        AlertSettings::shipped(),
+        "the binary embeds alerts.toml"
+    );
     let generated = rules_yaml(&rules, &settings);
     let path = deploy("prometheus/oauthwatch.rules.yml");
     if std::env::var_os("UPDATE_RULES").is_some() {
@@ -51,7 +55,10 @@ fn shipped_rules_are_generated_from_the_rule_file_and_settings() {
             .lines()
             .zip(generated.lines())
             .position(|(a, b)| a != b)
-            .map_or(shipped.lines().count().min(generated.lines().count()), |i| i)
+            .map_or(
+                shipped.lines().count().min(generated.lines().count()),
+                |i| i,
+            )
             + 1;
         panic!(
             "deploy/prometheus/oauthwatch.rules.yml is out of date with the rule file or \
@@ -106,8 +113,48 @@ fn the_alerts_command_prints_the_rules_and_honours_settings() {
     assert_eq!(shipped.lines().count(), text.lines().count());
     // invalid_client's comment, expression and description (window and count), and every
     // runbook_url.
-    assert_eq!(changed, 3 + shipped.matches("runbook_url:").count(), "{text}");
-    run_ok(Command::new("promtool").args(["check", "rules"]).arg(&out_file));
+    assert_eq!(
+        changed,
+        3 + shipped.matches("runbook_url:").count(),
+        "{text}"
+    );
+    run_ok(
+        Command::new("promtool")
+            .args(["check", "rules"])
+            .arg(&out_file),
+    );
+
+    // `--config`: the rule files the daemon's config names (here, the shipped rules with one
+    // rule's threshold edited) are the ones alerted on.
+    let rules_file = dir.path().join("my-rules.toml");
+    let shipped_rules = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/zoom-oauth.toml"),
+    )
+    .unwrap();
+    let edited = shipped_rules.replacen(
+        "alert = { count = 3, window = \"5m\" }",
+        "alert = { count = 7, window = \"7m\" }",
+        1,
+    );
+    assert_ne!(edited, shipped_rules, "the rule file's first 3-in-5m rule");
+    std::fs::write(&rules_file, edited).unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "rules = [\"my-rules.toml\"]\n[[sources]]\nname = \"app\"\npaths = [\"/var/log/app/*.log\"]\n",
+    )
+    .unwrap();
+    let out = Command::new(bin)
+        .args(["alerts", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("[7m])) >= 7\""),
+        "the config's rule file is used: {text}"
+    );
 
     std::fs::write(&custom, base + "\n[rules.invalid_clinet]\ncount = 1\n").unwrap();
     let out = Command::new(bin)

@@ -524,7 +524,10 @@ fn pod_series_are_bounded_and_overflow_is_labelled() {
             assert_eq!(l["rule"], "invalid_authorization_code");
             assert_eq!(l["code"], "4734");
             (
-                format!("{}/{}/{}", l["k8s_namespace"], l["k8s_pod"], l["k8s_container"]),
+                format!(
+                    "{}/{}/{}",
+                    l["k8s_namespace"], l["k8s_pod"], l["k8s_container"]
+                ),
                 *v,
             )
         })
@@ -800,7 +803,12 @@ fn no_label_value_is_longer_than_128_characters() {
             }
         }
     }
-    assert!(longest.0 <= 128, "{} characters in {}", longest.0, longest.1);
+    assert!(
+        longest.0 <= 128,
+        "{} characters in {}",
+        longest.0,
+        longest.1
+    );
 }
 
 #[test]

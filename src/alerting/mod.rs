@@ -112,8 +112,12 @@ struct RawOverride {
 impl AlertSettings {
     /// The shipped settings.
     pub fn shipped() -> AlertSettings {
-        AlertSettings::parse(DEFAULT_SETTINGS, DEFAULT_SETTINGS_ORIGIN, &RuleSet::embedded())
-            .expect("the shipped alerts.toml is valid (checked by tests)")
+        AlertSettings::parse(
+            DEFAULT_SETTINGS,
+            DEFAULT_SETTINGS_ORIGIN,
+            &RuleSet::embedded(),
+        )
+        .expect("the shipped alerts.toml is valid (checked by tests)")
     }
 
     /// Parse and validate a settings file against the rules it will generate alerts for;
@@ -154,7 +158,10 @@ impl AlertSettings {
                 .window
                 .as_ref()
                 .map(|w| duration(&format!("{field}.window"), w));
-            let rule_for = o.for_.as_ref().map(|w| duration(&format!("{field}.for"), w));
+            let rule_for = o
+                .for_
+                .as_ref()
+                .map(|w| duration(&format!("{field}.for"), w));
             overrides.insert(
                 id.get_ref().clone(),
                 (id.span().start, field, o, window, rule_for),
@@ -403,11 +410,7 @@ pub fn rules_yaml(rules: &RuleSet, settings: &AlertSettings) -> String {
     out.push_str("\n  - name: oauthwatch.rules\n    rules:\n");
     for rule in rules.rules() {
         let Some(eff) = effective(rule, settings) else {
-            let _ = writeln!(
-                out,
-                "      # {}: disabled in the alert settings.",
-                rule.id
-            );
+            let _ = writeln!(out, "      # {}: disabled in the alert settings.", rule.id);
             continue;
         };
         alert(&mut out, &rule_alert(rule, &eff, settings));
@@ -462,7 +465,10 @@ fn rule_alert(rule: &Rule, eff: &Effective, settings: &AlertSettings) -> AlertDe
 fn where_clause(settings: &AlertSettings) -> String {
     let mut out = String::from(" in");
     for l in &settings.deployment_labels {
-        let _ = write!(out, "{{{{ with $labels.{l} }}}} {l}={{{{ . }}}}{{{{ end }}}}");
+        let _ = write!(
+            out,
+            "{{{{ with $labels.{l} }}}} {l}={{{{ . }}}}{{{{ end }}}}"
+        );
     }
     out
 }
@@ -490,19 +496,18 @@ fn self_alerts(s: &AlertSettings) -> Vec<AlertDef> {
                 "Prometheus has scraped no instance of oauthwatch{where_} for {down_for}: no \
                  OAuth failure of this deployment is being counted or alerted on."
             ),
-            remediation: "Check the pods or hosts (kubectl get pods -l app.kubernetes.io/name=oauthwatch; \
+            remediation:
+                "Check the pods or hosts (kubectl get pods -l app.kubernetes.io/name=oauthwatch; \
                  systemctl status oauthwatch), the daemon's log, its /healthz liveness probe, and \
                  that the listen address is reachable from Prometheus."
-                .into(),
+                    .into(),
             runbook_url: s.self_runbook("OauthwatchJobDown"),
         },
         AlertDef {
             rule: None,
             name: "OauthwatchInstanceDown",
             comment: "Some, not all, instances of a job are unreachable.".into(),
-            expr: format!(
-                "{up} == 0 unless on ({dep}) (max by ({dep}) ({up}) == 0)"
-            ),
+            expr: format!("{up} == 0 unless on ({dep}) (max by ({dep}) ({up}) == 0)"),
             for_: s.down_for,
             keep_firing_for: None,
             severity: "warning",
@@ -512,26 +517,51 @@ fn self_alerts(s: &AlertSettings) -> Vec<AlertDef> {
                  {down_for}; the other instances are up. Failures from that host or pod are not \
                  being counted."
             ),
-            remediation: "Check that instance's process or container (kubectl logs -c oauthwatch / \
+            remediation:
+                "Check that instance's process or container (kubectl logs -c oauthwatch / \
                  journalctl -u oauthwatch), its /healthz liveness probe, and that its listen \
                  address is reachable from Prometheus."
-                .into(),
+                    .into(),
             runbook_url: s.self_runbook("OauthwatchInstanceDown"),
         },
     ];
-    for job in &s.expected_jobs {
+    // One absence alert per expected job; with none listed, one on the selector (no oauthwatch
+    // target at all).
+    let absent: Vec<(String, String)> = if s.expected_jobs.is_empty() {
+        if s.selector.is_empty() {
+            Vec::new()
+        } else {
+            vec![(
+                format!("absent({up})"),
+                format!("any scrape job matching {}", s.selector),
+            )]
+        }
+    } else {
+        s.expected_jobs
+            .iter()
+            .map(|job| {
+                (
+                    format!("absent(up{{job={}}})", quote(job)),
+                    format!("the scrape job {job}"),
+                )
+            })
+            .collect()
+    };
+    for (expr, what) in absent {
         v.push(AlertDef {
             rule: None,
             name: "OauthwatchJobAbsent",
-            comment: format!("The scrape job `{job}` has vanished from service discovery."),
-            expr: format!("absent(up{{job={}}})", quote(job)),
+            comment: format!("No target of {what} in service discovery."),
+            expr,
             for_: s.down_for,
             keep_firing_for: None,
             severity: "critical",
-            summary: "Prometheus has no oauthwatch target in job {{ $labels.job }}".into(),
+            summary:
+                "Prometheus has no oauthwatch target{{ with $labels.job }} in job {{ . }}{{ end }}"
+                    .into(),
             description: format!(
-                "Service discovery has returned no target for the scrape job {job} for \
-                 {down_for}: oauthwatch is not deployed, or the scrape config no longer finds it."
+                "Service discovery has returned no target for {what} for {down_for}: oauthwatch \
+                 is not deployed, or the scrape config no longer finds it."
             ),
             remediation: "Check that the DaemonSet or sidecar still exists and its pods carry the \
                  prometheus.io/scrape annotations (or the PodMonitor's labels), and that \
@@ -751,12 +781,12 @@ fn template_literal(s: &str) -> String {
     while let Some(i) = rest.find(['{', '}']) {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
-        if tail.starts_with("{{") {
+        if let Some(after) = tail.strip_prefix("{{") {
             out.push_str("{{ \"{{\" }}");
-            rest = &tail[2..];
-        } else if tail.starts_with("}}") {
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("}}") {
             out.push_str("{{ \"}}\" }}");
-            rest = &tail[2..];
+            rest = after;
         } else {
             out.push_str(&tail[..1]);
             rest = &tail[1..];
@@ -824,7 +854,10 @@ mod tests {
         assert!(yaml.contains("        for: 1m\n        keep_firing_for: 10m\n        labels:\n          severity: critical\n          rule: \"invalid_client\"\n"), "{yaml}");
         assert!(yaml.contains("runbook_url: \"https://x/README.md#rule-invalid_client\""));
         // Rule-file braces are printed, not executed, by Prometheus's templates.
-        assert!(yaml.contains(r#"remediation: "Verify the {{ \"{{\" }}client{{ \"}}\" }} secret.""#), "{yaml}");
+        assert!(
+            yaml.contains(r#"remediation: "Verify the {{ \"{{\" }}client{{ \"}}\" }} secret.""#),
+            "{yaml}"
+        );
         assert!(yaml.contains("in the last 5m in{{ with $labels.cluster }} cluster={{ . }}{{ end }}{{ with $labels.job }} job={{ . }}{{ end }}; the alert fires at 3. The client ID or secret is wrong."), "{yaml}");
     }
 
@@ -863,7 +896,9 @@ mod tests {
         assert!(err.contains("no rule `nope`"), "{err}");
         assert!(err.contains("rules.nope.count"), "{err}");
         assert!(err.contains("unknown severity `loud`"), "{err}");
-        let err = settings("\nkeep_firing = \"1m\"\n", &set).unwrap_err().to_string();
+        let err = settings("\nkeep_firing = \"1m\"\n", &set)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("alerts.toml:10:"), "{err}");
         assert!(err.contains("keep_firing"), "{err}");
     }
@@ -873,6 +908,34 @@ mod tests {
         let s = AlertSettings::shipped();
         assert_eq!(s.deployment_labels, ["cluster", "namespace", "job"]);
         assert_eq!(s.keep_firing_for, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn absence_is_per_expected_job_or_on_the_selector() {
+        let set = RuleSet::without_matchers(vec![rule("a")]);
+        let yaml = rules_yaml(&set, &settings("", &set).unwrap());
+        assert!(
+            yaml.contains("expr: \"absent(up{job=\\\"ow\\\"})\""),
+            "{yaml}"
+        );
+        assert_eq!(yaml.matches("- alert: OauthwatchJobAbsent").count(), 1);
+        let s = settings("expected_jobs = [\"a\", \"b\"]\n", &set).unwrap();
+        let yaml = rules_yaml(&set, &s);
+        assert!(
+            yaml.contains("expr: \"absent(up{job=\\\"a\\\"})\""),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains("expr: \"absent(up{job=\\\"b\\\"})\""),
+            "{yaml}"
+        );
+        assert_eq!(
+            self_alert_names(&s)
+                .iter()
+                .filter(|n| **n == "OauthwatchJobAbsent")
+                .count(),
+            1
+        );
     }
 
     #[test]

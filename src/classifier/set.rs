@@ -417,11 +417,7 @@ impl RuleSet {
             }
             let base = set.rules.len();
             let digest = ring::digest::digest(&ring::digest::SHA256, file.text.as_bytes());
-            let hex: String = digest
-                .as_ref()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
             for r in &file.rules {
                 set.file_sha256.push(hex.clone());
                 set.rules.push(Rule {

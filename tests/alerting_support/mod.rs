@@ -255,7 +255,11 @@ pub fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     let body = match text.split_once("\r\n\r\n") {
-        Some((head, b)) if head.to_ascii_lowercase().contains("transfer-encoding: chunked") => {
+        Some((head, b))
+            if head
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked") =>
+        {
             dechunk(b)
         }
         Some((_, b)) => b.to_string(),
@@ -294,7 +298,12 @@ pub fn encode(q: &str) -> String {
 /// An instant query against Prometheus; the `data.result` array (panics on an API error, which
 /// means the query itself is wrong).
 pub fn instant_query(prom: &str, q: &str) -> Vec<Value> {
-    let (status, body) = http(prom, "GET", &format!("/api/v1/query?query={}", encode(q)), "");
+    let (status, body) = http(
+        prom,
+        "GET",
+        &format!("/api/v1/query?query={}", encode(q)),
+        "",
+    );
     let v: Value = serde_json::from_str(&body)
         .unwrap_or_else(|e| panic!("bad JSON from Prometheus ({status}) for {q}: {e}: {body}"));
     assert_eq!(v["status"], "success", "query {q} failed: {body}");
@@ -347,7 +356,10 @@ pub fn test_alertmanager_config(recorder: &str) -> String {
     }
     for r in doc["receivers"].as_sequence_mut().unwrap() {
         let name = r["name"].as_str().unwrap().to_string();
-        let slack = r["slack_configs"].as_sequence().and_then(|s| s.first()).cloned();
+        let slack = r["slack_configs"]
+            .as_sequence()
+            .and_then(|s| s.first())
+            .cloned();
         let map = r.as_mapping_mut().unwrap();
         map.clear();
         map.insert("name".into(), name.clone().into());
