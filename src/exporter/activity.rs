@@ -4,14 +4,22 @@
 //! while a keep-alive connection sits idle between scrapes, so it cannot tell "slow headers"
 //! from "idle". This module can, in the way Go's `net/http` does:
 //!
-//! - a new connection must deliver a complete request head within `header_read_timeout` of
-//!   being accepted (a socket that sends nothing, or trickles bytes, is closed);
+//! - a new connection must send its first byte within `first_byte_timeout` (much shorter than
+//!   `header_read_timeout`: a real client writes its request, or its TLS hello, as soon as it
+//!   is connected), and deliver a complete request head within `header_read_timeout` of being
+//!   accepted (a socket that sends nothing, or trickles bytes, is closed);
 //! - after a response, a keep-alive connection may stay silent for `idle_timeout`; once the
 //!   first byte of its next request arrives, the head must be complete within
 //!   `header_read_timeout`;
 //! - while a response is being written, the connection must make progress at least every
 //!   `idle_timeout` (a client that stops reading cannot hold a connection slot forever);
 //! - while the handler runs, no timeout applies (handlers are bounded in-process work).
+//!
+//! When every connection slot is taken, the accept loop evicts one connection to make room
+//! (see [`ConnClock::eviction_rank`]): one that has never sent a byte first, then one stuck in
+//! a partial request head, then an idle keep-alive connection, then one still writing out a
+//! response, the longest quiet first within each. A connection whose request is being handled
+//! is never evicted.
 //!
 //! [`ConnClock`] is the pure policy (it takes instants as parameters, so it is unit-tested
 //! directly); [`Tracked`] is the I/O wrapper that feeds it, and [`Activity`] the shared cell
@@ -26,10 +34,13 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
-/// The two limits the policy enforces (from `[http]` in the config).
+/// The limits the policy enforces (from `[http]` in the config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
+    /// Time allowed for a new connection's first byte (capped at `header_read`).
+    pub first_byte: Duration,
     /// Time allowed to deliver a complete request head.
     pub header_read: Duration,
     /// Time a keep-alive connection may stay silent, or a response write may stall.
@@ -39,6 +50,8 @@ pub struct Timeouts {
 /// Why a connection's time ran out (for the debug log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expiry {
+    /// A new connection sent nothing at all in time.
+    FirstByte,
     /// The request head was not complete in time.
     HeaderRead,
     /// The keep-alive connection stayed idle too long (or a response write stalled).
@@ -55,6 +68,23 @@ pub struct ConnClock {
     handlers: usize,
     /// Last time bytes moved in either direction.
     last_io: Instant,
+    /// Whether the peer has sent any byte since the connection was accepted.
+    heard: bool,
+    /// A response was produced and has not been flushed out yet.
+    responding: bool,
+}
+
+/// How far a connection has got, in eviction order: the earlier stage is evicted first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Accepted, nothing received yet.
+    Silent,
+    /// Part of a request head received, not all of it.
+    PartialHead,
+    /// Between requests (keep-alive).
+    Idle,
+    /// Writing a response out; evicted last, as that would cut the response short.
+    Responding,
 }
 
 impl ConnClock {
@@ -64,6 +94,8 @@ impl ConnClock {
             awaiting_head_since: Some(now),
             handlers: 0,
             last_io: now,
+            heard: false,
+            responding: false,
         }
     }
 
@@ -71,6 +103,11 @@ impl ConnClock {
     /// deadline earlier (the driver must recompute it).
     pub fn on_read(&mut self, now: Instant) -> bool {
         self.last_io = now;
+        if !self.heard {
+            // Leaving the first-byte deadline for the (later) header-read one.
+            self.heard = true;
+            return true;
+        }
         if self.handlers == 0 && self.awaiting_head_since.is_none() {
             self.awaiting_head_since = Some(now);
             return true;
@@ -93,7 +130,13 @@ impl ConnClock {
     /// A handler returned its response (which hyper now writes).
     pub fn on_handler_end(&mut self, now: Instant) {
         self.handlers = self.handlers.saturating_sub(1);
+        self.responding = true;
         self.last_io = now;
+    }
+
+    /// Everything written so far has been flushed to the socket.
+    pub fn on_flushed(&mut self) {
+        self.responding = false;
     }
 
     /// When the connection must be closed if nothing changes, and why; `None` while a
@@ -102,11 +145,57 @@ impl ConnClock {
         if self.handlers > 0 {
             None
         } else if let Some(since) = self.awaiting_head_since {
-            Some((since + limits.header_read, Expiry::HeaderRead))
+            if self.heard {
+                Some((since + limits.header_read, Expiry::HeaderRead))
+            } else {
+                let first = limits.first_byte.min(limits.header_read);
+                Some((since + first, Expiry::FirstByte))
+            }
         } else {
             Some((self.last_io + limits.idle, Expiry::Idle))
         }
     }
+}
+
+impl ConnClock {
+    /// The request-head clock starts again at `now` (after a TLS handshake, which had its own
+    /// budget).
+    pub fn restart_head(&mut self, now: Instant) {
+        if self.handlers == 0 {
+            self.awaiting_head_since = Some(now);
+        }
+    }
+
+    /// Where this connection stands in the eviction order, or `None` while a request is being
+    /// handled (never evicted). Lower sorts first: the stage, then the time of the last byte
+    /// moved (the longest quiet first).
+    pub fn eviction_rank(&self) -> Option<(Stage, Instant)> {
+        if self.handlers > 0 {
+            return None;
+        }
+        let stage = if !self.heard {
+            Stage::Silent
+        } else if self.awaiting_head_since.is_some() {
+            Stage::PartialHead
+        } else if self.responding {
+            Stage::Responding
+        } else {
+            Stage::Idle
+        };
+        Some((stage, self.last_io))
+    }
+}
+
+/// The connection to evict among `candidates` (key, rank): the lowest rank; ties go to the
+/// first seen. `None` when every connection has a request in flight.
+pub fn pick_victim<K>(
+    candidates: impl IntoIterator<Item = (K, Option<(Stage, Instant)>)>,
+) -> Option<K> {
+    candidates
+        .into_iter()
+        .filter_map(|(k, rank)| rank.map(|r| (r, k)))
+        .min_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, k)| k)
 }
 
 /// A connection's clock, shared by its I/O wrapper, its handlers and its driver.
@@ -115,6 +204,8 @@ pub struct Activity {
     clock: Mutex<ConnClock>,
     /// Woken when the deadline may have moved earlier.
     pub changed: Notify,
+    /// Cancelled when the accept loop evicts this connection to make room for a new one.
+    evict: CancellationToken,
 }
 
 impl Activity {
@@ -123,7 +214,34 @@ impl Activity {
         Arc::new(Activity {
             clock: Mutex::new(ConnClock::new(Instant::now())),
             changed: Notify::new(),
+            evict: CancellationToken::new(),
         })
+    }
+
+    /// See [`ConnClock::eviction_rank`].
+    pub fn eviction_rank(&self) -> Option<(Stage, Instant)> {
+        self.clock().eviction_rank()
+    }
+
+    /// See [`ConnClock::restart_head`].
+    pub fn restart_head(&self) {
+        self.clock().restart_head(Instant::now());
+        self.changed.notify_one();
+    }
+
+    /// Ask the connection's driver to close it, to free its slot.
+    pub fn evict(&self) {
+        self.evict.cancel();
+    }
+
+    /// Whether [`Activity::evict`] was called.
+    pub fn is_evicted(&self) -> bool {
+        self.evict.is_cancelled()
+    }
+
+    /// Resolves once the connection is evicted.
+    pub async fn evicted(&self) {
+        self.evict.cancelled().await
     }
 
     fn clock(&self) -> MutexGuard<'_, ConnClock> {
@@ -152,6 +270,10 @@ impl Activity {
 
     fn on_write(&self) {
         self.clock().on_write(Instant::now());
+    }
+
+    fn on_flushed(&self) {
+        self.clock().on_flushed();
     }
 }
 
@@ -228,7 +350,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        // hyper flushes once a response's bytes have all been handed to the socket.
+        let res = Pin::new(&mut self.inner).poll_flush(cx);
+        if matches!(res, Poll::Ready(Ok(()))) {
+            self.activity.on_flushed();
+        }
+        res
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -241,6 +368,7 @@ mod tests {
     use super::*;
 
     const LIMITS: Timeouts = Timeouts {
+        first_byte: Duration::from_secs(1),
         header_read: Duration::from_secs(5),
         idle: Duration::from_secs(30),
     };
@@ -253,10 +381,83 @@ mod tests {
     fn new_connection_must_send_its_head_within_the_header_timeout() {
         let t0 = Instant::now();
         let mut c = ConnClock::new(t0);
+        // Silent: the short first-byte deadline.
+        assert_eq!(c.deadline(LIMITS), Some((at(t0, 1), Expiry::FirstByte)));
+        // The first byte moves it later, to the header-read deadline counted from accept.
+        assert!(c.on_read(t0 + Duration::from_millis(500)));
         assert_eq!(c.deadline(LIMITS), Some((at(t0, 5), Expiry::HeaderRead)));
         // Trickling bytes does not extend it (slowloris).
         assert!(!c.on_read(at(t0, 4)));
         assert_eq!(c.deadline(LIMITS), Some((at(t0, 5), Expiry::HeaderRead)));
+    }
+
+    #[test]
+    fn first_byte_deadline_never_exceeds_the_header_read_timeout() {
+        let t0 = Instant::now();
+        let c = ConnClock::new(t0);
+        let limits = Timeouts {
+            first_byte: Duration::from_secs(10),
+            ..LIMITS
+        };
+        assert_eq!(c.deadline(limits), Some((at(t0, 5), Expiry::FirstByte)));
+    }
+
+    #[test]
+    fn eviction_prefers_silent_then_partial_then_idle_and_spares_busy_connections() {
+        let t0 = Instant::now();
+        let silent_new = ConnClock::new(at(t0, 3));
+        let silent_old = ConnClock::new(at(t0, 2));
+        let mut partial = ConnClock::new(t0);
+        partial.on_read(at(t0, 1));
+        let mut idle = ConnClock::new(t0);
+        idle.on_read(t0);
+        idle.on_handler_start(t0);
+        idle.on_handler_end(t0);
+        let mut responding = idle.clone();
+        idle.on_flushed();
+        let mut busy = ConnClock::new(t0);
+        busy.on_read(t0);
+        busy.on_handler_start(t0);
+
+        assert_eq!(busy.eviction_rank(), None);
+        assert_eq!(silent_old.eviction_rank().unwrap().0, Stage::Silent);
+        assert_eq!(partial.eviction_rank().unwrap().0, Stage::PartialHead);
+        assert_eq!(idle.eviction_rank().unwrap().0, Stage::Idle);
+        assert_eq!(responding.eviction_rank().unwrap().0, Stage::Responding);
+        responding.on_write(at(t0, 9));
+
+        let all = [
+            &busy,
+            &responding,
+            &idle,
+            &partial,
+            &silent_new,
+            &silent_old,
+        ];
+        let rank = |cs: &[&ConnClock]| {
+            pick_victim(cs.iter().enumerate().map(|(i, c)| (i, c.eviction_rank())))
+        };
+        assert_eq!(
+            rank(&all),
+            Some(5),
+            "the longest-silent connection goes first"
+        );
+        assert_eq!(rank(&all[..4]), Some(3), "then a partial head");
+        assert_eq!(
+            rank(&all[..3]),
+            Some(2),
+            "then an idle keep-alive connection"
+        );
+        assert_eq!(
+            rank(&all[..2]),
+            Some(1),
+            "then one still writing its response"
+        );
+        assert_eq!(
+            rank(&all[..1]),
+            None,
+            "a request in flight is never evicted"
+        );
     }
 
     #[test]
@@ -276,6 +477,7 @@ mod tests {
     fn first_byte_after_idle_starts_the_header_clock() {
         let t0 = Instant::now();
         let mut c = ConnClock::new(t0);
+        c.on_read(t0);
         c.on_handler_start(at(t0, 1));
         c.on_handler_end(at(t0, 1));
         // Deadline moves earlier: 31 -> 15, so the driver must be told.

@@ -90,6 +90,7 @@ pub async fn serve(
         router: routes::Router::new(site, auth),
         http1: server::Server::http1_builder(&http),
         timeouts: activity::Timeouts {
+            first_byte: http.first_byte_timeout,
             header_read: http.header_read_timeout,
             idle: http.idle_timeout,
         },

@@ -1,9 +1,13 @@
 //! The accept loop and the per-connection driver (the mini-redis shape: a bound listener in,
 //! a shutdown future in, a semaphore capping connections, explicit drain on the way out).
 //!
-//! - At most `max_connections` connections are served at once. The loop takes a permit
-//!   *before* it accepts, so extra connections wait in the kernel's accept queue instead of
-//!   costing memory or a task here.
+//! - At most `max_connections` connections are served at once. When every slot is taken and a
+//!   new connection arrives, the loop evicts the connection that has done the least (never sent
+//!   a byte, then a partial request head, then an idle keep-alive, the longest quiet first; see
+//!   [`super::activity`]) and serves the new one in its place. Only when every connection has a
+//!   request in flight does the new one wait — one accepted socket here, the rest in the
+//!   kernel's accept queue — until a slot frees. So idle or slowloris sockets, however many,
+//!   cannot keep a scrape or a probe out.
 //! - Each connection runs in its own task with hyper's HTTP/1 state machine; the per-connection
 //!   deadlines of [`super::activity`] close sockets that send nothing, trickle their headers,
 //!   idle past `idle_timeout`, or stop reading their response. A TLS handshake must finish
@@ -13,8 +17,9 @@
 //!   connections close at once, in-flight requests finish with `Connection: close`, and after
 //!   [`DRAIN_TIMEOUT`] whatever is left is cut off.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use hyper::header::{HeaderValue, CONNECTION};
@@ -28,7 +33,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use super::activity::{Activity, Timeouts, Tracked};
+use super::activity::{pick_victim, Activity, Timeouts, Tracked};
 use super::routes::Router;
 use crate::config::Http;
 
@@ -39,6 +44,65 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pause after an accept error that is not about one connection (out of file descriptors),
 /// so the loop does not spin while the condition lasts.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// At the cap with every connection busy, how often the loop looks again for one it may evict
+/// (a busy connection becomes evictable when its response is written, without freeing a slot).
+const CAP_RECHECK: Duration = Duration::from_millis(20);
+
+/// The open connections' activity, so that at the cap the accept loop can pick one to evict.
+#[derive(Default)]
+struct OpenConnections {
+    conns: Mutex<(u64, HashMap<u64, Arc<Activity>>)>,
+}
+
+impl OpenConnections {
+    fn lock(&self) -> MutexGuard<'_, (u64, HashMap<u64, Arc<Activity>>)> {
+        // Plain data; nothing panics while holding the lock.
+        self.conns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Register a connection; it is forgotten when the returned guard drops.
+    fn register(self: &Arc<Self>, activity: Arc<Activity>) -> Registered {
+        let mut g = self.lock();
+        g.0 += 1;
+        let id = g.0;
+        g.1.insert(id, activity);
+        Registered {
+            open: self.clone(),
+            id,
+        }
+    }
+
+    /// Evict the connection that has done the least, unless an earlier eviction is still
+    /// closing (one at a time, so a single new connection never costs two). Returns whether
+    /// an eviction is under way.
+    fn evict_one(&self) -> bool {
+        let g = self.lock();
+        if g.1.values().any(|a| a.is_evicted()) {
+            return true;
+        }
+        let victim = pick_victim(g.1.values().map(|a| (a, a.eviction_rank())));
+        match victim {
+            Some(a) => {
+                a.evict();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Keeps a connection listed in [`OpenConnections`] while its task runs.
+struct Registered {
+    open: Arc<OpenConnections>,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.open.lock().1.remove(&self.id);
+    }
+}
 
 /// Everything a connection task needs, shared.
 pub struct Server {
@@ -77,17 +141,13 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) {
         let permits = Arc::new(Semaphore::new(max_connections.max(1)));
+        let open = Arc::new(OpenConnections::default());
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
         tokio::pin!(shutdown);
-        loop {
+        'accept: loop {
             // Reap finished connection tasks so the set does not grow with every connection.
             while tasks.try_join_next().is_some() {}
-            let permit = tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
-            };
             let (stream, peer) = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
@@ -99,7 +159,38 @@ impl Server {
                     }
                 },
             };
-            tasks.spawn(self.clone().connection(stream, peer, permit, stop.clone()));
+            let permit = match permits.clone().try_acquire_owned() {
+                Ok(p) => p,
+                // At the cap: make room by evicting the connection that has done the least;
+                // wait only while every connection has a request in flight.
+                Err(_) => loop {
+                    let evicting = open.evict_one();
+                    let recheck = async {
+                        if evicting {
+                            std::future::pending().await
+                        } else {
+                            tokio::time::sleep(CAP_RECHECK).await
+                        }
+                    };
+                    tokio::select! {
+                        biased;
+                        () = &mut shutdown => break 'accept,
+                        p = permits.clone().acquire_owned() => {
+                            break p.expect("the semaphore is never closed");
+                        }
+                        () = recheck => {}
+                    }
+                },
+            };
+            let activity = Activity::new();
+            let registered = open.register(activity.clone());
+            tasks.spawn(self.clone().connection(
+                stream,
+                peer,
+                (permit, registered),
+                activity,
+                stop.clone(),
+            ));
         }
         drop(listener);
         stop.cancel();
@@ -118,26 +209,40 @@ impl Server {
         }
     }
 
+    /// One connection from accept to close. `_slot` (the connection's permit and its entry in
+    /// the open-connection list) is released when this returns.
     async fn connection(
         self: Arc<Self>,
         stream: TcpStream,
         peer: SocketAddr,
-        _permit: OwnedSemaphorePermit,
+        _slot: (OwnedSemaphorePermit, Registered),
+        activity: Arc<Activity>,
         stop: CancellationToken,
     ) {
         // Small responses: send them now rather than waiting for Nagle.
         let _ = stream.set_nodelay(true);
+        // Tracked below any TLS layer: the handshake's bytes count as the client's first bytes.
+        let stream = Tracked::new(stream, activity.clone());
         match &self.tls {
-            None => self.drive(stream, peer, stop).await,
+            None => self.drive(stream, peer, activity, stop).await,
             Some(acceptor) => {
                 let handshake =
                     tokio::time::timeout(self.timeouts.header_read, acceptor.accept(stream));
                 let tls = tokio::select! {
                     r = handshake => r,
+                    () = expired(&activity, self.timeouts) => {
+                        tracing::debug!(%peer, "TLS client sent nothing in time");
+                        return;
+                    }
+                    () = activity.evicted() => return,
                     () = stop.cancelled() => return,
                 };
                 match tls {
-                    Ok(Ok(tls)) => self.drive(tls, peer, stop).await,
+                    Ok(Ok(tls)) => {
+                        // The handshake had its own budget; the request head gets a full one.
+                        activity.restart_head();
+                        self.drive(tls, peer, activity, stop).await
+                    }
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                 }
@@ -145,13 +250,17 @@ impl Server {
         }
     }
 
-    /// Serve HTTP/1 on one connection until it ends, times out, or shutdown completes.
-    /// The header-read clock starts here, after any TLS handshake (which had its own budget).
-    async fn drive<S>(self: &Arc<Self>, io: S, peer: SocketAddr, stop: CancellationToken)
-    where
+    /// Serve HTTP/1 on one connection until it ends, times out, is evicted, or shutdown
+    /// completes.
+    async fn drive<S>(
+        self: &Arc<Self>,
+        io: S,
+        peer: SocketAddr,
+        activity: Arc<Activity>,
+        stop: CancellationToken,
+    ) where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let activity = Activity::new();
         let service = {
             let server = self.clone();
             let activity = activity.clone();
@@ -172,11 +281,10 @@ impl Server {
                 }
             })
         };
-        let conn = self
-            .http1
-            .serve_connection(TokioIo::new(Tracked::new(io, activity.clone())), service);
+        let conn = self.http1.serve_connection(TokioIo::new(io), service);
         tokio::pin!(conn);
         let mut stopping = false;
+        let mut evicted = false;
         loop {
             let deadline = activity.deadline(self.timeouts);
             let expired = async {
@@ -203,6 +311,16 @@ impl Server {
                         }
                     }
                 }
+                () = activity.evicted(), if !evicted => {
+                    evicted = true;
+                    if activity.eviction_rank().is_some() {
+                        tracing::debug!(%peer, "closing HTTP connection to make room for a new one");
+                        return;
+                    }
+                    // A request arrived since it was picked: answer it, then close.
+                    conn.as_mut().graceful_shutdown();
+                    stopping = true;
+                }
                 () = stop.cancelled(), if !stopping => {
                     // Idle connections close now; a request in flight finishes first and its
                     // response says `Connection: close`.
@@ -210,6 +328,27 @@ impl Server {
                     stopping = true;
                 }
             }
+        }
+    }
+}
+
+/// Resolves when the connection's current deadline has passed (following it as it moves).
+async fn expired(activity: &Activity, timeouts: Timeouts) {
+    loop {
+        let Some((at, _)) = activity.deadline(timeouts) else {
+            activity.changed.notified().await;
+            continue;
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(at) => {
+                if activity
+                    .deadline(timeouts)
+                    .is_some_and(|(at, _)| tokio::time::Instant::now() >= at)
+                {
+                    return;
+                }
+            }
+            () = activity.changed.notified() => {}
         }
     }
 }
