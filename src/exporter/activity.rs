@@ -16,10 +16,9 @@
 //! - while the handler runs, no timeout applies (handlers are bounded in-process work).
 //!
 //! When every connection slot is taken, the accept loop evicts one connection to make room
-//! (see [`ConnClock::eviction_rank`]): one that has never sent a byte first, then one stuck in
-//! a partial request head, then an idle keep-alive connection, then one still writing out a
-//! response, the longest quiet first within each. A connection whose request is being handled
-//! is never evicted.
+//! (see [`Rank`]): the one quiet the longest — silent, stuck in a partial request head, or
+//! idle between requests — and one still writing out a response only last. A connection whose
+//! request is being handled is never evicted.
 //!
 //! [`ConnClock`] is the pure policy (it takes instants as parameters, so it is unit-tested
 //! directly); [`Tracked`] is the I/O wrapper that feeds it, and [`Activity`] the shared cell
@@ -72,12 +71,18 @@ pub struct ConnClock {
     heard: bool,
     /// A response was produced and has not been flushed out yet.
     responding: bool,
+    /// Whether the connection's task has tried to read from it.
+    polled: bool,
 }
 
-/// How far a connection has got, in eviction order: the earlier stage is evicted first.
+/// How long a just-accepted connection is spared from eviction while its request arrives and
+/// its task gets to read it (a flood of new sockets must not evict a probe before that).
+pub const FRESH_GRACE: Duration = Duration::from_millis(50);
+
+/// What a connection is doing, as far as eviction cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stage {
-    /// Accepted, nothing received yet.
+    /// Accepted, nothing received yet (its task has looked).
     Silent,
     /// Part of a request head received, not all of it.
     PartialHead,
@@ -85,6 +90,9 @@ pub enum Stage {
     Idle,
     /// Writing a response out; evicted last, as that would cut the response short.
     Responding,
+    /// Accepted less than [`FRESH_GRACE`] ago with nothing read yet, or its task has not tried
+    /// to read: its request may be on its way or waiting in the socket, so it is evicted last.
+    Unread,
 }
 
 impl ConnClock {
@@ -96,6 +104,7 @@ impl ConnClock {
             last_io: now,
             heard: false,
             responding: false,
+            polled: false,
         }
     }
 
@@ -134,6 +143,11 @@ impl ConnClock {
         self.last_io = now;
     }
 
+    /// The connection's task tried to read (whether or not bytes were there).
+    pub fn on_poll_read(&mut self) {
+        self.polled = true;
+    }
+
     /// Everything written so far has been flushed to the socket.
     pub fn on_flushed(&mut self) {
         self.responding = false;
@@ -167,13 +181,18 @@ impl ConnClock {
     }
 
     /// Where this connection stands in the eviction order, or `None` while a request is being
-    /// handled (never evicted). Lower sorts first: the stage, then the time of the last byte
-    /// moved (the longest quiet first).
-    pub fn eviction_rank(&self) -> Option<(Stage, Instant)> {
+    /// handled (never evicted). See [`Rank`] for the order.
+    pub fn eviction_rank(&self, now: Instant) -> Option<Rank> {
         if self.handlers > 0 {
             return None;
         }
-        let stage = if !self.heard {
+        let fresh = !self.heard
+            && self
+                .awaiting_head_since
+                .is_some_and(|since| now.saturating_duration_since(since) < FRESH_GRACE);
+        let stage = if !self.polled || fresh {
+            Stage::Unread
+        } else if !self.heard {
             Stage::Silent
         } else if self.awaiting_head_since.is_some() {
             Stage::PartialHead
@@ -182,15 +201,49 @@ impl ConnClock {
         } else {
             Stage::Idle
         };
-        Some((stage, self.last_io))
+        Some(Rank {
+            stage,
+            quiet_since: self.last_io,
+        })
+    }
+}
+
+/// A connection's place in the eviction order; the lowest is evicted first.
+///
+/// A connection whose task has not read from it yet, or that is still writing a response,
+/// goes last: its request may be waiting unread, or evicting it would cut the response
+/// short. Otherwise the one quiet the longest goes first, whatever it is doing: a socket that
+/// never sent a byte grows older with every moment, a slowloris is judged by its last
+/// trickled byte, an idle keep-alive by its last response. A probe's or a scrape's connection
+/// sends its request at once, so it is read before it could be the longest quiet. Equal
+/// times go by [`Stage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rank {
+    /// What the connection is doing.
+    pub stage: Stage,
+    /// When bytes last moved on it (or it was accepted).
+    pub quiet_since: Instant,
+}
+
+impl Ord for Rank {
+    fn cmp(&self, other: &Rank) -> std::cmp::Ordering {
+        let spared = |r: &Rank| matches!(r.stage, Stage::Responding | Stage::Unread);
+        spared(self)
+            .cmp(&spared(other))
+            .then(self.quiet_since.cmp(&other.quiet_since))
+            .then(self.stage.cmp(&other.stage))
+    }
+}
+
+impl PartialOrd for Rank {
+    fn partial_cmp(&self, other: &Rank) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
 /// The connection to evict among `candidates` (key, rank): the lowest rank; ties go to the
 /// first seen. `None` when every connection has a request in flight.
-pub fn pick_victim<K>(
-    candidates: impl IntoIterator<Item = (K, Option<(Stage, Instant)>)>,
-) -> Option<K> {
+pub fn pick_victim<K>(candidates: impl IntoIterator<Item = (K, Option<Rank>)>) -> Option<K> {
     candidates
         .into_iter()
         .filter_map(|(k, rank)| rank.map(|r| (r, k)))
@@ -206,6 +259,8 @@ pub struct Activity {
     pub changed: Notify,
     /// Cancelled when the accept loop evicts this connection to make room for a new one.
     evict: CancellationToken,
+    /// Set at the first read attempt (spares the clock's lock on every later one).
+    polled: std::sync::atomic::AtomicBool,
 }
 
 impl Activity {
@@ -215,12 +270,13 @@ impl Activity {
             clock: Mutex::new(ConnClock::new(Instant::now())),
             changed: Notify::new(),
             evict: CancellationToken::new(),
+            polled: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     /// See [`ConnClock::eviction_rank`].
-    pub fn eviction_rank(&self) -> Option<(Stage, Instant)> {
-        self.clock().eviction_rank()
+    pub fn eviction_rank(&self) -> Option<Rank> {
+        self.clock().eviction_rank(Instant::now())
     }
 
     /// See [`ConnClock::restart_head`].
@@ -275,6 +331,12 @@ impl Activity {
     fn on_flushed(&self) {
         self.clock().on_flushed();
     }
+
+    fn on_poll_read(&self) {
+        if !self.polled.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            self.clock().on_poll_read();
+        }
+    }
 }
 
 /// Keeps a handler counted as running (also when its future is dropped midway).
@@ -312,6 +374,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
+        self.activity.on_poll_read();
         let res = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             self.activity.on_read();
@@ -403,60 +466,102 @@ mod tests {
     }
 
     #[test]
-    fn eviction_prefers_silent_then_partial_then_idle_and_spares_busy_connections() {
+    fn eviction_takes_the_longest_quiet_spares_busy_and_responding_connections() {
         let t0 = Instant::now();
-        let silent_new = ConnClock::new(at(t0, 3));
-        let silent_old = ConnClock::new(at(t0, 2));
-        let mut partial = ConnClock::new(t0);
-        partial.on_read(at(t0, 1));
-        let mut idle = ConnClock::new(t0);
+        let new = |t: Instant| {
+            let mut c = ConnClock::new(t);
+            c.on_poll_read();
+            c
+        };
+        // Accepted at 2 s and silent since: the oldest quiet.
+        let silent_old = new(at(t0, 2));
+        // Accepted at 0, trickled a byte at 3 s (slowloris).
+        let mut partial = new(t0);
+        partial.on_read(at(t0, 3));
+        // Answered a request at 4 s, idle since.
+        let mut idle = new(t0);
         idle.on_read(t0);
         idle.on_handler_start(t0);
-        idle.on_handler_end(t0);
+        idle.on_handler_end(at(t0, 4));
         let mut responding = idle.clone();
         idle.on_flushed();
-        let mut busy = ConnClock::new(t0);
+        // Just accepted: the youngest.
+        let fresh = new(at(t0, 5));
+        // Accepted before all of them, but its task has not read yet.
+        let unread = ConnClock::new(t0);
+        let mut busy = new(t0);
         busy.on_read(t0);
         busy.on_handler_start(t0);
 
-        assert_eq!(busy.eviction_rank(), None);
-        assert_eq!(silent_old.eviction_rank().unwrap().0, Stage::Silent);
-        assert_eq!(partial.eviction_rank().unwrap().0, Stage::PartialHead);
-        assert_eq!(idle.eviction_rank().unwrap().0, Stage::Idle);
-        assert_eq!(responding.eviction_rank().unwrap().0, Stage::Responding);
-        responding.on_write(at(t0, 9));
+        assert_eq!(busy.eviction_rank(at(t0, 9)), None);
+        assert_eq!(
+            silent_old.eviction_rank(at(t0, 9)).unwrap().stage,
+            Stage::Silent
+        );
+        assert_eq!(
+            partial.eviction_rank(at(t0, 9)).unwrap().stage,
+            Stage::PartialHead
+        );
+        assert_eq!(idle.eviction_rank(at(t0, 9)).unwrap().stage, Stage::Idle);
+        assert_eq!(
+            responding.eviction_rank(at(t0, 9)).unwrap().stage,
+            Stage::Responding
+        );
+        responding.on_write(at(t0, 1));
 
+        assert_eq!(
+            unread.eviction_rank(at(t0, 9)).unwrap().stage,
+            Stage::Unread
+        );
         let all = [
             &busy,
+            &unread,
             &responding,
+            &fresh,
             &idle,
             &partial,
-            &silent_new,
             &silent_old,
         ];
-        let rank = |cs: &[&ConnClock]| {
-            pick_victim(cs.iter().enumerate().map(|(i, c)| (i, c.eviction_rank())))
+        let pick = |cs: &[&ConnClock]| {
+            pick_victim(
+                cs.iter()
+                    .enumerate()
+                    .map(|(i, c)| (i, c.eviction_rank(at(t0, 9)))),
+            )
         };
+        assert_eq!(pick(&all), Some(6), "the longest quiet goes first");
         assert_eq!(
-            rank(&all),
+            pick(&all[..6]),
             Some(5),
-            "the longest-silent connection goes first"
+            "then the slowloris, by its last byte"
         );
-        assert_eq!(rank(&all[..4]), Some(3), "then a partial head");
+        assert_eq!(pick(&all[..5]), Some(4), "then the idle keep-alive");
         assert_eq!(
-            rank(&all[..3]),
-            Some(2),
-            "then an idle keep-alive connection"
+            pick(&all[..4]),
+            Some(3),
+            "a fresh connection only after those"
         );
         assert_eq!(
-            rank(&all[..2]),
+            pick(&all[..3]),
             Some(1),
-            "then one still writing its response"
+            "spared ones last, the longest quiet first"
         );
         assert_eq!(
-            rank(&all[..1]),
+            pick(&all[..1]),
             None,
             "a request in flight is never evicted"
+        );
+        // Same time: the stage decides (silent before partial before idle).
+        let a = new(t0);
+        let mut b = new(t0);
+        b.on_read(t0);
+        assert_eq!(pick(&[&b, &a]), Some(1));
+        // A silent connection is spared for a moment after accept.
+        let just = new(at(t0, 9));
+        assert_eq!(just.eviction_rank(at(t0, 9)).unwrap().stage, Stage::Unread);
+        assert_eq!(
+            just.eviction_rank(at(t0, 9) + FRESH_GRACE).unwrap().stage,
+            Stage::Silent
         );
     }
 

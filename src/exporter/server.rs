@@ -4,10 +4,11 @@
 //! - At most `max_connections` connections are served at once. When every slot is taken and a
 //!   new connection arrives, the loop evicts the connection that has done the least (never sent
 //!   a byte, then a partial request head, then an idle keep-alive, the longest quiet first; see
-//!   [`super::activity`]) and serves the new one in its place. Only when every connection has a
-//!   request in flight does the new one wait — one accepted socket here, the rest in the
-//!   kernel's accept queue — until a slot frees. So idle or slowloris sockets, however many,
-//!   cannot keep a scrape or a probe out.
+//!   [`super::activity`]) and serves the new one in its place at once (the evicted one closes
+//!   on its own; the loop does not wait for it, so a long accept queue of attackers' sockets
+//!   drains quickly). Only when every connection has a request in flight does the new one
+//!   wait — one accepted socket here, the rest in the kernel's accept queue — until a slot
+//!   frees. So idle or slowloris sockets, however many, cannot keep a scrape or a probe out.
 //! - Each connection runs in its own task with hyper's HTTP/1 state machine; the per-connection
 //!   deadlines of [`super::activity`] close sockets that send nothing, trickle their headers,
 //!   idle past `idle_timeout`, or stop reading their response. A TLS handshake must finish
@@ -28,7 +29,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -46,48 +47,62 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// At the cap with every connection busy, how often the loop looks again for one it may evict
-/// (a busy connection becomes evictable when its response is written, without freeing a slot).
+/// (a busy connection becomes evictable when its response is written, without closing).
 const CAP_RECHECK: Duration = Duration::from_millis(20);
 
-/// The open connections' activity, so that at the cap the accept loop can pick one to evict.
+/// The open connections' activity: the connection cap, and the choice of whom to evict.
 #[derive(Default)]
 struct OpenConnections {
-    conns: Mutex<(u64, HashMap<u64, Arc<Activity>>)>,
+    conns: Mutex<Table>,
+    /// Notified when a connection closes.
+    freed: Notify,
+}
+
+#[derive(Default)]
+struct Table {
+    next_id: u64,
+    conns: HashMap<u64, Arc<Activity>>,
 }
 
 impl OpenConnections {
-    fn lock(&self) -> MutexGuard<'_, (u64, HashMap<u64, Arc<Activity>>)> {
+    fn lock(&self) -> MutexGuard<'_, Table> {
         // Plain data; nothing panics while holding the lock.
         self.conns.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Register a connection; it is forgotten when the returned guard drops.
-    fn register(self: &Arc<Self>, activity: Arc<Activity>) -> Registered {
-        let mut g = self.lock();
-        g.0 += 1;
-        let id = g.0;
-        g.1.insert(id, activity);
-        Registered {
-            open: self.clone(),
-            id,
-        }
-    }
-
-    /// Evict the connection that has done the least, unless an earlier eviction is still
-    /// closing (one at a time, so a single new connection never costs two). Returns whether
-    /// an eviction is under way.
-    fn evict_one(&self) -> bool {
-        let g = self.lock();
-        if g.1.values().any(|a| a.is_evicted()) {
+    /// Make room for one more connection under `cap`: true when there is a free slot, or
+    /// when a connection that has done the least was evicted for it (it closes on its own
+    /// at once, without the accept loop waiting for it). False when every connection has a
+    /// request in flight.
+    fn admit(&self, cap: usize) -> bool {
+        let t = self.lock();
+        let live = t.conns.values().filter(|a| !a.is_evicted()).count();
+        if live < cap {
             return true;
         }
-        let victim = pick_victim(g.1.values().map(|a| (a, a.eviction_rank())));
-        match victim {
-            Some(a) => {
-                a.evict();
+        let candidates = t
+            .conns
+            .values()
+            .filter(|a| !a.is_evicted())
+            .map(|a| (a, a.eviction_rank()));
+        match pick_victim(candidates) {
+            Some(victim) => {
+                victim.evict();
                 true
             }
             None => false,
+        }
+    }
+
+    /// Register a connection; it is forgotten when the returned guard drops.
+    fn register(self: &Arc<Self>, activity: Arc<Activity>) -> Registered {
+        let mut t = self.lock();
+        t.next_id += 1;
+        let id = t.next_id;
+        t.conns.insert(id, activity);
+        Registered {
+            open: self.clone(),
+            id,
         }
     }
 }
@@ -100,7 +115,8 @@ struct Registered {
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        self.open.lock().1.remove(&self.id);
+        self.open.lock().conns.remove(&self.id);
+        self.open.freed.notify_one();
     }
 }
 
@@ -140,7 +156,7 @@ impl Server {
         max_connections: usize,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) {
-        let permits = Arc::new(Semaphore::new(max_connections.max(1)));
+        let cap = max_connections.max(1);
         let open = Arc::new(OpenConnections::default());
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
@@ -159,38 +175,23 @@ impl Server {
                     }
                 },
             };
-            let permit = match permits.clone().try_acquire_owned() {
-                Ok(p) => p,
-                // At the cap: make room by evicting the connection that has done the least;
-                // wait only while every connection has a request in flight.
-                Err(_) => loop {
-                    let evicting = open.evict_one();
-                    let recheck = async {
-                        if evicting {
-                            std::future::pending().await
-                        } else {
-                            tokio::time::sleep(CAP_RECHECK).await
-                        }
-                    };
-                    tokio::select! {
-                        biased;
-                        () = &mut shutdown => break 'accept,
-                        p = permits.clone().acquire_owned() => {
-                            break p.expect("the semaphore is never closed");
-                        }
-                        () = recheck => {}
-                    }
-                },
-            };
+            // At the cap, make room by evicting the connection that has done the least; wait
+            // only while every connection has a request in flight (one finishing its request
+            // becomes evictable without closing, hence the periodic look).
+            while !open.admit(cap) {
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => break 'accept,
+                    () = open.freed.notified() => {}
+                    () = tokio::time::sleep(CAP_RECHECK) => {}
+                }
+            }
             let activity = Activity::new();
             let registered = open.register(activity.clone());
-            tasks.spawn(self.clone().connection(
-                stream,
-                peer,
-                (permit, registered),
-                activity,
-                stop.clone(),
-            ));
+            tasks.spawn(
+                self.clone()
+                    .connection(stream, peer, registered, activity, stop.clone()),
+            );
         }
         drop(listener);
         stop.cancel();
@@ -209,13 +210,13 @@ impl Server {
         }
     }
 
-    /// One connection from accept to close. `_slot` (the connection's permit and its entry in
-    /// the open-connection list) is released when this returns.
+    /// One connection from accept to close. `_slot` (its entry in the open-connection list,
+    /// which the cap counts) is released when this returns.
     async fn connection(
         self: Arc<Self>,
         stream: TcpStream,
         peer: SocketAddr,
-        _slot: (OwnedSemaphorePermit, Registered),
+        _slot: Registered,
         activity: Arc<Activity>,
         stop: CancellationToken,
     ) {
