@@ -178,9 +178,9 @@ echo "new-connection latency (ms) with bad sockets held open; ulimit -n $(ulimit
 printf '%-34s %-9s %9s %9s %9s %9s %9s\n' case path p50 p99 max failed reopened
 idle_case() {
     local label=$1 count=$2 mode=$3
-    python3 benches/http_idle.py "$ADDR" "$count" "$mode" "$SAMPLES" >"$TMP/idle.out" 2>&1 || true
+    python3 benches/http_idle.py "$ADDR" "$count" "$mode" "$SAMPLES" >"$TMP/idle.out" 2>"$TMP/idle.err" || true
     if ! grep -q '^/' "$TMP/idle.out"; then
-        printf '%-34s failed: %s\n' "$label" "$(tr '\n' ' ' <"$TMP/idle.out")"
+        printf '%-34s failed: %s\n' "$label" "$(tr '\n' ' ' <"$TMP/idle.err")"
         return
     fi
     while read -r path p50 p99 max failed held reopened; do

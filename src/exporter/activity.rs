@@ -88,11 +88,13 @@ pub enum Stage {
     PartialHead,
     /// Between requests (keep-alive).
     Idle,
+    /// Accepted less than [`FRESH_GRACE`] ago; its task found nothing to read yet (its request
+    /// may be on its way).
+    Fresh,
+    /// Its task has not tried to read yet: its request may be waiting in the socket.
+    Unread,
     /// Writing a response out; evicted last, as that would cut the response short.
     Responding,
-    /// Accepted less than [`FRESH_GRACE`] ago with nothing read yet, or its task has not tried
-    /// to read: its request may be on its way or waiting in the socket, so it is evicted last.
-    Unread,
 }
 
 impl ConnClock {
@@ -190,8 +192,10 @@ impl ConnClock {
             && self
                 .awaiting_head_since
                 .is_some_and(|since| now.saturating_duration_since(since) < FRESH_GRACE);
-        let stage = if !self.polled || fresh {
+        let stage = if !self.polled {
             Stage::Unread
+        } else if fresh {
+            Stage::Fresh
         } else if !self.heard {
             Stage::Silent
         } else if self.awaiting_head_since.is_some() {
@@ -210,13 +214,14 @@ impl ConnClock {
 
 /// A connection's place in the eviction order; the lowest is evicted first.
 ///
-/// A connection whose task has not read from it yet, or that is still writing a response,
-/// goes last: its request may be waiting unread, or evicting it would cut the response
-/// short. Otherwise the one quiet the longest goes first, whatever it is doing: a socket that
-/// never sent a byte grows older with every moment, a slowloris is judged by its last
-/// trickled byte, an idle keep-alive by its last response. A probe's or a scrape's connection
-/// sends its request at once, so it is read before it could be the longest quiet. Equal
-/// times go by [`Stage`].
+/// The one quiet the longest goes first, whatever it is doing: a socket that never sent a
+/// byte grows older with every moment, a slowloris is judged by its last trickled byte, an
+/// idle keep-alive by its last response. Spared until those are gone, in this order: a
+/// connection accepted a moment ago ([`Stage::Fresh`]), one whose task has not read from it
+/// yet (its request may be waiting), and one writing a response (evicting it would cut the
+/// response short) — the longest quiet first within each. A probe's or a scrape's
+/// connection sends its request at once, so under a flood of new sockets it is read, and
+/// then busy, before its turn could come. Equal times go by [`Stage`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rank {
     /// What the connection is doing.
@@ -227,7 +232,12 @@ pub struct Rank {
 
 impl Ord for Rank {
     fn cmp(&self, other: &Rank) -> std::cmp::Ordering {
-        let spared = |r: &Rank| matches!(r.stage, Stage::Responding | Stage::Unread);
+        let spared = |r: &Rank| match r.stage {
+            Stage::Silent | Stage::PartialHead | Stage::Idle => 0,
+            Stage::Fresh => 1,
+            Stage::Unread => 2,
+            Stage::Responding => 3,
+        };
         spared(self)
             .cmp(&spared(other))
             .then(self.quiet_since.cmp(&other.quiet_since))
@@ -544,7 +554,7 @@ mod tests {
         assert_eq!(
             pick(&all[..3]),
             Some(1),
-            "spared ones last, the longest quiet first"
+            "then one not read from yet; one writing a response last"
         );
         assert_eq!(
             pick(&all[..1]),
@@ -558,7 +568,13 @@ mod tests {
         assert_eq!(pick(&[&b, &a]), Some(1));
         // A silent connection is spared for a moment after accept.
         let just = new(at(t0, 9));
-        assert_eq!(just.eviction_rank(at(t0, 9)).unwrap().stage, Stage::Unread);
+        assert_eq!(just.eviction_rank(at(t0, 9)).unwrap().stage, Stage::Fresh);
+        let unread_young = ConnClock::new(at(t0, 9));
+        assert_eq!(
+            pick(&[&unread_young, &just]),
+            Some(1),
+            "fresh before unread"
+        );
         assert_eq!(
             just.eviction_rank(at(t0, 9) + FRESH_GRACE).unwrap().stage,
             Stage::Silent

@@ -1,10 +1,10 @@
 //! The accept loop and the per-connection driver (the mini-redis shape: a bound listener in,
-//! a shutdown future in, a semaphore capping connections, explicit drain on the way out).
+//! a shutdown future in, a cap on connections, explicit drain on the way out).
 //!
 //! - At most `max_connections` connections are served at once. When every slot is taken and a
-//!   new connection arrives, the loop evicts the connection that has done the least (never sent
-//!   a byte, then a partial request head, then an idle keep-alive, the longest quiet first; see
-//!   [`super::activity`]) and serves the new one in its place at once (the evicted one closes
+//!   new connection arrives, the loop evicts the connection quiet the longest — silent, stuck in
+//!   a partial request head, or idle between requests; one just accepted, not yet read from, or
+//!   writing a response only last (see [`super::activity::Rank`]) — and serves the new one in its place at once (the evicted one closes
 //!   on its own; the loop does not wait for it, so a long accept queue of attackers' sockets
 //!   drains quickly). Only when every connection has a request in flight does the new one
 //!   wait — one accepted socket here, the rest in the kernel's accept queue — until a slot
@@ -71,7 +71,7 @@ impl OpenConnections {
     }
 
     /// Make room for one more connection under `cap`: true when there is a free slot, or
-    /// when a connection that has done the least was evicted for it (it closes on its own
+    /// when the connection quiet the longest was evicted for it (it closes on its own
     /// at once, without the accept loop waiting for it). False when every connection has a
     /// request in flight.
     fn admit(&self, cap: usize) -> bool {
@@ -175,7 +175,7 @@ impl Server {
                     }
                 },
             };
-            // At the cap, make room by evicting the connection that has done the least; wait
+            // At the cap, make room by evicting the connection quiet the longest; wait
             // only while every connection has a request in flight (one finishing its request
             // becomes evictable without closing, hence the periodic look).
             while !open.admit(cap) {
