@@ -9,11 +9,19 @@
 #   4. /metrics, gzip, ingesting    while a writer appends Zoom OAuth failure lines as fast as
 #                                   it can, so the daemon ingests at full speed; the lines the
 #                                   daemon read are printed beside the lines written (wc -l).
+#   5. bad sockets held open        /healthz and /metrics, each request on a new connection (as a
+#                                   kubelet probe or a fresh scrape connects), timed with no
+#                                   other socket open (baseline), then while IDLE_SOCKETS idle
+#                                   sockets, then as many slowloris sockets, are held open and
+#                                   reopened as soon as the server closes them
+#                                   (benches/http_idle.py). Target: < 100 ms.
 # Everything it starts is stopped on exit (also on Ctrl-C), and its temp dir removed.
 #
 # Usage: benches/http.sh [SECONDS] [CONNECTIONS]     (defaults: 5 s, 8 connections)
 # Env:   BIN (default target/release/oauthwatch), WRK (default wrk), THREADS (wrk threads, 2),
-#        INGEST_MB (cap on bytes appended in case 4, default 1024).
+#        INGEST_MB (cap on bytes appended in case 4, default 1024), IDLE_SOCKETS (case 5,
+#        default 1000), SAMPLES (requests per path in case 5, default 50), ONLY_SOCKETS=1 (run
+#        case 5 alone).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -23,11 +31,27 @@ THREADS=${THREADS:-2}
 BIN=${BIN:-target/release/oauthwatch}
 WRK=${WRK:-wrk}
 INGEST_MB=${INGEST_MB:-1024}
+IDLE_SOCKETS=${IDLE_SOCKETS:-1000}
+SAMPLES=${SAMPLES:-50}
 
 die() { echo "http.sh: $*" >&2; exit 2; }
 [[ -x $BIN ]] || die "$BIN not found; build it with: cargo build --release"
-command -v "$WRK" >/dev/null || die "wrk not found (apt-get install wrk)"
+ONLY_SOCKETS=${ONLY_SOCKETS:-0}
+[[ $ONLY_SOCKETS == 1 ]] || command -v "$WRK" >/dev/null || die "wrk not found (apt-get install wrk)"
 command -v curl >/dev/null || die "curl not found"
+command -v python3 >/dev/null || die "python3 not found (case 5)"
+
+# Case 5 holds IDLE_SOCKETS client sockets in this shell's children: raise the soft fd limit
+# to the hard one if needed, and hold fewer sockets (saying so) if that is still too low.
+fd_need=$(( IDLE_SOCKETS + 256 ))
+if (( $(ulimit -n) < fd_need )); then
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+fi
+fd_limit=$(ulimit -n)
+if [[ $fd_limit != unlimited ]] && (( fd_limit < fd_need )); then
+    echo "http.sh: ulimit -n is $fd_limit; holding $(( fd_limit - 256 )) sockets instead of $IDLE_SOCKETS" >&2
+    IDLE_SOCKETS=$(( fd_limit - 256 ))
+fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/oauthwatch-bench.XXXXXX")
 DAEMON=""
@@ -91,10 +115,8 @@ metric() {
 plain_size=$(curl -fsS "$URL/metrics" | wc -c)
 gzip_size=$(curl -fsS -H 'Accept-Encoding: gzip' "$URL/metrics" | wc -c)
 
-echo "oauthwatch HTTP bench: $URL, wrk -t$THREADS -c$CONNS -d${DURATION}s, $(nproc) cores"
+echo "oauthwatch HTTP bench: $URL, wrk -t$THREADS -c$CONNS -d${DURATION}s, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "/metrics body: $plain_size bytes plain, $gzip_size bytes gzip"
-echo
-printf '%-34s %12s %10s %10s %10s  %s\n' case requests/s p50 p99 max errors
 run_wrk() {
     local label=$1 path=$2
     shift 2
@@ -109,6 +131,9 @@ run_wrk() {
     printf '%-34s %12s %10s %10s %10s  %s\n' "$label" "${rps:-?}" "${p50:-?}" "${p99:-?}" "${max:-?}" "${errs:-none}"
 }
 
+if [[ $ONLY_SOCKETS != 1 ]]; then
+echo
+printf '%-34s %12s %10s %10s %10s  %s\n' case requests/s p50 p99 max errors
 run_wrk "/healthz (baseline)" /healthz
 run_wrk "/metrics" /metrics
 run_wrk "/metrics gzip" /metrics -H 'Accept-Encoding: gzip'
@@ -145,3 +170,23 @@ else
     echo "ingest during case 4: oauthwatch_source_lines_total{source=\"files\"} not exported; appended $written lines (wc -l)"
 fi
 echo "batch: $batch_lines lines, $batch_bytes bytes; daemon log: $(wc -l <"$TMP/daemon.err") lines"
+fi
+
+# Case 5: fresh /healthz and /metrics requests while bad sockets are held open.
+echo
+echo "new-connection latency (ms) with bad sockets held open; ulimit -n $(ulimit -n); [http] max_connections default"
+printf '%-34s %-9s %9s %9s %9s %9s %9s\n' case path p50 p99 max failed reopened
+idle_case() {
+    local label=$1 count=$2 mode=$3
+    python3 benches/http_idle.py "$ADDR" "$count" "$mode" "$SAMPLES" >"$TMP/idle.out" 2>"$TMP/idle.err" || true
+    if ! grep -q '^/' "$TMP/idle.out"; then
+        printf '%-34s failed: %s\n' "$label" "$(tr '\n' ' ' <"$TMP/idle.err")"
+        return
+    fi
+    while read -r path p50 p99 max failed held reopened; do
+        printf '%-34s %-9s %9s %9s %9s %9s %9s\n' "$label" "$path" "$p50" "$p99" "$max" "$failed" "$reopened"
+    done <"$TMP/idle.out"
+}
+idle_case "baseline (no other socket)" 0 idle
+idle_case "$IDLE_SOCKETS idle sockets" "$IDLE_SOCKETS" idle
+idle_case "$IDLE_SOCKETS slowloris sockets" "$IDLE_SOCKETS" slowloris

@@ -152,6 +152,18 @@ async fn methods_other_than_get_and_head_get_405_with_allow() {
             assert_eq!(r.header("allow"), Some("GET, HEAD"), "{method} {path}");
         }
     }
+    // CONNECT's target is an authority, with no path: still 405, not 404 (and so is any
+    // other unsupported method on an unknown path).
+    for raw in [
+        "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        "CONNECT 127.0.0.1:9742 HTTP/1.1\r\nHost: t\r\n\r\n",
+        "CONNECT /metrics HTTP/1.1\r\nHost: t\r\n\r\n",
+        "POST /nope HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
+    ] {
+        let r = server.request(raw).await;
+        assert_eq!(r.status, 405, "{raw:?}");
+        assert_eq!(r.header("allow"), Some("GET, HEAD"), "{raw:?}");
+    }
     server.stop().await.unwrap();
 }
 

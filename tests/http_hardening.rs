@@ -118,37 +118,127 @@ async fn keep_alive_may_idle_longer_than_the_header_read_timeout() {
     server.stop().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connections_over_the_cap_wait_only_while_every_slot_has_a_request_in_flight() {
+    let site = TestSite::new();
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel();
+    *site.gate.lock().unwrap() = Some((entered_tx, release_rx));
+    let http = Http {
+        max_connections: 1,
+        ..http_with(LONG, LONG)
+    };
+    let server = start(site, http).await;
+
+    // The first connection holds the only slot with a request being handled.
+    let mut first = server.connect().await;
+    first
+        .send(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await;
+    tokio::task::spawn_blocking(move || entered_rx.recv_timeout(http_util::DEADLINE))
+        .await
+        .unwrap()
+        .expect("the request reached the site");
+
+    // A busy connection is never evicted: the second one waits.
+    let mut second = server.connect().await;
+    second
+        .send(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await;
+    assert!(
+        second.silent_for(Duration::from_millis(500)).await,
+        "a connection over the cap was served while every slot was busy"
+    );
+
+    // Once the first response is out, the first connection is only idle: the waiting one
+    // takes its slot without waiting for the 2-minute idle timeout.
+    release_tx.send(()).unwrap();
+    let r = first
+        .response()
+        .await
+        .expect("the in-flight request finished");
+    assert_eq!((r.status, r.body), (200, sample_metrics()));
+    let r = second
+        .response()
+        .await
+        .expect("served once the slot is free");
+    assert_eq!(r.status, 200);
+    first.expect_closed().await;
+    server.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_over_the_cap_wait_for_a_free_slot() {
+async fn idle_keep_alive_connection_at_the_cap_is_evicted_for_a_new_one() {
     let http = Http {
         max_connections: 1,
         ..http_with(LONG, LONG)
     };
     let server = start(TestSite::new(), http).await;
-
     let mut first = server.connect().await;
     first
         .send(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
         .await;
     assert_eq!(first.response().await.expect("first").status, 200);
-
-    // The first connection holds the only slot (kept alive): the second waits in the
-    // accept queue and gets no answer yet.
-    let mut second = server.connect().await;
-    second
-        .send(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
-        .await;
-    assert!(
-        second.silent_for(Duration::from_millis(500)).await,
-        "a connection over the cap was served"
-    );
-
-    drop(first);
-    let r = second
-        .response()
-        .await
-        .expect("served once the slot is free");
+    // The kept-alive first connection holds the only slot; a new one evicts it.
+    let r = server.get("/metrics").await;
     assert_eq!((r.status, r.body), (200, sample_metrics()));
+    first.expect_closed().await;
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_more_idle_and_slowloris_sockets_than_the_cap_never_keep_healthz_out() {
+    // Timeouts far longer than the test: only eviction can make room.
+    let http = Http {
+        max_connections: 8,
+        first_byte_timeout: LONG,
+        ..http_with(LONG, LONG)
+    };
+    let server = start(TestSite::new(), http).await;
+    let mut held = Vec::new();
+    for i in 0..40 {
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        if i % 2 == 1 {
+            // Slowloris: half a request head, never finished.
+            let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nX-A: b\r\n").await;
+        }
+        held.push(s);
+    }
+    for _ in 0..3 {
+        let r = tokio::time::timeout(http_util::DEADLINE, server.get("/healthz"))
+            .await
+            .expect("/healthz got no answer while idle sockets were held");
+        assert_eq!(r.status, 200);
+        let r = tokio::time::timeout(http_util::DEADLINE, server.get("/metrics"))
+            .await
+            .expect("/metrics got no answer while idle sockets were held");
+        assert_eq!((r.status, r.body), (200, sample_metrics()));
+    }
+    drop(held);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_sends_nothing_is_closed_at_the_first_byte_timeout() {
+    let http = Http {
+        first_byte_timeout: Duration::from_secs(2),
+        ..http_with(LONG, LONG)
+    };
+    let server = start(TestSite::new(), http).await;
+    // Silent: closed long before the two-minute header-read timeout.
+    let mut silent = server.connect().await;
+    silent.expect_closed().await;
+    // One byte, then nothing: the header-read timeout applies instead, so it stays open.
+    let mut started = server.connect().await;
+    started.send(b"G").await;
+    assert!(
+        started.silent_for(Duration::from_secs(3)).await,
+        "a connection that had begun its request was closed by the first-byte timeout"
+    );
+    started
+        .send(b"ET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await;
+    assert_eq!(started.response().await.expect("response").status, 200);
     server.stop().await.unwrap();
 }
 

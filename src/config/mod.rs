@@ -88,6 +88,9 @@ pub struct TlsFiles {
 pub struct Http {
     /// Concurrent connections served; more wait in the accept queue.
     pub max_connections: usize,
+    /// Time allowed for a new connection's first byte (a socket that stays silent longer is
+    /// closed; capped at `header_read_timeout`).
+    pub first_byte_timeout: Duration,
     /// Time allowed to send the request headers.
     pub header_read_timeout: Duration,
     /// A keep-alive connection idle this long is closed.
@@ -104,6 +107,7 @@ impl Default for Http {
     fn default() -> Self {
         Http {
             max_connections: 64,
+            first_byte_timeout: Duration::from_secs(1),
             header_read_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(30),
             max_header_bytes: 8192,
@@ -411,6 +415,9 @@ fn read_limits(t: &mut Table<'_, '_>, src: &mut Source<'_>, l: &mut Limits) {
 fn read_http(t: &mut Table<'_, '_>, src: &mut Source<'_>, h: &mut Http, base: &Path) {
     if let Some(n) = t.integer(src, "max_connections", 1, 1 << 16) {
         h.max_connections = n as usize;
+    }
+    if let Some(d) = t.duration(src, "first_byte_timeout", Duration::from_millis(10)) {
+        h.first_byte_timeout = d;
     }
     if let Some(d) = t.duration(src, "header_read_timeout", Duration::from_millis(10)) {
         h.header_read_timeout = d;

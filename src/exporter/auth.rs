@@ -23,8 +23,12 @@ use tokio::sync::Semaphore;
 use super::ServeError;
 
 /// Cached successful logins at most; only valid credentials are cached, so this is only ever
-/// reached by many users or password variants (bcrypt ignores bytes past the 72nd).
+/// reached by many users.
 const CACHE_CAPACITY: usize = 1024;
+
+/// Longest password bcrypt uses, in bytes. bcrypt ignores everything after the 72nd byte, so
+/// a longer password would be accepted with any ending; such passwords are always refused.
+pub const MAX_PASSWORD_BYTES: usize = 72;
 
 /// The realm in `WWW-Authenticate`.
 pub const CHALLENGE: &str = "Basic realm=\"oauthwatch\"";
@@ -87,6 +91,13 @@ impl BasicAuth {
         let Some((user, password)) = authorization.and_then(parse_basic) else {
             return false;
         };
+        if password.len() > MAX_PASSWORD_BYTES {
+            tracing::debug!(
+                max_bytes = MAX_PASSWORD_BYTES,
+                "basic auth password longer than bcrypt can check; refused"
+            );
+            return false;
+        }
         let tag = self.cache_key(&user, &password);
         if self.cache().contains(&tag) {
             return true;
@@ -215,6 +226,19 @@ mod tests {
         assert!(!auth.allows(Some(&header("grafana", "s3cret:x"))).await);
         assert!(!auth.allows(Some(&header("nobody", "s3cret:x"))).await);
         assert!(!auth.allows(None).await);
+    }
+
+    #[tokio::test]
+    async fn passwords_longer_than_72_bytes_are_refused_not_truncated() {
+        let long = "p".repeat(MAX_PASSWORD_BYTES);
+        let mut users = BTreeMap::new();
+        users.insert("ops".to_string(), bcrypt::hash(&long, 4).unwrap());
+        let auth = BasicAuth::new(&users).unwrap().unwrap();
+        assert!(auth.allows(Some(&header("ops", &long))).await);
+        // bcrypt alone would accept this: it differs only after byte 72.
+        let longer = format!("{long}-anything");
+        assert!(bcrypt::verify(&longer, &users["ops"]).unwrap());
+        assert!(!auth.allows(Some(&header("ops", &longer))).await);
     }
 
     #[tokio::test]

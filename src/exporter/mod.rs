@@ -32,6 +32,12 @@ use crate::registry::{HintsReport, StatusReport};
 pub use routes::METRICS_CONTENT_TYPE;
 pub use server::DRAIN_TIMEOUT;
 
+/// Listen backlog asked for on the endpoint's socket (the kernel caps it at `somaxconn`).
+/// Under a flood of new connections the accept loop evicts idle ones as fast as it accepts,
+/// but connections still queue in the kernel meanwhile; a short backlog (tokio binds with
+/// 128 here) overflows and drops a probe's SYN, costing it a one-second retransmit.
+pub const LISTEN_BACKLOG: i32 = 4096;
+
 /// What the endpoint serves; the daemon implements it over its registry.
 ///
 /// The methods are called on the runtime for every request, so they must be quick in-memory
@@ -99,10 +105,15 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let tls = http.tls.as_ref().map(tls::acceptor).transpose()?;
     let auth = auth::BasicAuth::new(&http.basic_auth_users)?;
+    // listen(2) again on a listening socket only changes its backlog.
+    if let Err(e) = socket2::SockRef::from(&listener).listen(LISTEN_BACKLOG) {
+        tracing::debug!(error = %e, "cannot raise the listen backlog; keeping the default");
+    }
     let server = Arc::new(server::Server {
         router: routes::Router::new(site, auth),
         http1: server::Server::http1_builder(&http),
         timeouts: activity::Timeouts {
+            first_byte: http.first_byte_timeout,
             header_read: http.header_read_timeout,
             idle: http.idle_timeout,
         },

@@ -9,8 +9,9 @@
 //! | `/readyz`  | `200 ready` / `503 not ready`, + notes   | open, for probes             |
 //!
 //! The probes stay open because kubelet and load-balancer health checks rarely carry
-//! credentials, and they reveal nothing but "up" and "ready". Everything else is answered with
-//! `405` for methods other than GET and HEAD and `404` for other paths.
+//! credentials, and they reveal nothing but "up" and "ready". Methods other than GET and HEAD
+//! get `405` whatever the target (also `CONNECT host:port`, which has no path); other paths
+//! get `404`.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -74,18 +75,11 @@ impl Router {
 
     /// The response to `req`. The request body is never read: every endpoint is a GET.
     pub async fn handle<B>(&self, req: Request<B>) -> Response<Full<Bytes>> {
-        let Some(route) = Route::from_path(req.uri().path()) else {
-            tracing::debug!(
-                method = loggable(req.method()),
-                status = 404,
-                "unknown path"
-            );
-            return text(StatusCode::NOT_FOUND, "not found\n");
-        };
+        // The method first, whatever the target: `CONNECT host:443` has no path at all, and it
+        // is refused like every other method but GET and HEAD.
         if req.method() != Method::GET && req.method() != Method::HEAD {
             tracing::debug!(
                 method = loggable(req.method()),
-                ?route,
                 status = 405,
                 "method not allowed"
             );
@@ -97,6 +91,14 @@ impl Router {
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return resp;
         }
+        let Some(route) = Route::from_path(req.uri().path()) else {
+            tracing::debug!(
+                method = loggable(req.method()),
+                status = 404,
+                "unknown path"
+            );
+            return text(StatusCode::NOT_FOUND, "not found\n");
+        };
         if let Some(auth) = self.auth.as_ref().filter(|_| route.needs_auth()) {
             if !auth.allows(req.headers().get(header::AUTHORIZATION)).await {
                 tracing::debug!(?route, status = 401, "basic auth failed or missing");
