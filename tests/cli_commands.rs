@@ -202,8 +202,19 @@ fn classify_prints_one_redacted_object_per_record() {
     let google = all.iter().find(|o| o["line"] == 10).unwrap();
     assert_eq!(google["rule"], serde_json::Value::Null);
     assert!(
-        google["why"].as_str().unwrap().contains("no `zoom` marker"),
+        google["why"]
+            .as_str()
+            .unwrap()
+            .contains("excluded by `rfc6749_error_description`"),
         "{google}"
+    );
+    let matched = all.iter().find(|o| o["line"] == 8).unwrap();
+    assert!(
+        matched["why"]
+            .as_str()
+            .unwrap()
+            .contains("`zoom` evidence `zoom_name`"),
+        "{matched}"
     );
     let out = run(
         &["classify", "--all"],
