@@ -26,13 +26,12 @@ pub const MAX_LITERAL_LEN: usize = 16;
 /// copy has the same length as `src`, so an offset in one is the same offset in the other.
 pub fn fold(src: &[u8], dst: &mut Vec<u8>) {
     dst.clear();
-    dst.extend_from_slice(src);
     // Branch-free so that it compiles to SIMD: setting bit 5 lower-cases `A`..=`Z` and turns
     // NUL (0x00) into a space (0x20); no other byte is touched.
-    for b in dst.iter_mut() {
-        let upper = b.wrapping_sub(b'A') < 26;
-        *b |= ((upper | (*b == 0)) as u8) << 5;
-    }
+    dst.extend(
+        src.iter()
+            .map(|&b| b | ((((b.wrapping_sub(b'A') < 26) | (b == 0)) as u8) << 5)),
+    );
 }
 
 /// The lower-cased literals one of which every match of `pattern` starts with, or a message

@@ -123,6 +123,15 @@ impl Exclusion {
     }
 }
 
+/// Text between the start of a value and a message found after it, when both are in the same
+/// value: short, with no quote, backslash or line break between them.
+fn same_value(gap: &[u8]) -> bool {
+    gap.len() <= MAX_REASON_BYTES
+        && !gap
+            .iter()
+            .any(|&b| matches!(b, b'"' | b'\'' | b'\\' | b'\n' | b'\r' | 0xE2))
+}
+
 /// The alternation of several checked patterns, or `None` for none.
 fn joined(parts: &[String]) -> Option<Regex> {
     if parts.is_empty() {
@@ -477,8 +486,9 @@ impl ProviderMatcher {
             }
     }
 
-    /// A table rule's pattern matches right where one of `e`'s pattern matches ends: the value
-    /// after the key is one of the provider's messages.
+    /// A table rule's pattern matches inside the value that starts where one of `e`'s pattern
+    /// matches ends: the value after the key carries one of the provider's messages
+    /// (`reason="Invalid request : Redirect URI mismatch."`).
     fn message_follows(&self, e: &Evidence, record: &[u8], route: u64) -> bool {
         let local = |idx: RuleIdx| rule_bit(idx - self.range.start);
         e.each.iter().any(|re| {
@@ -487,7 +497,7 @@ impl ProviderMatcher {
                     route & local(*idx) != 0
                         && rule
                             .find_at(record, m.end())
-                            .is_some_and(|r| r.start() == m.end())
+                            .is_some_and(|r| same_value(&record[m.end()..r.start()]))
                 })
             })
         })
