@@ -483,7 +483,7 @@ pub fn classify(args: &ClassifyArgs) -> ExitCode {
                 let obj = match c {
                     Some(c) => {
                         let r = &rules.rules()[c.rule];
-                        serde_json::json!({
+                        let mut obj = serde_json::json!({
                             "line": this_line,
                             "rule": r.id,
                             "provider": r.provider,
@@ -491,7 +491,13 @@ pub fn classify(args: &ClassifyArgs) -> ExitCode {
                             "severity": r.severity.as_str(),
                             "reason": c.reason.map(normalize_reason),
                             "excerpt": redact_record(record),
-                        })
+                        });
+                        // With --all, say what made the record the provider's: the evidence
+                        // (or the source's declared provider).
+                        if args.all {
+                            obj["why"] = rules.explain(record, &ctx).into();
+                        }
+                        obj
                     }
                     None => serde_json::json!({
                         "line": this_line,

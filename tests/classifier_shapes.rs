@@ -218,18 +218,165 @@ fn lookalikes_do_not_count() {
 }
 
 #[test]
-fn a_zoom_only_source_needs_no_marker() {
+fn a_zoom_only_source_needs_no_evidence() {
     let rules = RuleSet::embedded();
-    let record = r#"{"reason":"Invalid Token!","error":"invalid_grant"}"#;
+    // No evidence: a bare OAuth error could be any provider's.
+    let record = r#"Error while refreshing tokens: 400 (Bad Request) {"error":"invalid_grant"}"#;
     assert_eq!(rule_of(&rules, record, None), None);
     assert_eq!(
         rule_of(&rules, record, Some("zoom")).as_deref(),
-        Some("token_revoked")
+        Some("unclassified")
     );
     // A source declared for another provider never matches Zoom rules.
+    let zoom = r#"{"reason":"Invalid Token!","error":"invalid_grant"}"#;
     assert_eq!(
-        rule_of(&rules, &format!("zoom {record}"), Some("google")),
+        rule_of(&rules, &format!("zoom {zoom}"), Some("google")),
         None
+    );
+}
+
+/// Zoom's own answers, as apps log them without ever saying "zoom": each must count with no
+/// provider declared, on its table row.
+#[test]
+fn zoom_fingerprints_count_with_no_provider_declared() {
+    for (record, want) in [
+        // Token endpoint body, in every serialisation.
+        (r#"{"reason":"Invalid Token!","error":"invalid_grant"}"#, "token_revoked"),
+        (
+            r#"{"level":"error","msg":"refresh failed","body":"{\"reason\":\"Invalid authorization code abc\",\"error\":\"invalid_grant\"}"}"#,
+            "invalid_authorization_code",
+        ),
+        (
+            "token endpoint said {'reason': 'Invalid Token!', 'error': 'invalid_grant’}",
+            "token_revoked",
+        ),
+        (
+            r#"=> {"reason"=>"Invalid client_id or client_secret", "error"=>"invalid_client"}"#,
+            "invalid_client",
+        ),
+        (
+            "Request failed with status code 400 { reason: 'unsupported grant type', error: 'unsupported_grant_type' }",
+            "unsupported_grant_type",
+        ),
+        (
+            r#"level=error status=400 error=invalid_request reason="Invalid request : Redirect URI mismatch.""#,
+            "redirect_uri_mismatch",
+        ),
+        (
+            "I get this error: {“reason”:“Invalid authorization code”,“error”:“invalid_grant”}.",
+            "invalid_authorization_code",
+        ),
+        (
+            "{\n    \"reason\": \"Invalid account_id\",\n    \"error\": \"invalid_request\"\n}",
+            "unclassified",
+        ),
+        (
+            r#"(401, {"reason": "Invalid client_id or client_secret"})"#,
+            "invalid_client",
+        ),
+        // Authorize page body and consent page code.
+        (
+            r#"{"status":false,"errorCode":4702,"errorMessage":"Invalid client_id: abc","result":null}"#,
+            "invalid_client",
+        ),
+        ("Invalid redirect: http://localhost:57000/oauth/callback (4,700)", "unexpected_exception"),
+        ("No hemos podido completar su solicitud. (4.709)", "redirect_uri_mismatch"),
+        // REST body with an OAuth table message, and Zoom-only messages.
+        (
+            r#"{"code":4711,"message":"Invalid access token, does not contain scopes:[user:read:admin]."}"#,
+            "refresh_token_invalid",
+        ),
+        (
+            "Connection failed: Invalid access token, does not contain scopes: [user:read:admin]",
+            "refresh_token_invalid",
+        ),
+        // Hosts.
+        (
+            "400 Client Error: Bad Request for url: https://zoom.us/oauth/token?grant_type=account_credentials",
+            "unclassified",
+        ),
+    ] {
+        assert_rule(record, want);
+    }
+}
+
+/// Lookalikes of Zoom's shapes: each is kept out, declared source or not.
+#[test]
+fn exclusions_keep_lookalikes_out() {
+    let rules = RuleSet::embedded();
+    for record in [
+        // RFC 6749 body beside a Zoom-looking reason.
+        r#"{"error":"invalid_grant","reason":"Invalid Token!","error_description":"expired"}"#,
+        // Zoom webhook payload carrying a reason.
+        r#"{"event":"meeting.participant_left","event_ts":1626230691572,"payload":{"object":{"reason":"Invalid Token!","error":"invalid_grant"}}}"#,
+        // Zoom REST errors outside the OAuth table.
+        r#"{"code":124,"message":"Invalid access token."}"#,
+        r#"=> {"code"=>300, "message"=>"Invalid client_id or client_secret"}"#,
+        r#"{"code":429,"message":"Too many requests. Invalid token!"}"#,
+        // Successful token response.
+        r#"{"access_token":"eyJhbGciOi","token_type":"bearer","refresh_token":"x","expires_in":3599,"scope":"meeting:read","reason":"Invalid Token!"}"#,
+    ] {
+        for provider in [None, Some("zoom")] {
+            assert_eq!(rule_of(&rules, record, provider), None, "record: {record}");
+        }
+    }
+    for record in [
+        // HTML showing (4,709) as a count, and ordinary numbers.
+        r#"<span class="count">(4,709)</span> invalid_grant"#,
+        "Search returned (4,709) results; invalid_request",
+        "job 4711 failed: invalid_grant after 4700 ms",
+        // Ordinary lines mentioning tokens, other providers' errors.
+        "Refresh token, report error: {\"error\": \"invalid_grant\"}",
+        "INFO refreshed access token for account 42",
+        "Error: The authorization code is invalid or has expired.",
+        r#"{"reason":"No Permission","error_code":"The error code number"}"#,
+    ] {
+        assert_eq!(rule_of(&rules, record, None), None, "record: {record}");
+    }
+}
+
+/// A NUL inside a line (a padding writer, a broken encoder) is matched as a space: it does not
+/// split a phrase and send the failure to the catch-all. The reason is cut from the record.
+#[test]
+fn nul_inside_a_line_is_matched_as_a_space() {
+    let rules = RuleSet::embedded();
+    let record =
+        b"zoom {\"reason\":\"Invalid\0authorization code abc\",\"error\":\"invalid_grant\"}";
+    let c = rules
+        .classify(record, &MatchContext::default())
+        .expect("classified");
+    assert_eq!(rules.rules()[c.rule].id, "invalid_authorization_code");
+    assert_eq!(c.reason, Some(&b"Invalid\0authorization code abc"[..]));
+    // With no marker either: the NUL-split phrase is still the table message.
+    let record = b"{\"reason\":\"Invalid\0Token!\",\"error\":\"invalid_grant\"}";
+    let c = rules.classify(record, &MatchContext::default()).unwrap();
+    assert_eq!(rules.rules()[c.rule].id, "token_revoked");
+    let record = b"Invalid client_id: abc (4,\x00702)";
+    assert_eq!(rules.classify(record, &MatchContext::default()), None);
+}
+
+#[test]
+fn classify_all_names_the_evidence_or_the_exclusion() {
+    let rules = RuleSet::embedded();
+    let ctx = MatchContext::default();
+    let why = rules.explain(
+        br#"{"reason":"Invalid Token!","error":"invalid_grant"}"#,
+        &ctx,
+    );
+    assert!(why.contains("evidence `token_endpoint_body`"), "{why}");
+    let why = rules.explain(b"Invalid redirect: http://x/cb (4,700)", &ctx);
+    assert!(why.contains("evidence `consent_page_code`"), "{why}");
+    let why = rules.explain(br#"{"code":124,"message":"Invalid access token."}"#, &ctx);
+    assert!(
+        why.contains("excluded by `rest_error_outside_table`"),
+        "{why}"
+    );
+    let why = rules.explain(br#"{"error":"invalid_grant"}"#, &ctx);
+    assert!(why.contains("no `zoom` evidence"), "{why}");
+    let why = rules.explain(br#"<b>(4,709)</b> invalid_grant"#, &ctx);
+    assert!(
+        why.contains("`consent_page_code` has the shape but is a known lookalike"),
+        "{why}"
     );
 }
 
@@ -356,6 +503,61 @@ match = ["acme: something else"]
         ),
         "{text}"
     );
+}
+
+#[test]
+fn evidence_and_exclusions_are_validated_with_file_line_column() {
+    let bad = GOOD.replace(
+        "markers = [\"acme\"]\n",
+        "[[evidence]]\nname = \"Bad Name\"\nabout = \"x\"\npatterns = ['.*acme']\n\
+         [[evidence]]\nname = \"body\"\nabout = \"x\"\npatterns = ['acme_error']\n\
+         examples = { match = ['nothing here'], no_match = ['acme_error here'] }\n\
+         [[exclusions]]\nname = \"other\"\nabout = \"x\"\nliterals = ['ab']\npatterns = ['(x']\n",
+    );
+    let text = RuleSet::from_toml(&bad, "acme.toml")
+        .unwrap_err()
+        .to_string();
+    for want in [
+        "acme.toml:4:8: evidence[0].name: name `Bad Name` must be snake_case",
+        "acme.toml:6:13: evidence[0].patterns[0]: pattern `.*acme` does not start with a literal",
+        "acme.toml:15:13: exclusions[0].literals[0]: `ab` is shorter than 3 characters",
+        "acme.toml:16:13: exclusions[0].patterns[0]: invalid regex",
+    ] {
+        assert!(text.contains(want), "missing `{want}` in:\n{text}");
+    }
+    // Another provider's file declares its own evidence and exclusions: no code changes.
+    let acme = GOOD
+        .replace(
+            "markers = [\"acme\"]\n",
+            "[[evidence]]\nname = \"acme_body\"\nabout = \"Acme's error body\"\n\
+         patterns = ['acme_error=']\n\
+         [[exclusions]]\nname = \"acme_test\"\nabout = \"test traffic\"\nliterals = ['sandbox']\n",
+        )
+        .replace(
+            "match = [\"acme: bad code\"]",
+            "match = [\"acme_error=1 bad code\"]",
+        );
+    let rules = RuleSet::from_toml(&acme, "acme.toml").unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(
+        rule_of(&rules, "acme_error=7 Bad Code", None).as_deref(),
+        Some("bad_code")
+    );
+    assert_eq!(rule_of(&rules, "acme: bad code", None), None, "no evidence");
+    assert_eq!(rule_of(&rules, "sandbox acme_error=7 bad code", None), None);
+    // Evidence examples are checked where they are written.
+    let bad = acme.replace(
+        "patterns = ['acme_error=']\n",
+        "patterns = ['acme_error=']\nexamples = { match = ['nothing here'], no_match = ['acme_error=2'] }\n",
+    );
+    let text = RuleSet::from_toml(&bad, "acme.toml")
+        .unwrap_err()
+        .to_string();
+    for want in [
+        "acme.toml:7:23: evidence[acme_body].examples.match[0]: example does not show evidence `acme_body`",
+        "acme.toml:7:52: evidence[acme_body].examples.no_match[0]: lookalike shows evidence `acme_body`",
+    ] {
+        assert!(text.contains(want), "missing `{want}` in:\n{text}");
+    }
 }
 
 #[test]

@@ -120,14 +120,19 @@ fn scan_catch_all_has_empty_codes() {
 
 #[test]
 fn scan_provider_flag_counts_unmarked_lines() {
+    // Zoom's own body counts with no provider declared (its shape is the evidence)…
     let input = b"{\"reason\":\"Invalid Token!\",\"error\":\"invalid_grant\"}\n";
+    let v = json(&run(&["scan", "--format", "json", "-"], Some(input)));
+    assert_eq!(v["rules"][0]["rule"], "token_revoked");
+    // …a bare OAuth error that names no one counts only from a Zoom-only source.
+    let input = b"Error while refreshing tokens: 400 (Bad Request) {\"error\":\"invalid_grant\"}\n";
     let v = json(&run(&["scan", "--format", "json", "-"], Some(input)));
     assert_eq!(v["rules"], serde_json::json!([]));
     let v = json(&run(
         &["scan", "--provider", "zoom", "--format", "json", "-"],
         Some(input),
     ));
-    assert_eq!(v["rules"][0]["rule"], "token_revoked");
+    assert_eq!(v["rules"][0]["rule"], "unclassified");
 }
 
 #[test]
@@ -202,8 +207,19 @@ fn classify_prints_one_redacted_object_per_record() {
     let google = all.iter().find(|o| o["line"] == 10).unwrap();
     assert_eq!(google["rule"], serde_json::Value::Null);
     assert!(
-        google["why"].as_str().unwrap().contains("no `zoom` marker"),
+        google["why"]
+            .as_str()
+            .unwrap()
+            .contains("excluded by `rfc6749_error_description`"),
         "{google}"
+    );
+    let matched = all.iter().find(|o| o["line"] == 8).unwrap();
+    assert!(
+        matched["why"]
+            .as_str()
+            .unwrap()
+            .contains("`zoom` evidence `zoom_name`"),
+        "{matched}"
     );
     let out = run(
         &["classify", "--all"],
@@ -256,6 +272,11 @@ fn check_reports_every_problem_in_config_and_rules() {
             "\nprovider = \"zoom\"\nproviders = []\n",
             1,
         );
+    // The line after `provider = "zoom"`: newlines up to and including the one before it, + 2.
+    let providers_line = shipped[..=shipped.find("\nprovider = \"zoom\"\n").unwrap()]
+        .matches('\n')
+        .count()
+        + 2;
     let rules = dir.path().join("zoom.toml");
     std::fs::write(&rules, broken).unwrap();
     let config = dir.path().join("oauthwatch.toml");
@@ -271,7 +292,7 @@ fn check_reports_every_problem_in_config_and_rules() {
     let rf = rules.display().to_string();
     for want in [
         format!("{cfg}:2:10: listen:"),
-        format!("{rf}:26:1: providers: unknown key"),
+        format!("{rf}:{providers_line}:1: providers: unknown key"),
         ": rules[0].alert.window: invalid duration `10 minutes`".to_string(),
         ": rules[2].patterns[0]: invalid regex".to_string(),
         ": rules[18].id: duplicate rule id `token_revoked` (first defined on line".to_string(),

@@ -2,8 +2,14 @@
 //!
 //! Every rule pattern must start with a literal of at least [`MIN_LITERAL_LEN`] bytes (after
 //! alternation and optional parts are expanded). Those literals, lower-cased and minimised,
-//! are compiled into one case-insensitive Aho-Corasick automaton, so a record that contains
-//! none of them is dismissed after a single pass over its bytes — the fate of ~99% of lines.
+//! are compiled into one Aho-Corasick automaton, so a record that contains none of them is
+//! dismissed after a single pass over its bytes — the fate of ~99% of lines.
+//!
+//! Matching is case-insensitive, but the automaton is not: a record is first [`fold`]ed (ASCII
+//! lower-cased, NUL replaced by a space) and the lower-cased literals are searched in that copy.
+//! A case-sensitive automaton keeps its SIMD (Teddy) prefilter with dozens of literals, where a
+//! case-insensitive one falls back to a byte-at-a-time scan (measured: ~90 MB/s with 32
+//! literals, against well over 1 GB/s folded).
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
@@ -13,7 +19,20 @@ pub const MIN_LITERAL_LEN: usize = 3;
 
 /// Literals are cut to this length: a shorter prefix selects nearly as well and keeps the
 /// automaton small.
-const MAX_LITERAL_LEN: usize = 16;
+pub const MAX_LITERAL_LEN: usize = 16;
+
+/// Copy `src` into `dst` (cleared first) as the matchers see it: ASCII letters lower-cased and
+/// each NUL replaced by a space, so that a NUL written inside a phrase does not split it. The
+/// copy has the same length as `src`, so an offset in one is the same offset in the other.
+pub fn fold(src: &[u8], dst: &mut Vec<u8>) {
+    dst.clear();
+    // Branch-free so that it compiles to SIMD: setting bit 5 lower-cases `A`..=`Z` and turns
+    // NUL (0x00) into a space (0x20); no other byte is touched.
+    dst.extend(
+        src.iter()
+            .map(|&b| b | ((((b.wrapping_sub(b'A') < 26) | (b == 0)) as u8) << 5)),
+    );
+}
 
 /// The lower-cased literals one of which every match of `pattern` starts with, or a message
 /// saying why none could be found.
@@ -64,12 +83,12 @@ pub fn minimise(mut lits: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     kept
 }
 
-/// A case-insensitive automaton over `lits`; pattern ids follow the order given.
+/// An automaton over `lits`, lower-cased, to search [`fold`]ed text; pattern ids follow the
+/// order given.
 pub fn automaton(lits: &[Vec<u8>]) -> AhoCorasick {
     AhoCorasickBuilder::new()
-        .ascii_case_insensitive(true)
         .match_kind(MatchKind::LeftmostFirst)
-        .build(lits)
+        .build(lits.iter().map(|l| l.to_ascii_lowercase()))
         .expect("a few hundred short literals always build")
 }
 
@@ -95,6 +114,15 @@ mod tests {
         assert!(required_literals(r"(unclosed")
             .unwrap_err()
             .contains("invalid regex"));
+    }
+
+    #[test]
+    fn fold_lowercases_and_turns_nul_into_space() {
+        let mut out = Vec::new();
+        fold(b"Invalid\0Token! \xe2\x80\x9cZOOM\xe2\x80\x9d", &mut out);
+        assert_eq!(out, b"invalid token! \xe2\x80\x9czoom\xe2\x80\x9d");
+        let ac = automaton(&[b"Invalid Token".to_vec()]);
+        assert!(ac.is_match(&out));
     }
 
     #[test]

@@ -69,6 +69,59 @@ impl RuleSpec {
     }
 }
 
+/// A regex that needs no leading literal (it runs only on records that passed the prefilter),
+/// with its source text.
+#[derive(Debug, Clone)]
+pub struct CheckSpec {
+    /// The regex as written.
+    pub text: String,
+    /// The regex compiled (bytes, case-insensitive).
+    pub regex: Regex,
+}
+
+/// One `[[evidence]]` entry, validated: a shape that shows a record is this provider's, so
+/// that it counts with no provider declared for its source.
+#[derive(Debug, Clone)]
+pub struct EvidenceSpec {
+    /// Snake_case name, shown by `classify --all`.
+    pub name: At<String>,
+    /// One line saying what the evidence is.
+    pub about: String,
+    /// Literals whose presence alone is the evidence (case-insensitive), e.g. a host name.
+    pub literals: Vec<String>,
+    /// Patterns one of which must match; each begins with a literal that feeds the prefilter.
+    pub patterns: Vec<PatternSpec>,
+    /// True when the evidence holds only beside a table message: one of the patterns of a
+    /// rule that is not the catch-all also matches the record.
+    pub needs_message: bool,
+    /// With `needs_message`: the message must begin where a pattern's match ends (the pattern
+    /// ends at the opening of a value, such as `"reason": "`), not anywhere in the record.
+    pub message_follows: bool,
+    /// Patterns that void the evidence: lookalikes of the same shape.
+    pub unless: Vec<CheckSpec>,
+    /// Records that must show this evidence.
+    pub must_match: Vec<At<String>>,
+    /// Records that must not show it.
+    pub must_not_match: Vec<At<String>>,
+}
+
+/// One `[[exclusions]]` entry, validated: a shape that shows a record is not one of this
+/// provider's token-endpoint failures, whatever else it contains. Applies to every source,
+/// declared or not.
+#[derive(Debug, Clone)]
+pub struct ExclusionSpec {
+    /// Snake_case name, shown by `classify --all`.
+    pub name: At<String>,
+    /// One line saying what the exclusion keeps out.
+    pub about: String,
+    /// Literals any one of which excludes the record (case-insensitive).
+    pub literals: Vec<String>,
+    /// Patterns any one of which excludes the record.
+    pub patterns: Vec<CheckSpec>,
+    /// Patterns that lift the exclusion: the record is one of the provider's failures after all.
+    pub unless: Vec<CheckSpec>,
+}
+
 /// A whole rule file, validated.
 #[derive(Debug, Clone)]
 pub struct FileSpec {
@@ -78,10 +131,12 @@ pub struct FileSpec {
     pub text: String,
     /// Provider name (`zoom`), the `provider` label.
     pub provider: String,
-    /// Literals that name the provider (case-insensitive).
-    pub markers: Vec<String>,
-    /// Literals that name another provider (case-insensitive).
-    pub exclude: Vec<String>,
+    /// What shows a record is this provider's: the `[[evidence]]` entries, and the legacy
+    /// `markers` list as an evidence named `markers`.
+    pub evidence: Vec<EvidenceSpec>,
+    /// What keeps a record out: the `[[exclusions]]` entries, and the legacy `exclude` list as
+    /// an exclusion named `exclude`.
+    pub exclusions: Vec<ExclusionSpec>,
     /// Explicit-code patterns; the digits in a match form the code.
     pub code_patterns: Vec<PatternSpec>,
     /// Patterns whose match ends where a reason text starts.
@@ -148,8 +203,8 @@ pub fn parse(text: &str, origin: &str) -> Result<FileSpec, Diagnostics> {
         origin: origin.to_string(),
         text: text.to_string(),
         provider: String::new(),
-        markers: Vec::new(),
-        exclude: Vec::new(),
+        evidence: Vec::new(),
+        exclusions: Vec::new(),
         code_patterns: Vec::new(),
         reason_patterns: Vec::new(),
         rules: Vec::new(),
@@ -166,37 +221,56 @@ pub fn parse(text: &str, origin: &str) -> Result<FileSpec, Diagnostics> {
         ),
         None => missing(&mut src, &root, "provider"),
     }
-    for (key, out) in [
-        ("markers", &mut spec.markers),
-        ("exclude", &mut spec.exclude),
-    ] {
-        let key: &'static str = key;
-        for (i, (s, at)) in root
-            .strings(&mut src, key)
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-        {
-            if s.len() < prefilter::MIN_LITERAL_LEN {
-                src.error(
-                    at,
-                    Some(&format!("{key}[{i}]")),
-                    format!(
-                        "`{s}` is shorter than {} characters",
-                        prefilter::MIN_LITERAL_LEN
-                    ),
-                );
-            } else {
-                out.push(s);
-            }
-        }
+    let markers = literals(&mut src, &mut root, "markers");
+    if !markers.is_empty() {
+        spec.evidence.push(EvidenceSpec {
+            name: At {
+                value: "markers".to_string(),
+                offset: root.offset(),
+            },
+            about: "the record names the provider".to_string(),
+            literals: markers,
+            patterns: Vec::new(),
+            needs_message: false,
+            message_follows: false,
+            unless: Vec::new(),
+            must_match: Vec::new(),
+            must_not_match: Vec::new(),
+        });
     }
-    if spec.markers.is_empty() {
+    let exclude = literals(&mut src, &mut root, "exclude");
+    if !exclude.is_empty() {
+        spec.exclusions.push(ExclusionSpec {
+            name: At {
+                value: "exclude".to_string(),
+                offset: root.offset(),
+            },
+            about: "another identity provider's OAuth error".to_string(),
+            literals: exclude,
+            patterns: Vec::new(),
+            unless: Vec::new(),
+        });
+    }
+    for mut t in root.tables(&mut src, "evidence") {
+        if let Some(e) = evidence(&mut src, &mut t) {
+            check_unique_name(&mut src, &t, text, &spec.evidence, &e.name, |x| &x.name);
+            spec.evidence.push(e);
+        }
+        t.finish(&mut src);
+    }
+    for mut t in root.tables(&mut src, "exclusions") {
+        if let Some(e) = exclusion(&mut src, &mut t) {
+            check_unique_name(&mut src, &t, text, &spec.exclusions, &e.name, |x| &x.name);
+            spec.exclusions.push(e);
+        }
+        t.finish(&mut src);
+    }
+    if spec.evidence.is_empty() {
         src.error(
             root.offset(),
-            Some("markers"),
-            "at least one marker literal is required (e.g. `markers = [\"zoom\"]`): it is how \
-             a record is recognised as this provider's",
+            Some("evidence"),
+            "no evidence: give at least one [[evidence]] (or `markers = [\"zoom\"]`): it is how \
+             a record from a source with no declared provider is recognised as this provider's",
         );
     }
     for (i, (p, at)) in root
@@ -259,6 +333,181 @@ pub fn parse(text: &str, origin: &str) -> Result<FileSpec, Diagnostics> {
     }
     root.finish(&mut src);
     src.diags.into_result(spec)
+}
+
+/// A list of prefilter literals (`markers`, `literals`, `exclude`): each 3+ characters.
+fn literals(src: &mut Source<'_>, t: &mut Table<'_, '_>, key: &'static str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, (s, at)) in t
+        .strings(src, key)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        if s.len() < prefilter::MIN_LITERAL_LEN {
+            src.error(
+                at,
+                Some(&format!("{}[{i}]", t.field(key))),
+                format!(
+                    "`{s}` is shorter than {} characters",
+                    prefilter::MIN_LITERAL_LEN
+                ),
+            );
+        } else {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Regexes that run only after the prefilter, so they need no leading literal.
+fn checks(src: &mut Source<'_>, t: &mut Table<'_, '_>, key: &'static str) -> Vec<CheckSpec> {
+    let mut out = Vec::new();
+    for (i, (p, at)) in t
+        .strings(src, key)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        match compile_pattern(&p) {
+            Ok(regex) => out.push(CheckSpec { text: p, regex }),
+            Err(e) => src.error(at, Some(&format!("{}[{i}]", t.field(key))), e),
+        }
+    }
+    out
+}
+
+/// A required snake_case `name`.
+fn name(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> Option<At<String>> {
+    match t.string(src, "name") {
+        Some((n, at)) if is_snake_case(&n) => Some(At {
+            value: n,
+            offset: at,
+        }),
+        Some((n, at)) => {
+            src.error(
+                at,
+                Some(&t.field("name")),
+                format!("name `{n}` must be snake_case (a-z, 0-9, _), like `token_endpoint_body`"),
+            );
+            None
+        }
+        None => {
+            missing(src, t, "name");
+            None
+        }
+    }
+}
+
+fn check_unique_name<T>(
+    src: &mut Source<'_>,
+    t: &Table<'_, '_>,
+    text: &str,
+    seen: &[T],
+    name: &At<String>,
+    get: impl Fn(&T) -> &At<String>,
+) {
+    if let Some(prev) = seen.iter().map(&get).find(|n| n.value == name.value) {
+        let (line, _) = crate::diag::line_col(text, prev.offset);
+        src.error(
+            name.offset,
+            Some(&t.field("name")),
+            format!(
+                "duplicate name `{}` (first defined on line {line})",
+                name.value
+            ),
+        );
+    }
+}
+
+/// `examples = { match = [...], no_match = [...] }`, optional.
+fn examples(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> (Vec<At<String>>, Vec<At<String>>) {
+    let (mut yes, mut no) = (Vec::new(), Vec::new());
+    if let Some(mut ex) = t.table(src, "examples") {
+        for (s, at) in ex.strings(src, "match").unwrap_or_default() {
+            yes.push(At {
+                value: s,
+                offset: at,
+            });
+        }
+        for (s, at) in ex.strings(src, "no_match").unwrap_or_default() {
+            no.push(At {
+                value: s,
+                offset: at,
+            });
+        }
+        ex.finish(src);
+    }
+    (yes, no)
+}
+
+fn evidence(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> Option<EvidenceSpec> {
+    let name = name(src, t);
+    let about = required_text(src, t, "about");
+    let literals = literals(src, t, "literals");
+    let mut patterns = Vec::new();
+    for (i, (p, at)) in t
+        .strings(src, "patterns")
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        let field = format!("{}[{i}]", t.field("patterns"));
+        if let Some(ps) = pattern(src, &field, p, at) {
+            patterns.push(ps);
+        }
+    }
+    if t.raw("literals").is_none() && t.raw("patterns").is_none() {
+        src.error(
+            t.offset(),
+            Some(&t.field("patterns")),
+            "give `literals` or `patterns`: what in a record is the evidence",
+        );
+    }
+    let needs_message = t.boolean(src, "needs_message").unwrap_or(false);
+    let message_follows = t.boolean(src, "message_follows").unwrap_or(false);
+    if message_follows && !needs_message {
+        src.error(
+            t.offset(),
+            Some(&t.field("message_follows")),
+            "`message_follows = true` needs `needs_message = true`",
+        );
+    }
+    let unless = checks(src, t, "unless");
+    let (must_match, must_not_match) = examples(src, t);
+    Some(EvidenceSpec {
+        name: name?,
+        about,
+        literals,
+        patterns,
+        needs_message,
+        message_follows,
+        unless,
+        must_match,
+        must_not_match,
+    })
+}
+
+fn exclusion(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> Option<ExclusionSpec> {
+    let name = name(src, t);
+    let about = required_text(src, t, "about");
+    let literals = literals(src, t, "literals");
+    let patterns = checks(src, t, "patterns");
+    if t.raw("literals").is_none() && t.raw("patterns").is_none() {
+        src.error(
+            t.offset(),
+            Some(&t.field("patterns")),
+            "give `literals` or `patterns`: what in a record excludes it",
+        );
+    }
+    let unless = checks(src, t, "unless");
+    Some(ExclusionSpec {
+        name: name?,
+        about,
+        literals,
+        patterns,
+        unless,
+    })
 }
 
 fn missing(src: &mut Source<'_>, t: &Table<'_, '_>, key: &str) {

@@ -11,7 +11,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::Regex;
 
 use super::prefilter;
-use super::rulefile::{self, diag_at, FileSpec};
+use super::rulefile::{self, diag_at, CheckSpec, FileSpec};
 use super::{Classification, MatchContext, Rule, RuleIdx};
 use crate::diag::{Diagnostic, Diagnostics};
 
@@ -40,11 +40,17 @@ struct ProviderMatcher {
     provider: String,
     /// Global indices of this file's rules.
     range: Range<RuleIdx>,
-    /// Marker literals: the gate for records whose source is not declared to talk only to
-    /// this provider. Markers only: numeric code literals (`4734`) or `code` keys are too
-    /// common in logs for a one-pass prefilter (measured 1.1 GB/s for `zoom` alone, 0.3 GB/s
-    /// with the codes added).
+    /// The gate for records whose source is not declared to talk only to this provider: the
+    /// evidence literals (a name such as `zoom`, and the words each evidence pattern starts
+    /// with: `reason`, `errorCode`, `(4,7`, `"code"`…), so a record with no evidence is
+    /// dismissed in one pass. Bare numeric literals (`4734`) or words such as `error` would
+    /// be too common in logs for a one-pass prefilter.
     provider_gate: AhoCorasick,
+    /// What shows a record is this provider's, in file order.
+    evidence: Vec<Evidence>,
+    /// What keeps a record out, in file order. `exclude` is the fast literal check over the
+    /// exclusions that have no `unless`; the others are checked one by one.
+    exclusions: Vec<Exclusion>,
     /// Rule and code-pattern literals: the gate for a source declared to talk only to this
     /// provider, searched over whole batches by [`RuleSet::next_candidate`].
     rule_gate: AhoCorasick,
@@ -63,6 +69,107 @@ struct ProviderMatcher {
     matchers: Vec<(RuleIdx, Regex)>,
     catch_all: Option<(RuleIdx, Regex)>,
     reason_patterns: Vec<Regex>,
+}
+
+/// One compiled `[[evidence]]` entry.
+#[derive(Debug)]
+struct Evidence {
+    name: String,
+    about: String,
+    literals: Option<AhoCorasick>,
+    pattern: Option<Regex>,
+    needs_message: bool,
+    message_follows: bool,
+    /// With `message_follows`: the patterns one by one, to find where each match ends.
+    each: Vec<Regex>,
+    unless: Option<Regex>,
+}
+
+impl Evidence {
+    /// The evidence's shape is in the record (before `unless` and the message check).
+    fn shown(&self, record: &[u8]) -> bool {
+        self.literals.as_ref().is_some_and(|ac| ac.is_match(record))
+            || self.pattern.as_ref().is_some_and(|re| re.is_match(record))
+    }
+
+    /// The record is a lookalike of this evidence's shape.
+    fn voided(&self, record: &[u8]) -> bool {
+        self.unless.as_ref().is_some_and(|re| re.is_match(record))
+    }
+}
+
+/// One compiled `[[exclusions]]` entry.
+#[derive(Debug)]
+struct Exclusion {
+    name: String,
+    about: String,
+    literals: Option<AhoCorasick>,
+    pattern: Option<Regex>,
+    unless: Option<Regex>,
+}
+
+impl Exclusion {
+    /// What in the record triggers this exclusion, if anything.
+    fn hit<'r>(&self, record: &'r [u8]) -> Option<&'r [u8]> {
+        let found = match self.literals.as_ref().and_then(|ac| ac.find(record)) {
+            Some(m) => Some(&record[m.start()..m.end()]),
+            None => self
+                .pattern
+                .as_ref()
+                .and_then(|re| re.find(record))
+                .map(|m| m.as_bytes()),
+        }?;
+        if self.unless.as_ref().is_some_and(|re| re.is_match(record)) {
+            return None;
+        }
+        Some(found)
+    }
+}
+
+/// Text between the start of a value and a message found after it, when both are in the same
+/// value: short, with no quote, backslash or line break between them.
+fn same_value(gap: &[u8]) -> bool {
+    gap.len() <= MAX_REASON_BYTES
+        && !gap
+            .iter()
+            .any(|&b| matches!(b, b'"' | b'\'' | b'\\' | b'\n' | b'\r' | 0xE2))
+}
+
+/// The alternation of several checked patterns, or `None` for none.
+fn joined(parts: &[String]) -> Option<Regex> {
+    if parts.is_empty() {
+        return None;
+    }
+    let text = parts
+        .iter()
+        .map(|p| format!("(?:{p})"))
+        .collect::<Vec<_>>()
+        .join("|");
+    Some(rulefile::compile_pattern(&text).expect("each pattern compiled alone"))
+}
+
+fn texts(checks: &[CheckSpec]) -> Vec<String> {
+    checks.iter().map(|c| c.text.clone()).collect()
+}
+
+fn literal_automaton(lits: &[String]) -> Option<AhoCorasick> {
+    (!lits.is_empty()).then(|| {
+        let lits: Vec<Vec<u8>> = lits.iter().map(|s| s.as_bytes().to_vec()).collect();
+        prefilter::automaton(&lits)
+    })
+}
+
+// Every record is matched on its folded copy (see `prefilter::fold`); the copy lives in this
+// per-thread buffer, reused, so the hot path does not allocate once it is warm.
+thread_local! {
+    static FOLDED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `record`'s folded copy, for the paths that are not hot (explanations, example checks).
+fn folded(record: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(record.len());
+    prefilter::fold(record, &mut out);
+    out
 }
 
 /// Routing bit of the code patterns.
@@ -93,12 +200,15 @@ impl FoundCode {
 
 impl ProviderMatcher {
     fn compile(file: &FileSpec, base: RuleIdx) -> ProviderMatcher {
-        let markers: Vec<Vec<u8>> = file
-            .markers
-            .iter()
-            .map(|m| m.as_bytes().to_ascii_lowercase())
-            .collect();
-        let markers = prefilter::minimise(markers);
+        let mut gate_lits: Vec<Vec<u8>> = Vec::new();
+        for e in &file.evidence {
+            gate_lits.extend(e.literals.iter().map(|l| {
+                let l = l.as_bytes();
+                l[..l.len().min(prefilter::MAX_LITERAL_LEN)].to_ascii_lowercase()
+            }));
+            gate_lits.extend(e.patterns.iter().flat_map(|p| p.literals.iter().cloned()));
+        }
+        let gate_lits = prefilter::minimise(gate_lits);
         let code_lits: Vec<Vec<u8>> = prefilter::minimise(
             file.code_patterns
                 .iter()
@@ -112,10 +222,48 @@ impl ProviderMatcher {
                 .chain(code_lits.iter().cloned())
                 .collect(),
         );
-        let exclude = (!file.exclude.is_empty()).then(|| {
-            let lits: Vec<Vec<u8>> = file.exclude.iter().map(|s| s.as_bytes().to_vec()).collect();
-            prefilter::automaton(&lits)
-        });
+        let exclude = literal_automaton(
+            &file
+                .exclusions
+                .iter()
+                .filter(|x| x.unless.is_empty())
+                .flat_map(|x| x.literals.iter().cloned())
+                .collect::<Vec<_>>(),
+        );
+        let exclusions = file
+            .exclusions
+            .iter()
+            .map(|x| Exclusion {
+                name: x.name.value.clone(),
+                about: x.about.clone(),
+                literals: literal_automaton(&x.literals),
+                pattern: joined(&texts(&x.patterns)),
+                unless: joined(&texts(&x.unless)),
+            })
+            .collect();
+        let evidence = file
+            .evidence
+            .iter()
+            .map(|e| Evidence {
+                name: e.name.value.clone(),
+                about: e.about.clone(),
+                literals: literal_automaton(&e.literals),
+                pattern: joined(
+                    &e.patterns
+                        .iter()
+                        .map(|p| p.text.clone())
+                        .collect::<Vec<_>>(),
+                ),
+                needs_message: e.needs_message,
+                message_follows: e.message_follows,
+                each: if e.message_follows {
+                    e.patterns.iter().map(|p| p.regex.clone()).collect()
+                } else {
+                    Vec::new()
+                },
+                unless: joined(&texts(&e.unless)),
+            })
+            .collect();
         let mut route_lits: Vec<Vec<u8>> = Vec::new();
         let mut route_bits: Vec<u64> = Vec::new();
         for (i, r) in file.rules.iter().enumerate() {
@@ -162,10 +310,11 @@ impl ProviderMatcher {
         ProviderMatcher {
             provider: file.provider.clone(),
             range: base..base + file.rules.len(),
-            provider_gate: prefilter::automaton(&markers),
+            provider_gate: prefilter::automaton(&gate_lits),
+            evidence,
+            exclusions,
             rule_gate: prefilter::automaton(&rule_lits),
             routing: AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
                 .build(&route_lits)
                 .expect("a few hundred short literals always build"),
@@ -228,15 +377,41 @@ impl ProviderMatcher {
         None
     }
 
-    fn classify<'r>(&self, record: &'r [u8], ctx: &MatchContext<'_>) -> Option<Classification<'r>> {
-        let declared = match ctx.provider {
-            Some(p) if p == self.provider => true,
-            Some(_) => return None,
-            None => false,
-        };
-        if !declared && !self.provider_gate.is_match(record) {
+    /// `Some(true)` for a source declared to talk only to this provider, `Some(false)` for an
+    /// undeclared one, `None` for a source declared for another provider.
+    fn declared(&self, ctx: &MatchContext<'_>) -> Option<bool> {
+        match ctx.provider {
+            Some(p) if p == self.provider => Some(true),
+            Some(_) => None,
+            None => Some(false),
+        }
+    }
+
+    /// Classify `record`, whose folded copy (see `prefilter::fold`) is `text`: every matcher
+    /// runs on `text`, and the reason is cut from `record` at the same offsets.
+    fn classify<'r>(
+        &self,
+        record: &'r [u8],
+        text: &[u8],
+        ctx: &MatchContext<'_>,
+    ) -> Option<Classification<'r>> {
+        let declared = self.declared(ctx)?;
+        if !declared && !self.provider_gate.is_match(text) {
             return None;
         }
+        let c = self.classify_text(text, declared)?;
+        let reason = c.reason.map(|r| {
+            let start = r.as_ptr() as usize - text.as_ptr() as usize;
+            &record[start..start + r.len()]
+        });
+        Some(Classification {
+            rule: c.rule,
+            reason,
+        })
+    }
+
+    /// `classify` after the gate, on folded text.
+    fn classify_text<'r>(&self, record: &'r [u8], declared: bool) -> Option<Classification<'r>> {
         // Which rules can match, and can a code be there: one overlapping pass.
         let mut route = 0u64;
         for m in self.routing.find_overlapping_iter(record) {
@@ -245,7 +420,10 @@ impl ProviderMatcher {
         if route == 0 {
             return None;
         }
-        if self.exclude.as_ref().is_some_and(|ex| ex.is_match(record)) {
+        if self.excluded(record) {
+            return None;
+        }
+        if !declared && self.evidence_in(record, route).is_none() {
             return None;
         }
         let code = if route & CODE_BIT != 0 {
@@ -263,37 +441,168 @@ impl ProviderMatcher {
         })
     }
 
+    fn excluded(&self, record: &[u8]) -> bool {
+        self.exclude.as_ref().is_some_and(|ex| ex.is_match(record))
+            || self
+                .exclusions
+                .iter()
+                .filter(|x| x.pattern.is_some() || x.unless.is_some())
+                .any(|x| x.hit(record).is_some())
+    }
+
+    /// The first evidence (file order) that holds for the record: its index.
+    fn evidence_in(&self, record: &[u8], route: u64) -> Option<usize> {
+        let mut message: Option<bool> = None;
+        for (i, e) in self.evidence.iter().enumerate() {
+            if !e.shown(record) || e.voided(record) {
+                continue;
+            }
+            if e.message_follows {
+                if !self.message_follows(e, record, route) {
+                    continue;
+                }
+            } else if e.needs_message
+                && !*message.get_or_insert_with(|| self.has_message(record, route))
+            {
+                continue;
+            }
+            return Some(i);
+        }
+        None
+    }
+
+    /// Whether evidence `i` holds for the record (for checking the file's examples).
+    fn evidence_holds(&self, i: usize, record: &[u8]) -> bool {
+        let owned = folded(record);
+        let record = &owned[..];
+        let mut route = 0u64;
+        for m in self.routing.find_overlapping_iter(record) {
+            route |= self.route_bits[m.pattern().as_usize()];
+        }
+        let e = &self.evidence[i];
+        e.shown(record)
+            && !e.voided(record)
+            && if e.message_follows {
+                self.message_follows(e, record, route)
+            } else {
+                !e.needs_message || self.has_message(record, route)
+            }
+    }
+
+    /// A table rule's pattern matches inside the value that starts where one of `e`'s pattern
+    /// matches ends: the value after the key carries one of the provider's messages
+    /// (`reason="Invalid request : Redirect URI mismatch."`).
+    fn message_follows(&self, e: &Evidence, record: &[u8], route: u64) -> bool {
+        let local = |idx: RuleIdx| rule_bit(idx - self.range.start);
+        e.each.iter().any(|re| {
+            re.find_iter(record).any(|m| {
+                self.matchers.iter().any(|(idx, rule)| {
+                    route & local(*idx) != 0
+                        && rule
+                            .find_at(record, m.end())
+                            .is_some_and(|r| same_value(&record[m.end()..r.start()]))
+                })
+            })
+        })
+    }
+
+    fn evidence_holds_message(&self, e: &Evidence, record: &[u8], route: u64) -> bool {
+        if e.message_follows {
+            self.message_follows(e, record, route)
+        } else {
+            self.has_message(record, route)
+        }
+    }
+
+    /// One of the table rules' patterns (not the catch-all's) matches: the record carries one
+    /// of the provider's documented messages or a real variant of one.
+    fn has_message(&self, record: &[u8], route: u64) -> bool {
+        let local = |idx: RuleIdx| rule_bit(idx - self.range.start);
+        self.matchers
+            .iter()
+            .any(|(idx, re)| route & local(*idx) != 0 && re.is_match(record))
+    }
+
     /// Why `classify` returned what it did for this record, in words (not the hot path).
     fn explain(&self, record: &[u8], ctx: &MatchContext<'_>) -> String {
         let p = &self.provider;
-        if let Some(declared) = ctx.provider {
-            if declared != p {
-                return format!("the source talks only to `{declared}`, not `{p}`");
-            }
-        } else if !self.provider_gate.is_match(record) {
+        let Some(declared) = self.declared(ctx) else {
             return format!(
-                "no `{p}` marker: the record does not say it comes from {p} (use --provider {p} \
-                 for a source that talks only to {p})"
+                "the source talks only to `{}`, not `{p}`",
+                ctx.provider.unwrap_or_default()
             );
-        }
-        if let Some(ex) = &self.exclude {
-            if let Some(m) = ex.find(record) {
+        };
+        let owned = folded(record);
+        let record = &owned[..];
+        for x in &self.exclusions {
+            if let Some(hit) = x.hit(record) {
                 return format!(
-                    "contains `{}`, which marks another identity provider's OAuth error",
-                    String::from_utf8_lossy(&record[m.start()..m.end()])
+                    "excluded by `{}` ({}): contains `{}`",
+                    x.name,
+                    x.about,
+                    String::from_utf8_lossy(&hit[..hit.len().min(80)])
                 );
             }
         }
-        match self.classify(record, ctx) {
-            Some(_) => format!("matched by the `{p}` rules"),
-            None if !self.rule_gate.is_match(record) => {
-                format!("contains none of the `{p}` rules' words (the prefilter dismissed it)")
+        let mut route = 0u64;
+        for m in self.routing.find_overlapping_iter(record) {
+            route |= self.route_bits[m.pattern().as_usize()];
+        }
+        let why_counted = if declared {
+            format!("the source is declared to talk only to `{p}`")
+        } else {
+            match self.evidence_in(record, route) {
+                Some(i) => {
+                    let e = &self.evidence[i];
+                    format!("`{p}` evidence `{}` ({})", e.name, e.about)
+                }
+                None => return self.explain_no_evidence(record, route),
             }
+        };
+        match self.classify_text(record, declared) {
+            Some(_) => format!("counted: {why_counted}"),
+            None if route == 0 => format!(
+                "{why_counted}, but the record contains none of the `{p}` rules' words (the \
+                 prefilter dismissed it)"
+            ),
             None => format!(
-                "names `{p}`, but no rule pattern matched it, not even the catch-all's \
+                "{why_counted}, but no rule pattern matched it, not even the catch-all's \
                  token-endpoint patterns"
             ),
         }
+    }
+
+    /// Why no evidence held: the shapes seen but voided or missing their message, or none.
+    fn explain_no_evidence(&self, record: &[u8], route: u64) -> String {
+        let p = &self.provider;
+        let mut seen = Vec::new();
+        for e in &self.evidence {
+            if !e.shown(record) {
+                continue;
+            }
+            if e.voided(record) {
+                seen.push(format!(
+                    "`{}` has the shape but is a known lookalike of it",
+                    e.name
+                ));
+            } else if e.needs_message && !self.evidence_holds_message(e, record, route) {
+                seen.push(format!(
+                    "`{}` has the shape but carries none of `{p}`'s table messages",
+                    e.name
+                ));
+            }
+        }
+        let mut why = format!(
+            "no `{p}` evidence: the record neither names {p} nor has the shape of its responses"
+        );
+        if !seen.is_empty() {
+            why.push_str(&format!(" ({})", seen.join("; ")));
+        }
+        why.push_str(&format!(
+            "; use --provider {p} (or `provider = \"{p}\"` on the source) when a source talks \
+             only to {p}"
+        ));
+        why
     }
 
     /// A record with an explicit code: the first rule with that code whose patterns match,
@@ -438,10 +747,35 @@ impl RuleSet {
         // Examples are checked against their own file's matcher, so that one file's examples
         // do not depend on which other files are loaded beside it.
         for (file, matcher) in files.iter().zip(&set.providers) {
+            for (i, e) in file.evidence.iter().enumerate() {
+                for (ei, ex) in e.must_match.iter().enumerate() {
+                    if !matcher.evidence_holds(i, ex.value.as_bytes()) {
+                        diags.push(diag_at(
+                            file,
+                            ex.offset,
+                            format!("evidence[{}].examples.match[{ei}]", e.name.value),
+                            format!("example does not show evidence `{}`", e.name.value),
+                        ));
+                    }
+                }
+                for (ei, ex) in e.must_not_match.iter().enumerate() {
+                    if matcher.evidence_holds(i, ex.value.as_bytes()) {
+                        diags.push(diag_at(
+                            file,
+                            ex.offset,
+                            format!("evidence[{}].examples.no_match[{ei}]", e.name.value),
+                            format!("lookalike shows evidence `{}`", e.name.value),
+                        ));
+                    }
+                }
+            }
             let ctx = MatchContext::default();
             for (ri, r) in file.rules.iter().enumerate() {
                 for (ei, ex) in r.must_match.iter().enumerate() {
-                    let got = matcher.classify(ex.value.as_bytes(), &ctx).map(|c| c.rule);
+                    let text = folded(ex.value.as_bytes());
+                    let got = matcher
+                        .classify(ex.value.as_bytes(), &text, &ctx)
+                        .map(|c| c.rule);
                     if got != Some(matcher.range.start + ri) {
                         let got = got.map_or("no rule".to_string(), |i| {
                             format!("rule `{}`", set.rules[i].id)
@@ -458,7 +792,8 @@ impl RuleSet {
                     }
                 }
                 for (ei, ex) in r.must_not_match.iter().enumerate() {
-                    if let Some(c) = matcher.classify(ex.value.as_bytes(), &ctx) {
+                    let text = folded(ex.value.as_bytes());
+                    if let Some(c) = matcher.classify(ex.value.as_bytes(), &text, &ctx) {
                         diags.push(diag_at(
                             file,
                             ex.offset,
@@ -480,18 +815,39 @@ impl RuleSet {
     /// many records back to back (a framed batch) skips them all in one pass instead of
     /// calling [`RuleSet::classify`] per record. A hit may straddle two records; the caller
     /// classifies the record holding the offset and searches again after it.
+    ///
+    /// The data is folded (see `prefilter::fold`) a window at a time, the window doubling from
+    /// 4 KiB to 64 KiB while no hit is found: dense hits do not fold the whole batch again after
+    /// each one, and a window stays in the CPU cache between folding and searching it.
     pub fn next_candidate(&self, data: &[u8], ctx: &MatchContext<'_>) -> Option<usize> {
-        self.providers
-            .iter()
-            .filter_map(|p| {
-                let gate = match ctx.provider {
-                    Some(name) if name == p.provider => &p.rule_gate,
-                    Some(_) => return None,
-                    None => &p.provider_gate,
-                };
-                gate.find(data).map(|m| m.start())
+        let gates = || {
+            self.providers.iter().filter_map(|p| match ctx.provider {
+                Some(name) if name == p.provider => Some(&p.rule_gate),
+                Some(_) => None,
+                None => Some(&p.provider_gate),
             })
-            .min()
+        };
+        gates().next()?;
+        FOLDED.with(|buf| {
+            let mut text = buf.borrow_mut();
+            let mut pos = 0;
+            let mut window = 4 << 10;
+            while pos < data.len() {
+                let end = data.len().min(pos + window);
+                // A literal that starts before `end` is seen whole.
+                let upto = data.len().min(end + prefilter::MAX_LITERAL_LEN);
+                prefilter::fold(&data[pos..upto], &mut text);
+                let hit = gates()
+                    .filter_map(|g| g.find(&text[..]).map(|m| m.start()))
+                    .min();
+                if let Some(h) = hit {
+                    return Some(pos + h);
+                }
+                pos = end;
+                window = (window * 2).min(64 << 10);
+            }
+            None
+        })
     }
 
     /// Why `classify` gives what it gives for this record: which gate or rule decided. For
@@ -502,7 +858,7 @@ impl RuleSet {
         }
         let mut why = Vec::new();
         for p in &self.providers {
-            if p.classify(record, ctx).is_some() {
+            if p.classify(record, &folded(record), ctx).is_some() {
                 return p.explain(record, ctx);
             }
             why.push(p.explain(record, ctx));
@@ -553,7 +909,16 @@ impl RuleSet {
         record: &'r [u8],
         ctx: &MatchContext<'_>,
     ) -> Option<Classification<'r>> {
-        self.providers.iter().find_map(|p| p.classify(record, ctx))
+        if self.providers.is_empty() {
+            return None;
+        }
+        FOLDED.with(|buf| {
+            let mut text = buf.borrow_mut();
+            prefilter::fold(record, &mut text);
+            self.providers
+                .iter()
+                .find_map(|p| p.classify(record, &text, ctx))
+        })
     }
 }
 
