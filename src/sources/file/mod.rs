@@ -84,6 +84,10 @@ struct Server {
     closed_pods: HashMap<Arc<crate::sources::K8sRef>, PathBuf>,
 }
 
+/// With events covering every watched directory, one timer poll in this many is a full
+/// rediscovery with a `stat` of every file.
+const FULL_POLL_EVERY: u32 = 6;
+
 /// Pods remembered while their log directories linger (beyond it, a pod's series retire by
 /// the registry's idle eviction instead).
 const MAX_CLOSED_PODS: usize = 10_000;
@@ -138,6 +142,7 @@ impl FileSource {
 impl Server {
     fn serve(&mut self) -> Result<(), Stop> {
         let mut next_poll = Instant::now() + self.src.poll_interval;
+        let mut quiet_polls = 0u32;
         self.rescan(true);
         if let Some(ready) = self.src.ready.take() {
             let _ = ready.send(());
@@ -158,13 +163,26 @@ impl Server {
             }
             let now = Instant::now();
             let polled = now >= next_poll;
-            let ready: Vec<FileId> = if pending.rescan || polled {
-                if polled {
-                    next_poll = now + self.src.poll_interval;
-                }
+            if polled {
+                next_poll = now + self.src.poll_interval;
+                quiet_polls += 1;
+            }
+            // With events covering every watched directory, a timer poll rediscovers and
+            // stats every file only every FULL_POLL_EVERY-th time (a guard against the
+            // unforeseen); in between it looks at open handles only. On NFS and the like,
+            // or with a directory not watched, every poll is a full one.
+            let full_poll =
+                polled && (quiet_polls >= FULL_POLL_EVERY || !self.watcher.sees_everything());
+            let ready: Vec<FileId> = if pending.rescan || full_poll {
+                quiet_polls = 0;
                 self.follow_renames(&pending.renames, now);
-                self.rescan(false);
-                self.files.keys().copied().collect()
+                self.rescan(false)
+            } else if polled && pending.paths.is_empty() {
+                self.files
+                    .values()
+                    .filter(|t| t.file.is_some())
+                    .map(|t| t.id)
+                    .collect()
             } else {
                 let mut ready = Vec::new();
                 let mut unknown = false;
@@ -204,17 +222,21 @@ impl Server {
 
     fn watch_dirs(&self) -> Vec<WatchDir> {
         let mut dirs = self.src.discovery.watch_dirs();
+        // Thousands of symlinked files (a Kubernetes node) share few directories: a set
+        // keeps this linear.
+        let mut seen: HashSet<&Path> = dirs.iter().map(|d| d.dir.as_path()).collect();
+        let mut extra = Vec::new();
         for t in self.files.values() {
             if let Some(dir) = t.target.as_ref().and_then(|p| p.parent()) {
-                let w = WatchDir {
-                    dir: dir.to_path_buf(),
-                    recursive: false,
-                };
-                if !dirs.contains(&w) {
-                    dirs.push(w);
+                if seen.insert(dir) {
+                    extra.push(WatchDir {
+                        dir: dir.to_path_buf(),
+                        recursive: false,
+                    });
                 }
             }
         }
+        dirs.extend(extra);
         dirs
     }
 
@@ -243,12 +265,15 @@ impl Server {
         )
     }
 
-    /// Rediscover the globs: new files, files replaced at their path, files gone.
-    fn rescan(&mut self, initial: bool) {
+    /// Rediscover the globs: new files, files replaced at their path, files gone. Returns
+    /// the files that may have news: all but the quiet ones whose handle is closed and whose
+    /// size and modification time are as last read (discovery's `stat` already shows it).
+    fn rescan(&mut self, initial: bool) -> Vec<FileId> {
         let dirs = self.watch_dirs();
         self.watcher.set(&dirs);
         let now = Instant::now();
         let mut seen: HashSet<FileId> = HashSet::new();
+        let mut ready = Vec::new();
         for path in self.src.discovery.discover() {
             let Ok(meta) = std::fs::metadata(&path) else {
                 continue;
@@ -265,6 +290,7 @@ impl Server {
                     self.mark_gone(old, now);
                 }
             }
+            let indexed = self.by_path.get(&path) == Some(&id);
             if let Some(t) = self.files.get_mut(&id) {
                 if t.path != path {
                     // Renamed to another path the globs match: follow it.
@@ -281,8 +307,20 @@ impl Server {
                         lf.path = path.clone();
                     }
                 }
+                let unchanged = t.file.is_none()
+                    && t.gone_since.is_none()
+                    && t.start_pending.is_none()
+                    && t.read_pos >= t.size
+                    && meta.len() == t.size
+                    && t.settled_mtime.is_some()
+                    && meta.modified().ok() == t.settled_mtime;
+                if !unchanged {
+                    ready.push(id);
+                }
                 t.gone_since = None;
-                Self::index(&mut self.by_path, t);
+                if !indexed {
+                    Self::index(&mut self.by_path, t);
+                }
                 continue;
             }
             let mut t = self.tailer(id, path.clone(), Some(&path), initial, now);
@@ -293,6 +331,7 @@ impl Server {
             Self::index(&mut self.by_path, &t);
             tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "watching file");
             self.files.insert(id, t);
+            ready.push(id);
             // Fix its start offset now (End means the size at discovery, not at first read).
             let _ = self.open(id);
         }
@@ -309,6 +348,8 @@ impl Server {
             self.resume_rotated(now);
         }
         self.recheck_closed_pods();
+        // Files that left their paths (or were never at one) still drain.
+        ready.extend(self.files.values().filter(|t| t.is_gone()).map(|t| t.id));
         // Files found just now may live elsewhere (a symlink's target, as in Kubernetes'
         // /var/log/containers): watch their directories at once, not from the next poll.
         // What they got before the watch is read by the drain that follows every rescan.
@@ -316,6 +357,7 @@ impl Server {
         if found != dirs {
             self.watcher.set(&found);
         }
+        ready
     }
 
     /// A path the globs match was renamed to one they do not match: if the file was never
@@ -636,6 +678,11 @@ impl Server {
         let now = Instant::now();
         t.read_pos += n as u64;
         t.last_active = now;
+        if t.read_pos >= size {
+            // Read up to the size looked at: settled as of that look, so a quiet file whose
+            // handle is closed later is not reopened by the next poll just to find nothing.
+            t.settled_mtime = mtime;
+        }
         let mut framed = Framed::default();
         t.framer.push(&self.buf[..n], now, &mut framed);
         let full = n == self.buf.len();
