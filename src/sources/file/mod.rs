@@ -282,7 +282,8 @@ impl Server {
             if !seen.insert(id) {
                 continue; // a second path (link and target) to a file already seen
             }
-            if let Some(old) = self.by_path.get(&path).copied() {
+            let known = self.by_path.get(&path).copied();
+            if let Some(old) = known {
                 if old != id && self.files.contains_key(&old) {
                     // Replaced at its path: rename-then-create, or delete-then-recreate.
                     self.src.observer.rotated(self.src.idx);
@@ -290,7 +291,7 @@ impl Server {
                     self.mark_gone(old, now);
                 }
             }
-            let indexed = self.by_path.get(&path) == Some(&id);
+            let indexed = known == Some(id);
             if let Some(t) = self.files.get_mut(&id) {
                 if t.path != path {
                     // Renamed to another path the globs match: follow it.

@@ -264,3 +264,34 @@ impl DirWatcher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{AccessKind, AccessMode, CreateKind, DataChange, Flag, ModifyKind};
+    use notify::Event;
+
+    #[test]
+    fn opens_reads_and_closes_do_not_wake_the_reader() {
+        let access = |k| Event::new(EventKind::Access(k));
+        assert!(!matters(&access(AccessKind::Open(AccessMode::Any))));
+        assert!(!matters(&access(AccessKind::Read)));
+        assert!(!matters(&access(AccessKind::Close(AccessMode::Read))));
+        assert!(!matters(&access(AccessKind::Close(AccessMode::Write))));
+        assert!(matters(&Event::new(EventKind::Modify(ModifyKind::Data(
+            DataChange::Any
+        )))));
+        assert!(matters(&Event::new(EventKind::Create(CreateKind::File))));
+        // A lost-events marker always matters, whatever its kind.
+        assert!(matters(
+            &access(AccessKind::Open(AccessMode::Any)).set_flag(Flag::Rescan)
+        ));
+    }
+
+    #[test]
+    fn a_local_directory_is_not_remote() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!on_remote_filesystem(dir.path()));
+        assert!(on_remote_filesystem(&dir.path().join("missing")));
+    }
+}
