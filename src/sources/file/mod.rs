@@ -169,8 +169,9 @@ impl Server {
             }
             // With events covering every watched directory, a timer poll rediscovers and
             // stats every file only every FULL_POLL_EVERY-th time (a guard against the
-            // unforeseen); in between it looks at open handles only. On NFS and the like,
-            // or with a directory not watched, every poll is a full one.
+            // unforeseen, such as writes through mmap); the polls in between have nothing to
+            // do. On NFS and the like, or with a directory not watched, every poll is a full
+            // one.
             let full_poll =
                 polled && (quiet_polls >= FULL_POLL_EVERY || !self.watcher.sees_everything());
             let ready: Vec<FileId> = if pending.rescan || full_poll {
@@ -178,11 +179,7 @@ impl Server {
                 self.follow_renames(&pending.renames, now);
                 self.rescan(false)
             } else if polled && pending.paths.is_empty() {
-                self.files
-                    .values()
-                    .filter(|t| t.file.is_some())
-                    .map(|t| t.id)
-                    .collect()
+                Vec::new()
             } else {
                 let mut ready = Vec::new();
                 let mut unknown = false;
