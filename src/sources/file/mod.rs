@@ -84,8 +84,8 @@ struct Server {
     closed_pods: HashMap<Arc<crate::sources::K8sRef>, PathBuf>,
 }
 
-/// With events covering every watched directory, one timer poll in this many is a full
-/// rediscovery with a `stat` of every file.
+/// With events covering every watched directory, a full rediscovery with a `stat` of every
+/// file runs every this many poll intervals (once a minute by default).
 const FULL_POLL_EVERY: u32 = 6;
 
 /// Pods remembered while their log directories linger (beyond it, a pod's series retire by
@@ -141,9 +141,8 @@ impl FileSource {
 
 impl Server {
     fn serve(&mut self) -> Result<(), Stop> {
-        let mut next_poll = Instant::now() + self.src.poll_interval;
-        let mut quiet_polls = 0u32;
         self.rescan(true);
+        let mut next_poll = Instant::now() + self.poll_period();
         if let Some(ready) = self.src.ready.take() {
             let _ = ready.send(());
         }
@@ -164,22 +163,14 @@ impl Server {
             let now = Instant::now();
             let polled = now >= next_poll;
             if polled {
-                next_poll = now + self.src.poll_interval;
-                quiet_polls += 1;
+                next_poll = now + self.poll_period();
             }
-            // With events covering every watched directory, a timer poll rediscovers and
-            // stats every file only every FULL_POLL_EVERY-th time (a guard against the
-            // unforeseen, such as writes through mmap); the polls in between have nothing to
-            // do. On NFS and the like, or with a directory not watched, every poll is a full
-            // one.
-            let full_poll =
-                polled && (quiet_polls >= FULL_POLL_EVERY || !self.watcher.sees_everything());
-            let ready: Vec<FileId> = if pending.rescan || full_poll {
-                quiet_polls = 0;
+            let ready: Vec<FileId> = if pending.rescan || polled {
                 self.follow_renames(&pending.renames, now);
-                self.rescan(false)
-            } else if polled && pending.paths.is_empty() {
-                Vec::new()
+                let ready = self.rescan(false);
+                // A directory that can no longer be watched shortens the period at once.
+                next_poll = next_poll.min(now + self.poll_period());
+                ready
             } else {
                 let mut ready = Vec::new();
                 let mut unknown = false;
@@ -204,6 +195,18 @@ impl Server {
             self.flush_idle()?;
             self.expire_gone()?;
             self.report();
+        }
+    }
+
+    /// Time between two full rescans. With events covering every watched directory, a
+    /// rescan guards only against the unforeseen (writes through mmap, say) and runs every
+    /// `FULL_POLL_EVERY` poll intervals, so an idle daemon with thousands of files stays
+    /// asleep; on NFS and the like, or with a directory not watched, every poll interval.
+    fn poll_period(&self) -> Duration {
+        if self.watcher.sees_everything() {
+            self.src.poll_interval * FULL_POLL_EVERY
+        } else {
+            self.src.poll_interval
         }
     }
 
