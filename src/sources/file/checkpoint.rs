@@ -247,6 +247,30 @@ impl Table {
         }
     }
 
+    /// Whether the live table still equals the last saved snapshot, found without building
+    /// a new one: an idle daemon tailing thousands of files asks every checkpoint interval.
+    fn unchanged_since_save(&self) -> bool {
+        let Some(last) = &self.last_saved else {
+            return false;
+        };
+        // Identities are unique on both sides: same length and every saved one present and
+        // equal means the same set.
+        last.len() == self.files.len()
+            && last.iter().all(|s| {
+                let id = FileId {
+                    dev: s.dev,
+                    ino: s.ino,
+                };
+                self.files.get(&id).is_some_and(|f| {
+                    f.cursor.load(Ordering::Acquire) == s.offset
+                        && f.fingerprint.len == s.fingerprint_len
+                        && f.fingerprint.hash == s.fingerprint
+                        && f.path.to_str() == Some(s.path.as_str())
+                        && f.target.as_deref().and_then(|t| t.to_str()) == s.target.as_deref()
+                })
+            })
+    }
+
     fn snapshot(&self) -> Vec<SavedFile> {
         let mut v: Vec<SavedFile> = self
             .files
@@ -271,6 +295,9 @@ impl Table {
 pub fn save_if_changed(table: &SharedTable) -> std::io::Result<bool> {
     let (store, snap) = {
         let t = table.lock().unwrap_or_else(|e| e.into_inner());
+        if t.unchanged_since_save() {
+            return Ok(false);
+        }
         let snap = t.snapshot();
         if t.last_saved.as_ref() == Some(&snap) {
             return Ok(false);
@@ -285,6 +312,46 @@ pub fn save_if_changed(table: &SharedTable) -> std::io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unchanged_table_is_not_saved_again_and_any_change_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let table: SharedTable = Arc::new(Mutex::new(Table::new(Store::new(dir.path(), "s"))));
+        let cursor = Arc::new(AtomicU64::new(10));
+        let id = FileId { dev: 1, ino: 2 };
+        table.lock().unwrap().files.insert(
+            id,
+            LiveFile {
+                path: "/a.log".into(),
+                target: None,
+                fingerprint: Fingerprint::default(),
+                cursor: cursor.clone(),
+            },
+        );
+        assert!(save_if_changed(&table).unwrap(), "first save");
+        assert!(!save_if_changed(&table).unwrap(), "nothing changed");
+        cursor.store(20, Ordering::Release);
+        assert!(save_if_changed(&table).unwrap(), "offset moved");
+        assert!(!save_if_changed(&table).unwrap());
+        table.lock().unwrap().files.get_mut(&id).unwrap().path = "/b.log".into();
+        assert!(save_if_changed(&table).unwrap(), "path changed");
+        table.lock().unwrap().files.get_mut(&id).unwrap().target = Some("/b.log.1".into());
+        assert!(save_if_changed(&table).unwrap(), "target changed");
+        assert!(!save_if_changed(&table).unwrap());
+        table.lock().unwrap().files.insert(
+            FileId { dev: 1, ino: 3 },
+            LiveFile {
+                path: "/c.log".into(),
+                target: None,
+                fingerprint: Fingerprint::default(),
+                cursor: Arc::new(AtomicU64::new(0)),
+            },
+        );
+        assert!(save_if_changed(&table).unwrap(), "file added");
+        table.lock().unwrap().files.remove(&id);
+        assert!(save_if_changed(&table).unwrap(), "file removed");
+        assert!(!save_if_changed(&table).unwrap());
+    }
 
     #[test]
     fn save_then_load_round_trips_and_corrupt_is_set_aside() {

@@ -156,7 +156,9 @@ impl Discovery {
             };
             self.walk(&base, depth, &mut out);
         }
-        out.sort();
+        // Byte order, not component order: the same duplicates end up adjacent, and thousands
+        // of paths sort without re-parsing their components at every comparison.
+        out.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
         out.dedup();
         out
     }

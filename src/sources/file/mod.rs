@@ -90,6 +90,10 @@ struct Server {
     no_match: NoMatchWarning,
 }
 
+/// With events covering every watched directory, a full rediscovery with a `stat` of every
+/// file runs every this many poll intervals (once a minute by default).
+const FULL_POLL_EVERY: u32 = 6;
+
 /// Pods remembered while their log directories linger (beyond it, a pod's series retire by
 /// the registry's idle eviction instead).
 const MAX_CLOSED_PODS: usize = 10_000;
@@ -148,8 +152,8 @@ impl FileSource {
 
 impl Server {
     fn serve(&mut self) -> Result<(), Stop> {
-        let mut next_poll = Instant::now() + self.src.poll_interval;
         self.rescan(true);
+        let mut next_poll = Instant::now() + self.poll_period();
         if let Some(ready) = self.src.ready.take() {
             let _ = ready.send(());
         }
@@ -169,13 +173,15 @@ impl Server {
             }
             let now = Instant::now();
             let polled = now >= next_poll;
+            if polled {
+                next_poll = now + self.poll_period();
+            }
             let ready: Vec<FileId> = if pending.rescan || polled {
-                if polled {
-                    next_poll = now + self.src.poll_interval;
-                }
                 self.follow_renames(&pending.renames, now);
-                self.rescan(false);
-                self.files.keys().copied().collect()
+                let ready = self.rescan(false);
+                // A directory that can no longer be watched shortens the period at once.
+                next_poll = next_poll.min(now + self.poll_period());
+                ready
             } else {
                 let mut ready = Vec::new();
                 let mut unknown = false;
@@ -203,6 +209,18 @@ impl Server {
         }
     }
 
+    /// Time between two full rescans. With events covering every watched directory, a
+    /// rescan guards only against the unforeseen (writes through mmap, say) and runs every
+    /// `FULL_POLL_EVERY` poll intervals, so an idle daemon with thousands of files stays
+    /// asleep; on NFS and the like, or with a directory not watched, every poll interval.
+    fn poll_period(&self) -> Duration {
+        if self.watcher.sees_everything() {
+            self.src.poll_interval * FULL_POLL_EVERY
+        } else {
+            self.src.poll_interval
+        }
+    }
+
     /// The earliest of: next poll, a framer's idle deadline, a gone file's grace end.
     fn next_deadline(&self, next_poll: Instant) -> Instant {
         let grace = self.src.limits.rotated_file_grace;
@@ -215,17 +233,21 @@ impl Server {
 
     fn watch_dirs(&self) -> Vec<WatchDir> {
         let mut dirs = self.src.discovery.watch_dirs();
+        // Thousands of symlinked files (a Kubernetes node) share few directories: a set
+        // keeps this linear.
+        let mut seen: HashSet<&Path> = dirs.iter().map(|d| d.dir.as_path()).collect();
+        let mut extra = Vec::new();
         for t in self.files.values() {
             if let Some(dir) = t.target.as_ref().and_then(|p| p.parent()) {
-                let w = WatchDir {
-                    dir: dir.to_path_buf(),
-                    recursive: false,
-                };
-                if !dirs.contains(&w) {
-                    dirs.push(w);
+                if seen.insert(dir) {
+                    extra.push(WatchDir {
+                        dir: dir.to_path_buf(),
+                        recursive: false,
+                    });
                 }
             }
         }
+        dirs.extend(extra);
         dirs
     }
 
@@ -259,12 +281,15 @@ impl Server {
         )
     }
 
-    /// Rediscover the globs: new files, files replaced at their path, files gone.
-    fn rescan(&mut self, initial: bool) {
+    /// Rediscover the globs: new files, files replaced at their path, files gone. Returns
+    /// the files that may have news: all but the quiet ones whose handle is closed and whose
+    /// size and modification time are as last read (discovery's `stat` already shows it).
+    fn rescan(&mut self, initial: bool) -> Vec<FileId> {
         let dirs = self.watch_dirs();
         self.watcher.set(&dirs);
         let now = Instant::now();
         let mut seen: HashSet<FileId> = HashSet::new();
+        let mut ready = Vec::new();
         for path in self.src.discovery.discover() {
             let Ok(meta) = std::fs::metadata(&path) else {
                 continue;
@@ -273,7 +298,8 @@ impl Server {
             if !seen.insert(id) {
                 continue; // a second path (link and target) to a file already seen
             }
-            if let Some(old) = self.by_path.get(&path).copied() {
+            let known = self.by_path.get(&path).copied();
+            if let Some(old) = known {
                 if old != id && self.files.contains_key(&old) {
                     // Replaced at its path: rename-then-create, or delete-then-recreate.
                     self.src.observer.rotated(self.src.idx);
@@ -292,6 +318,7 @@ impl Server {
                     "new file reuses the inode of a deleted one; reading it as a new file");
                 self.forget(id);
             }
+            let indexed = known == Some(id);
             if let Some(t) = self.files.get_mut(&id) {
                 if t.path != path {
                     // Renamed to another path the globs match: follow it.
@@ -309,8 +336,20 @@ impl Server {
                         lf.target = t.target.clone();
                     }
                 }
+                let unchanged = t.file.is_none()
+                    && t.gone_since.is_none()
+                    && t.start_pending.is_none()
+                    && t.read_pos >= t.size
+                    && meta.len() == t.size
+                    && t.settled_mtime.is_some()
+                    && meta.modified().ok() == t.settled_mtime;
+                if !unchanged {
+                    ready.push(id);
+                }
                 t.gone_since = None;
-                Self::index(&mut self.by_path, t);
+                if !indexed {
+                    Self::index(&mut self.by_path, t);
+                }
                 continue;
             }
             let mut t = self.tailer(id, path.clone(), resolve(&path), initial, now);
@@ -321,6 +360,7 @@ impl Server {
             Self::index(&mut self.by_path, &t);
             tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "watching file");
             self.files.insert(id, t);
+            ready.push(id);
             // Fix its start offset now (End means the size at discovery, not at first read).
             let _ = self.open(id);
         }
@@ -338,6 +378,8 @@ impl Server {
             self.resume_rotated(now);
         }
         self.recheck_closed_pods();
+        // Files that left their paths (or were never at one) still drain.
+        ready.extend(self.files.values().filter(|t| t.is_gone()).map(|t| t.id));
         // Files found just now may live elsewhere (a symlink's target, as in Kubernetes'
         // /var/log/containers): watch their directories at once, not from the next poll.
         // What they got before the watch is read by the drain that follows every rescan.
@@ -345,6 +387,7 @@ impl Server {
         if found != dirs {
             self.watcher.set(&found);
         }
+        ready
     }
 
     /// Report how many files the globs match; warn (rate-limited) while that is none.
@@ -756,6 +799,11 @@ impl Server {
         t.read_pos += n as u64;
         t.tail_check = TailCheck::of_read(&self.buf[..n], t.read_pos);
         t.last_active = now;
+        if t.read_pos >= size {
+            // Read up to the size looked at: settled as of that look, so a quiet file whose
+            // handle is closed later is not reopened by the next poll just to find nothing.
+            t.settled_mtime = mtime;
+        }
         let mut framed = Framed::default();
         t.framer.push(&self.buf[..n], now, &mut framed);
         let full = n == self.buf.len();

@@ -130,6 +130,41 @@ pub fn matters(ev: &notify::Event) -> bool {
 pub struct DirWatcher {
     watcher: Option<notify::RecommendedWatcher>,
     watched: HashMap<PathBuf, bool>,
+    /// A wanted directory could not be watched, or is on a filesystem whose changes made by
+    /// other machines inotify never reports (NFS, SMB, FUSE…): only polling sees everything.
+    blind_spots: bool,
+}
+
+/// Filesystems where another machine (or a user-space server) can change files without an
+/// inotify event here (`statfs` magic numbers).
+const REMOTE_FILESYSTEMS: &[i64] = &[
+    0x6969,      // NFS
+    0x517B,      // SMB
+    0xFF53_4D42, // CIFS
+    0xFE53_4D42, // SMB2
+    0x6573_5546, // FUSE
+    0x00C3_6400, // Ceph
+    0x0102_1997, // 9P
+    0x5346_414F, // AFS
+    0x0116_1970, // GFS2
+    0x7461_636F, // OCFS2
+    0x0BD0_0BD0, // Lustre
+];
+
+/// Whether `dir` is on a filesystem listed in [`REMOTE_FILESYSTEMS`] (or cannot be asked).
+fn on_remote_filesystem(dir: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return true;
+    };
+    // SAFETY: statfs(2) with a NUL-terminated path and a zeroed struct it fills in.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return true;
+    }
+    #[allow(clippy::unnecessary_cast)] // f_type's type differs between libc targets
+    let magic = st.f_type as i64;
+    REMOTE_FILESYSTEMS.contains(&magic)
 }
 
 impl DirWatcher {
@@ -169,9 +204,17 @@ impl DirWatcher {
             }
         };
         DirWatcher {
+            blind_spots: watcher.is_none(),
             watcher,
             watched: HashMap::new(),
         }
+    }
+
+    /// Whether events show every change under the watched directories (all watched, all on
+    /// local filesystems). Then a periodic poll only guards against the unforeseen and can be
+    /// rare; otherwise polling is how changes are seen.
+    pub fn sees_everything(&self) -> bool {
+        !self.blind_spots
     }
 
     /// Watch exactly `dirs` (adding and removing watches as needed).
@@ -181,12 +224,14 @@ impl DirWatcher {
         };
         let want: HashMap<PathBuf, bool> =
             dirs.iter().map(|d| (d.dir.clone(), d.recursive)).collect();
+        let mut blind = false;
         let stale: Vec<PathBuf> = self
             .watched
             .iter()
             .filter(|(d, r)| want.get(*d) != Some(r))
             .map(|(d, _)| d.clone())
             .collect();
+        let mut changed = !stale.is_empty();
         for d in stale {
             let _ = w.unwatch(&d);
             self.watched.remove(&d);
@@ -203,11 +248,50 @@ impl DirWatcher {
             match w.watch(&d, mode) {
                 Ok(()) => {
                     self.watched.insert(d, recursive);
+                    changed = true;
                 }
                 Err(e) => {
+                    blind = true;
                     tracing::debug!(dir = %d.display(), error = %e, "cannot watch directory; polling covers it");
                 }
             }
         }
+        if blind {
+            self.blind_spots = true;
+        } else if changed || self.blind_spots {
+            // A statfs per directory, only when the set of directories changed.
+            self.blind_spots = self.watched.keys().any(|d| on_remote_filesystem(d));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{AccessKind, AccessMode, CreateKind, DataChange, Flag, ModifyKind};
+    use notify::Event;
+
+    #[test]
+    fn opens_reads_and_closes_do_not_wake_the_reader() {
+        let access = |k| Event::new(EventKind::Access(k));
+        assert!(!matters(&access(AccessKind::Open(AccessMode::Any))));
+        assert!(!matters(&access(AccessKind::Read)));
+        assert!(!matters(&access(AccessKind::Close(AccessMode::Read))));
+        assert!(!matters(&access(AccessKind::Close(AccessMode::Write))));
+        assert!(matters(&Event::new(EventKind::Modify(ModifyKind::Data(
+            DataChange::Any
+        )))));
+        assert!(matters(&Event::new(EventKind::Create(CreateKind::File))));
+        // A lost-events marker always matters, whatever its kind.
+        assert!(matters(
+            &access(AccessKind::Open(AccessMode::Any)).set_flag(Flag::Rescan)
+        ));
+    }
+
+    #[test]
+    fn a_local_directory_is_not_remote() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!on_remote_filesystem(dir.path()));
+        assert!(on_remote_filesystem(&dir.path().join("missing")));
     }
 }
