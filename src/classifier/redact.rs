@@ -79,7 +79,7 @@ fn redactors() -> &'static Redactors {
         )
         .unwrap(),
         announced: Regex::new(
-            r#"(?i)\b(?:authorization code|auth code|refresh token|access token|id token|token|code|verifier|client secret|secret|password|passwd|api key)(?:\s+(?:is|was|of)\b)?(?:\s+|\s*[\[:=(]\s*)["'‘“]?([^\s"'‘’“”\[\](){},;<>\\]{6,})"#,
+            r#"(?i)\b(?:authorization[ _-]code|auth[ _-]code|refresh[ _-]token|access[ _-]token|id[ _-]token|token|code|verifier|client[ _-]secret|secret|password|passwd|api[ _-]key)(?:\s+(?:is|was|of)\b)?(?:\s+|\s*[\[:=(]\s*)["'‘“]?([^\s"'‘’“”\[\](){},;<>\\]{6,})"#,
         )
         .unwrap(),
         word: Regex::new(r"[A-Za-z0-9_~-]{12,}").unwrap(),
