@@ -2,14 +2,19 @@
 //!
 //! These are the I/O edge around the pure pieces: they read files or stdin in large chunks,
 //! frame them with [`Framer`] into records, classify each record with the shared [`RuleSet`],
-//! and print. `scan` keeps one small tally per rule and allocates nothing per record.
+//! and print. `scan` keeps one small tally per rule and allocates nothing per record (but to
+//! normalise the reason of a catch-all record, for the "what to add next" list).
+//!
+//! Inputs may be gzip or zstd (`decode`), directories (`walk`), or not text at all (`text`
+//! warns); `classify` reads standard input on a thread so it can flush a held record when
+//! the input goes quiet (`stdin`).
 //!
 //! Exit codes: 0 when the command did its job (a scan that finds failures still succeeds),
 //! 1 when `check` found problems, 2 when the command could not run (unreadable input, invalid
 //! rules, bad flags).
 
 use std::cell::Cell;
-use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -28,11 +33,13 @@ use crate::registry::{REASONS_SHOWN, REASON_TABLE_CAPACITY};
 pub mod decode;
 mod lines;
 pub mod progress;
+pub mod stdin;
 pub mod text;
 pub mod walk;
 use decode::Encoding;
 use lines::LineMap;
 use progress::Progress;
+use stdin::{stdin_chunks, Chunk, Pace};
 use text::TextSample;
 use walk::Input;
 
@@ -554,96 +561,6 @@ fn write_text(
         writeln!(out)?;
     }
     Ok(())
-}
-
-/// How long `classify` lets a held record wait for its next line, by what standard input is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pace {
-    /// A person at a terminal: a held line (an `ERROR` message a stack trace may follow) is
-    /// printed after the framer's short continuation grace, as the daemon does.
-    Terminal,
-    /// A pipe or socket (`tail -f app.log | oauthwatch classify`): a held record is printed
-    /// once the writer has been quiet for the multi-line timeout, long enough that a busy
-    /// writer's stack trace still joins its message line.
-    Stream,
-    /// A regular file: everything is there, so nothing waits on the clock; the next line or
-    /// the end of input decides.
-    File,
-}
-
-impl Pace {
-    /// The pace for the process's standard input.
-    pub fn of_stdin() -> Pace {
-        use std::os::fd::AsFd;
-        if io::stdin().is_terminal() {
-            return Pace::Terminal;
-        }
-        let regular = io::stdin()
-            .as_fd()
-            .try_clone_to_owned()
-            .map(std::fs::File::from)
-            .and_then(|f| f.metadata())
-            .is_ok_and(|m| m.is_file());
-        if regular {
-            Pace::File
-        } else {
-            Pace::Stream
-        }
-    }
-
-    /// The framer for this pace.
-    fn framer(self, format: Format) -> Framer {
-        let limits = FramingLimits::default();
-        let framer = Framer::new(format, limits);
-        match self {
-            Pace::Terminal | Pace::File => framer,
-            Pace::Stream => framer.with_continuation_grace(limits.multiline_timeout),
-        }
-    }
-}
-
-/// What the stdin reader thread hands to `classify`.
-enum Chunk {
-    /// The encoding, first, before any data.
-    Encoding(Encoding),
-    /// Decompressed bytes.
-    Data(Vec<u8>),
-    /// A read failed; nothing follows.
-    Failed(io::Error),
-}
-
-/// Read standard input on a thread, decompressed, in chunks as they arrive, so the caller can
-/// wait for the next chunk with a deadline (a held record is flushed when it passes).
-fn stdin_chunks() -> std::sync::mpsc::Receiver<Chunk> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(4);
-    std::thread::spawn(move || {
-        let (enc, mut reader) = match decode::decoded(io::stdin().lock()) {
-            Ok(v) => v,
-            Err(e) => {
-                let _ = tx.send(Chunk::Failed(e));
-                return;
-            }
-        };
-        if tx.send(Chunk::Encoding(enc)).is_err() || matches!(enc, Encoding::Unsupported(_)) {
-            return;
-        }
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let _ = tx.send(Chunk::Failed(e));
-                    return;
-                }
-            };
-            if tx.send(Chunk::Data(buf[..n].to_vec())).is_err() {
-                return;
-            }
-        }
-    });
-    rx
 }
 
 /// `oauthwatch classify`.
