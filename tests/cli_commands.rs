@@ -717,11 +717,10 @@ fn classify_from_a_quiet_pipe_prints_a_held_line_after_the_multiline_timeout() {
         .unwrap();
     let lines = line_channel(child.stdout.take().unwrap());
     let mut stdin = child.stdin.take().unwrap();
-    // A message line and its trace, written separately but close together, stay one record.
-    stdin.write_all(HELD).unwrap();
-    stdin
-        .write_all(b"    at Client.refresh (client.js:42)\n")
-        .unwrap();
+    // A message line and its trace arrive together and stay one record; the pipe stays open.
+    let mut both = HELD.to_vec();
+    both.extend_from_slice(b"    at Client.refresh (client.js:42)\n");
+    stdin.write_all(&both).unwrap();
     let got = lines.recv_timeout(std::time::Duration::from_secs(20));
     drop(stdin);
     assert!(child.wait().unwrap().success());
