@@ -112,7 +112,7 @@ pub struct ScanArgs {
     /// Line wrapping of the inputs: auto, plain, json, cri, docker.
     #[arg(long = "input-format", value_name = "FORMAT", default_value = "auto")]
     pub input_format: String,
-    /// Files to scan; `-` is standard input.
+    /// Files or directories to scan (gzip and zstd are decompressed); `-` is standard input.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
 }

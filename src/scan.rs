@@ -2,15 +2,22 @@
 //!
 //! These are the I/O edge around the pure pieces: they read files or stdin in large chunks,
 //! frame them with [`Framer`] into records, classify each record with the shared [`RuleSet`],
-//! and print. `scan` keeps one small tally per rule and allocates nothing per record.
+//! and print. `scan` keeps one small tally per rule and allocates nothing per record (but to
+//! normalise the reason of a catch-all record, for the "what to add next" list).
+//!
+//! Inputs may be gzip or zstd (`decode`), directories (`walk`), or not text at all (`text`
+//! warns); `classify` reads standard input on a thread so it can flush a held record when
+//! the input goes quiet (`stdin`).
 //!
 //! Exit codes: 0 when the command did its job (a scan that finds failures still succeeds),
 //! 1 when `check` found problems, 2 when the command could not run (unreadable input, invalid
 //! rules, bad flags).
 
-use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::cell::Cell;
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::Instant;
 
 use crate::classifier::redact::{normalize_reason, redact_record};
@@ -19,9 +26,22 @@ use crate::cli::{CheckArgs, ClassifyArgs, ScanArgs, ScanFormat};
 use crate::config::Config;
 use crate::diag::Diagnostics;
 use crate::framing::{Format, Framed, Framer, FramingLimits};
+use crate::registry::reasons::ReasonTable;
+use crate::registry::report::ReasonCount;
+use crate::registry::{REASONS_SHOWN, REASON_TABLE_CAPACITY};
 
+pub mod decode;
 mod lines;
+pub mod progress;
+pub mod stdin;
+pub mod text;
+pub mod walk;
+use decode::Encoding;
 use lines::LineMap;
+use progress::Progress;
+use stdin::{stdin_chunks, Chunk, Pace};
+use text::TextSample;
+use walk::Input;
 
 /// Bytes read per chunk: large enough that per-chunk costs vanish, small enough for a cache.
 const CHUNK_BYTES: usize = 1 << 20;
@@ -34,11 +54,11 @@ const EXIT_ERROR: u8 = 2;
 pub struct RuleTally {
     /// Records classified as the rule.
     pub count: u64,
-    /// Physical line (1-based, counted across all inputs in order) of the first such record.
+    /// Physical line (1-based, within its input) of the first such record.
     pub first_line: u64,
-    /// Physical line of the last such record.
+    /// Physical line (1-based, within its input) of the last such record.
     pub last_line: u64,
-    /// Input (index into the scanned files) of the first record.
+    /// Input (index into the scanned inputs) of the first record.
     pub first_input: usize,
     /// Input of the last record.
     pub last_input: usize,
@@ -53,6 +73,9 @@ pub struct ScanSummary {
     pub records: u64,
     /// Per rule, indexed like [`RuleSet::rules`].
     pub tallies: Vec<RuleTally>,
+    /// The catch-all's reason texts (normalised and redacted as `/hints` shows them), most
+    /// frequent first: what rule to add next.
+    pub unmatched_reasons: Vec<ReasonCount>,
 }
 
 /// Frames and classifies a stream, tallying per rule; the core of `scan`, free of printing.
@@ -61,8 +84,11 @@ pub struct Scanner<'a> {
     ctx: MatchContext<'a>,
     format: Format,
     summary: ScanSummary,
+    reasons: ReasonTable,
     framed: Framed,
     line_map: LineMap,
+    /// Lines of the inputs before the current one (line numbers restart at each input).
+    lines_before: u64,
     /// The current input's raw lines are its records' lines (no container wrapper), so
     /// `line_map` numbers records exactly.
     exact: bool,
@@ -79,22 +105,29 @@ impl<'a> Scanner<'a> {
                 tallies: vec![RuleTally::default(); rules.rules().len()],
                 ..ScanSummary::default()
             },
+            reasons: ReasonTable::new(REASON_TABLE_CAPACITY),
             framed: Framed::default(),
             line_map: LineMap::default(),
+            lines_before: 0,
             exact: false,
         }
     }
 
-    /// Scan one whole input; `progress` is told how many bytes were read.
+    /// Scan one whole input (already decompressed); `progress` is called after each chunk
+    /// with the totals so far. Returns a sample of the input's first bytes, to tell whether
+    /// it was text.
     pub fn scan_reader(
         &mut self,
         input: usize,
         mut reader: impl Read,
-        mut progress: impl FnMut(u64),
-    ) -> io::Result<()> {
+        mut progress: impl FnMut(&ScanSummary),
+    ) -> io::Result<TextSample> {
         let mut framer = Framer::new(self.format, FramingLimits::default());
         let mut buf = vec![0u8; CHUNK_BYTES];
         let mut first_chunk = true;
+        let mut sample = TextSample::default();
+        self.line_map = LineMap::default();
+        self.lines_before = self.summary.lines;
         loop {
             let n = match reader.read(&mut buf) {
                 Ok(0) => break,
@@ -110,10 +143,11 @@ impl<'a> Scanner<'a> {
                 };
                 first_chunk = false;
             }
+            sample.push(&buf[..n]);
             self.line_map.push(&buf[..n]);
             framer.push(&buf[..n], Instant::now(), &mut self.framed);
             self.drain(input);
-            progress(n as u64);
+            progress(&self.summary);
         }
         self.line_map.finish();
         framer.finish(&mut self.framed);
@@ -121,12 +155,13 @@ impl<'a> Scanner<'a> {
         if !self.exact {
             self.line_map.take_all();
         }
-        Ok(())
+        progress(&self.summary);
+        Ok(sample)
     }
 
     /// Classify the framed records and forget them.
     fn drain(&mut self, input: usize) {
-        let base = self.summary.lines;
+        let base = self.summary.lines - self.lines_before;
         // Line numbers: with `exact`, walk the raw lines (see `lines`). Otherwise a record's
         // line is one line per earlier record plus one per `\n` inside earlier records,
         // which runs early past blank lines and CRI `P` pieces; `base` resynchronises it
@@ -178,6 +213,11 @@ impl<'a> Scanner<'a> {
                 t.count += 1;
                 t.last_line = line;
                 t.last_input = input;
+                if let (true, Some(reason)) = (self.rules.rules()[c.rule].catch_all, c.reason) {
+                    if !reason.is_empty() {
+                        self.reasons.add(&normalize_reason(reason));
+                    }
+                }
             }
             next = i + 1;
         }
@@ -191,13 +231,14 @@ impl<'a> Scanner<'a> {
         self.framed.clear();
     }
 
-    /// The tallies so far.
+    /// The totals and tallies so far (reasons are gathered by [`Scanner::into_summary`]).
     pub fn summary(&self) -> &ScanSummary {
         &self.summary
     }
 
-    /// Finish and take the tallies.
-    pub fn into_summary(self) -> ScanSummary {
+    /// Finish and take the tallies, with the catch-all's most frequent reasons.
+    pub fn into_summary(mut self) -> ScanSummary {
+        self.summary.unmatched_reasons = self.reasons.top(REASONS_SHOWN);
         self.summary
     }
 }
@@ -226,30 +267,55 @@ fn input_format(s: &str) -> Result<Format, ExitCode> {
     })
 }
 
-fn open_input(path: &Path) -> io::Result<(Box<dyn Read>, Option<u64>)> {
-    if path == Path::new("-") {
-        return Ok((Box::new(io::stdin().lock()), None));
-    }
-    let f = std::fs::File::open(path)?;
-    let len = f.metadata().ok().map(|m| m.len());
-    Ok((Box::new(f), len))
+/// A reader that counts the bytes it passes on, so progress is measured on the bytes read
+/// from disk (compressed or not), which is what the total size counts.
+struct Counted<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
 }
 
-fn progress_bar(total: Option<u64>) -> Option<indicatif::ProgressBar> {
-    if !io::stderr().is_terminal() {
-        return None;
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
     }
-    let bar = match total {
-        Some(t) => indicatif::ProgressBar::new(t),
-        None => indicatif::ProgressBar::new_spinner(),
+}
+
+/// Open an input for reading, undoing its compression.
+fn open_input(input: &Input, count: Rc<Cell<u64>>) -> io::Result<(Encoding, Box<dyn Read>)> {
+    let raw: Box<dyn Read> = match input {
+        Input::Stdin => Box::new(io::stdin().lock()),
+        Input::File(path) => Box::new(std::fs::File::open(path)?),
     };
-    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} {bytes}/{total_bytes} {bar:40} {bytes_per_sec} eta {eta}",
-    ) {
-        bar.set_style(style);
-    }
-    Some(bar)
+    decode::decoded(Counted { inner: raw, count })
+}
+
+/// Total bytes of the inputs, when all are files of known size.
+fn total_size(inputs: &[Input]) -> Option<u64> {
+    inputs
+        .iter()
+        .map(|i| match i {
+            Input::Stdin => None,
+            Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+        })
+        .sum()
+}
+
+/// The warning for an input that is mostly not text.
+fn not_text_warning(name: &str, enc: Encoding, sample: &TextSample) -> String {
+    let (seen, not_text) = sample.counts();
+    let after = match enc {
+        Encoding::Gzip | Encoding::Zstd => format!(" after {} decompression", enc.name()),
+        _ => String::new(),
+    };
+    format!(
+        "oauthwatch: warning: {name} is mostly not text ({}% of its first {} bytes{after} are \
+         control bytes or invalid UTF-8); its records are unlikely to match. Is it binary, or \
+         compressed in a format other than gzip or zstd?",
+        not_text * 100 / seen.max(1),
+        seen
+    )
 }
 
 /// `oauthwatch scan`.
@@ -261,52 +327,68 @@ pub fn scan(args: &ScanArgs) -> ExitCode {
     let ctx = MatchContext {
         provider: args.provider.as_deref(),
     };
-    let total: Option<u64> = args
-        .files
-        .iter()
-        .map(|p| {
-            if p == Path::new("-") {
-                None
-            } else {
-                std::fs::metadata(p).ok().map(|m| m.len())
-            }
-        })
-        .sum();
-    let bar = progress_bar(total);
+    let inputs = match walk::expand(&args.files) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("oauthwatch: cannot list {}: {}", e.path.display(), e.error);
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    if inputs.is_empty() {
+        eprintln!("oauthwatch: no files to scan under the directories given");
+        return ExitCode::from(EXIT_ERROR);
+    }
+    let names: Vec<String> = inputs.iter().map(Input::display).collect();
+    let progress = Progress::new(total_size(&inputs));
+    let read = Rc::new(Cell::new(0u64));
+    let mut reported = 0u64;
     let mut scanner = Scanner::new(&rules, ctx, format);
-    for (i, path) in args.files.iter().enumerate() {
-        let (reader, _) = match open_input(path) {
+    for (i, input) in inputs.iter().enumerate() {
+        let name = &names[i];
+        let (enc, reader) = match open_input(input, read.clone()) {
             Ok(r) => r,
             Err(e) => {
-                if let Some(b) = &bar {
-                    b.finish_and_clear();
-                }
-                eprintln!("oauthwatch: cannot read {}: {e}", path.display());
+                progress.finish();
+                eprintln!("oauthwatch: cannot read {name}: {e}");
                 return ExitCode::from(EXIT_ERROR);
             }
         };
-        let res = scanner.scan_reader(i, reader, |n| {
-            if let Some(b) = &bar {
-                b.inc(n);
-            }
+        if let Encoding::Unsupported(format) = enc {
+            progress.warn(&format!(
+                "oauthwatch: warning: skipping {name}: it is {format}-compressed, which scan does \
+                 not decode (gzip and zstd it does); decompress it and pipe it in, e.g. \
+                 `{format} -dc {name} | oauthwatch scan -`"
+            ));
+            continue;
+        }
+        let res = scanner.scan_reader(i, reader, |s| {
+            let now = read.get();
+            progress.update(now - reported, s.lines, s.records);
+            reported = now;
         });
-        if let Err(e) = res {
-            if let Some(b) = &bar {
-                b.finish_and_clear();
+        match res {
+            Ok(sample) if sample.mostly_not_text() => {
+                progress.warn(&not_text_warning(name, enc, &sample))
             }
-            eprintln!("oauthwatch: error reading {}: {e}", path.display());
-            return ExitCode::from(EXIT_ERROR);
+            Ok(_) => {}
+            Err(e) => {
+                progress.finish();
+                let how = match enc {
+                    Encoding::Gzip | Encoding::Zstd => format!(" ({} input)", enc.name()),
+                    _ => String::new(),
+                };
+                eprintln!("oauthwatch: error reading {name}{how}: {e}");
+                return ExitCode::from(EXIT_ERROR);
+            }
         }
     }
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
+    progress.finish();
     let summary = scanner.into_summary();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let res = match args.format {
-        ScanFormat::Json => write_json(&mut out, &rules, &summary),
-        ScanFormat::Text => write_text(&mut out, &rules, &summary, &args.files),
+        ScanFormat::Json => write_json(&mut out, &rules, &summary, &names),
+        ScanFormat::Text => write_text(&mut out, &rules, &summary, &names),
     };
     match res.and_then(|_| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -332,14 +414,20 @@ fn ranked(summary: &ScanSummary) -> Vec<RuleIdx> {
     seen
 }
 
-/// The `--format json` document.
-pub fn json_summary(rules: &RuleSet, summary: &ScanSummary) -> serde_json::Value {
+/// The `--format json` document; `inputs` names the scanned inputs in order (`-` for
+/// standard input). Line numbers count within the input named beside them.
+pub fn json_summary(
+    rules: &RuleSet,
+    summary: &ScanSummary,
+    inputs: &[String],
+) -> serde_json::Value {
+    let name = |i: usize| inputs.get(i).map(String::as_str).unwrap_or("-");
     let list: Vec<serde_json::Value> = ranked(summary)
         .into_iter()
         .map(|i| {
             let r = &rules.rules()[i];
             let t = &summary.tallies[i];
-            serde_json::json!({
+            let mut v = serde_json::json!({
                 "rule": r.id,
                 "codes": r.codes,
                 "count": t.count,
@@ -348,7 +436,13 @@ pub fn json_summary(rules: &RuleSet, summary: &ScanSummary) -> serde_json::Value
                 "remediation": r.remediation,
                 "first_line": t.first_line,
                 "last_line": t.last_line,
-            })
+                "first_file": name(t.first_input),
+                "last_file": name(t.last_input),
+            });
+            if r.catch_all {
+                v["unmatched_reasons"] = serde_json::json!(summary.unmatched_reasons);
+            }
+            v
         })
         .collect();
     serde_json::json!({
@@ -358,8 +452,13 @@ pub fn json_summary(rules: &RuleSet, summary: &ScanSummary) -> serde_json::Value
     })
 }
 
-fn write_json(out: &mut impl Write, rules: &RuleSet, summary: &ScanSummary) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, &json_summary(rules, summary))?;
+fn write_json(
+    out: &mut impl Write,
+    rules: &RuleSet,
+    summary: &ScanSummary,
+    inputs: &[String],
+) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &json_summary(rules, summary, inputs))?;
     writeln!(out)
 }
 
@@ -389,7 +488,7 @@ fn write_text(
     out: &mut impl Write,
     rules: &RuleSet,
     summary: &ScanSummary,
-    files: &[PathBuf],
+    inputs: &[String],
 ) -> io::Result<()> {
     let seen = ranked(summary);
     let failures: u64 = seen.iter().map(|&i| summary.tallies[i].count).sum();
@@ -405,8 +504,8 @@ fn write_text(
         return Ok(());
     }
     let name = |input: usize| -> String {
-        if files.len() > 1 {
-            format!("{}:", files[input].display())
+        if inputs.len() > 1 {
+            format!("{}:", inputs[input])
         } else {
             String::new()
         }
@@ -450,6 +549,15 @@ fn write_text(
             "{}",
             wrap(&format!("What to do: {}", r.remediation), "          ", 100)
         )?;
+        if r.catch_all && !summary.unmatched_reasons.is_empty() {
+            writeln!(
+                out,
+                "          Reasons no rule names, most frequent first (add a rule for the top ones):"
+            )?;
+            for rc in &summary.unmatched_reasons {
+                writeln!(out, "          {:>8}  {}", rc.count, rc.reason)?;
+            }
+        }
         writeln!(out)?;
     }
     Ok(())
@@ -457,6 +565,7 @@ fn write_text(
 
 /// `oauthwatch classify`.
 pub fn classify(args: &ClassifyArgs) -> ExitCode {
+    use std::sync::mpsc::RecvTimeoutError;
     let (rules, format) = match prepare(&args.rules, &args.input_format) {
         Ok(v) => v,
         Err(code) => return code,
@@ -464,12 +573,14 @@ pub fn classify(args: &ClassifyArgs) -> ExitCode {
     let ctx = MatchContext {
         provider: args.provider.as_deref(),
     };
+    let pace = Pace::of_stdin();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let mut framer = Framer::new(format, FramingLimits::default());
+    let mut framer = pace.framer(format);
     let mut framed = Framed::default();
-    let mut stdin = io::stdin().lock();
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut sample = TextSample::default();
+    let mut warned = false;
+    let mut encoding = Encoding::Plain;
     let mut line = 1u64;
     let mut emit =
         |framed: &mut Framed, out: &mut BufWriter<io::StdoutLock<'_>>| -> io::Result<()> {
@@ -515,25 +626,65 @@ pub fn classify(args: &ClassifyArgs) -> ExitCode {
             // Flush per chunk so that someone pasting lines sees answers as they go.
             out.flush()
         };
+    let chunks = stdin_chunks();
     let res = (|| -> io::Result<()> {
         loop {
-            let n = match stdin.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+            let next = match (pace, framer.idle_deadline()) {
+                (Pace::Terminal | Pace::Stream, Some(due)) => chunks
+                    .recv_timeout(due.saturating_duration_since(Instant::now()))
+                    .map_err(|e| e == RecvTimeoutError::Timeout),
+                _ => chunks.recv().map_err(|_| false),
             };
-            framer.push(&buf[..n], Instant::now(), &mut framed);
-            emit(&mut framed, &mut out)?;
+            match next {
+                Ok(Chunk::Encoding(enc)) => {
+                    encoding = enc;
+                    if let Encoding::Unsupported(name) = enc {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!(
+                                "it is {name}-compressed, which classify does not \
+                                 decode (gzip and zstd it does); pipe it through `{name} -dc`"
+                            ),
+                        ));
+                    }
+                }
+                Ok(Chunk::Data(bytes)) => {
+                    sample.push(&bytes);
+                    if !warned && sample.counts().0 >= text::SAMPLE_BYTES {
+                        warned = true;
+                        if sample.mostly_not_text() {
+                            eprintln!("{}", not_text_warning("standard input", encoding, &sample));
+                        }
+                    }
+                    framer.push(&bytes, Instant::now(), &mut framed);
+                    emit(&mut framed, &mut out)?;
+                }
+                Ok(Chunk::Failed(e)) => return Err(e),
+                // The deadline passed with no new bytes: print what has waited long enough.
+                Err(true) => {
+                    framer.flush_idle(Instant::now(), &mut framed);
+                    emit(&mut framed, &mut out)?;
+                }
+                // End of input.
+                Err(false) => break,
+            }
         }
         framer.finish(&mut framed);
-        emit(&mut framed, &mut out)
+        emit(&mut framed, &mut out)?;
+        if !warned && sample.mostly_not_text() {
+            eprintln!("{}", not_text_warning("standard input", encoding, &sample));
+        }
+        Ok(())
     })();
     match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("oauthwatch: {e}");
+            let how = match encoding {
+                Encoding::Gzip | Encoding::Zstd => format!(" ({} input)", encoding.name()),
+                _ => String::new(),
+            };
+            eprintln!("oauthwatch: error reading standard input{how}: {e}");
             ExitCode::from(EXIT_ERROR)
         }
     }
