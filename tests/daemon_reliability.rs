@@ -181,7 +181,10 @@ fn sighup_during_start_up_is_a_reload_once_start_up_completes() {
         );
         assert_eq!(sigterm_and_wait(&mut child), Some(0), "round {round}");
         assert_eq!(
-            log.lock().unwrap().matches("reloaded config and rules").count(),
+            log.lock()
+                .unwrap()
+                .matches("reloaded config and rules")
+                .count(),
             1,
             "round {round}: one SIGHUP, one reload"
         );
