@@ -154,7 +154,7 @@ impl AnyOf {
         let mut best: Option<regex::bytes::Match<'h>> = None;
         for re in &self.0 {
             if let Some(m) = re.find(haystack) {
-                if best.map_or(true, |b| m.start() < b.start()) {
+                if best.is_none_or(|b| m.start() < b.start()) {
                     best = Some(m);
                 }
             }
