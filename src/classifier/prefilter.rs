@@ -26,12 +26,50 @@ pub const MAX_LITERAL_LEN: usize = 16;
 /// copy has the same length as `src`, so an offset in one is the same offset in the other.
 pub fn fold(src: &[u8], dst: &mut Vec<u8>) {
     dst.clear();
-    // Branch-free so that it compiles to SIMD: setting bit 5 lower-cases `A`..=`Z` and turns
-    // NUL (0x00) into a space (0x20); no other byte is touched.
-    dst.extend(
-        src.iter()
-            .map(|&b| b | ((((b.wrapping_sub(b'A') < 26) | (b == 0)) as u8) << 5)),
-    );
+    dst.resize(src.len(), 0);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of a
+        // `target_feature` function; `fold_avx2` itself is safe code.
+        unsafe { fold_avx2(src, dst) };
+        return;
+    }
+    fold_into(src, dst);
+}
+
+/// [`fold`]'s loop over two slices of the same length. Branch-free so that it compiles to
+/// SIMD: setting bit 5 lower-cases `A`..=`Z` and turns NUL (0x00) into a space (0x20); no
+/// other byte is touched.
+#[inline(always)]
+fn fold_into(src: &[u8], dst: &mut [u8]) {
+    #[inline(always)]
+    fn fold_byte(b: u8) -> u8 {
+        b | ((((b.wrapping_sub(b'A') < 26) | (b == 0)) as u8) << 5)
+    }
+    let mut from = src.chunks_exact(32);
+    let mut to = dst.chunks_exact_mut(32);
+    for (t, f) in (&mut to).zip(&mut from) {
+        for (d, &b) in t.iter_mut().zip(f) {
+            *d = fold_byte(b);
+        }
+    }
+    // The last partial chunk goes through a full one on the stack, so that it is folded with
+    // the same vector steps instead of a byte at a time (a record is often short).
+    let (rest, out) = (from.remainder(), to.into_remainder());
+    let mut tail = [0u8; 32];
+    tail[..rest.len()].copy_from_slice(rest);
+    for b in tail.iter_mut() {
+        *b = fold_byte(*b);
+    }
+    out.copy_from_slice(&tail[..rest.len()]);
+}
+
+/// [`fold_into`] compiled with AVX2: 32 bytes a step instead of SSE2's 16, on the hot path
+/// of every record.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn fold_avx2(src: &[u8], dst: &mut [u8]) {
+    fold_into(src, dst);
 }
 
 /// The lower-cased literals one of which every match of `pattern` starts with, or a message
@@ -92,6 +130,45 @@ pub fn automaton(lits: &[Vec<u8>]) -> AhoCorasick {
         .expect("a few hundred short literals always build")
 }
 
+/// A one-pass gate over [`fold`]ed text: does it contain one of the literals, and where does
+/// the first start. Searched with the packed (Teddy) searcher alone where the CPU and the
+/// literal count allow it, which skips the automaton's set-up on every call (most calls are
+/// one short record that contains nothing); otherwise with an automaton.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    packed: Option<aho_corasick::packed::Searcher>,
+    automaton: AhoCorasick,
+}
+
+impl Gate {
+    /// A gate for `lits` (lower-cased here).
+    pub fn new(lits: &[Vec<u8>]) -> Gate {
+        let lower: Vec<Vec<u8>> = lits.iter().map(|l| l.to_ascii_lowercase()).collect();
+        let packed = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(&lower)
+            .build();
+        Gate {
+            packed,
+            automaton: automaton(&lower),
+        }
+    }
+
+    /// Where the first literal in `text` starts.
+    pub fn find(&self, text: &[u8]) -> Option<usize> {
+        match &self.packed {
+            Some(p) => p.find(text).map(|m| m.start()),
+            None => self.automaton.find(text).map(|m| m.start()),
+        }
+    }
+
+    /// `text` contains one of the literals.
+    pub fn is_match(&self, text: &[u8]) -> bool {
+        self.find(text).is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +200,21 @@ mod tests {
         assert_eq!(out, b"invalid token! \xe2\x80\x9czoom\xe2\x80\x9d");
         let ac = automaton(&[b"Invalid Token".to_vec()]);
         assert!(ac.is_match(&out));
+        // Every length around the 32-byte steps folds as byte by byte would.
+        let src: Vec<u8> = (0..=255u8).cycle().take(300).collect();
+        for len in [0, 1, 31, 32, 33, 64, 95, 300] {
+            fold(&src[..len], &mut out);
+            let expect: Vec<u8> = src[..len]
+                .iter()
+                .map(|&b| if b == 0 { b' ' } else { b.to_ascii_lowercase() })
+                .collect();
+            assert_eq!(out, expect, "length {len}");
+        }
+        fold(b"Invalid\0Token! \xe2\x80\x9cZOOM\xe2\x80\x9d", &mut out);
+        let gate = Gate::new(&[b"Invalid Token".to_vec(), b"ZOOM".to_vec()]);
+        assert_eq!(gate.find(&out), Some(0));
+        assert_eq!(gate.find(&out[1..]), Some(17));
+        assert!(!gate.is_match(b"valid token"));
     }
 
     #[test]

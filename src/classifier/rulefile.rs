@@ -150,13 +150,59 @@ pub struct FileSpec {
 /// any non-ASCII byte (typographic quotes are common in these records) and fall back to a
 /// slower engine that allocates.
 pub fn compile_pattern(text: &str) -> Result<Regex, String> {
-    RegexBuilder::new(&ascii_word_boundaries(text))
+    RegexBuilder::new(&ascii_word_boundaries(&any_char_classes(text)))
         .case_insensitive(true)
         .unicode(true)
         .size_limit(2 << 20)
         .dfa_size_limit(4 << 20)
         .build()
         .map_err(|e| format!("invalid regex: {e}"))
+}
+
+/// `[\s\S]` (and `[\S\s]`) outside a bracket class → `(?s:.)`: the same set (any character),
+/// but a case-insensitive build folds the case of every Unicode range in a bracket class,
+/// which made such a pattern several times slower to compile. Escapes and the insides of
+/// other bracket classes are left alone.
+fn any_char_classes(pattern: &str) -> String {
+    let b = pattern.as_bytes();
+    let mut out = String::with_capacity(pattern.len());
+    let mut i = 0;
+    // Depth of bracket classes we are inside; 0 outside any.
+    let mut depth = 0usize;
+    let mut last = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'[' if depth == 0
+                && (b[i..].starts_with(b"[\\s\\S]") || b[i..].starts_with(b"[\\S\\s]")) =>
+            {
+                out.push_str(&pattern[last..i]);
+                out.push_str("(?s:.)");
+                i += 6;
+                last = i;
+            }
+            b'[' => {
+                depth += 1;
+                i += 1;
+                // A `]` right after `[` or `[^` is a literal member, not the end.
+                if depth == 1 {
+                    if b.get(i) == Some(&b'^') {
+                        i += 1;
+                    }
+                    if b.get(i) == Some(&b']') {
+                        i += 1;
+                    }
+                }
+            }
+            b']' if depth > 0 => {
+                depth -= 1;
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&pattern[last.min(pattern.len())..]);
+    out
 }
 
 /// `\b` → `(?-u:\b)` and `\B` → `(?-u:\B)`, leaving escaped backslashes alone.
@@ -705,6 +751,25 @@ pub fn diag_at(file: &FileSpec, offset: usize, field: String, message: String) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_char_classes_become_dot_all_and_match_the_same() {
+        assert_eq!(any_char_classes(r"a[\s\S]{0,3}?b"), r"a(?s:.){0,3}?b");
+        assert_eq!(any_char_classes(r"a[\S\s]b"), r"a(?s:.)b");
+        // Escaped brackets, other classes and classes containing `[\s\S]` stay as written.
+        for kept in [r"\[\s\S]", r"[^]\s\S]", r"[a[\s\S]]", r"[\s\S\d]", r"’[\s]"] {
+            assert_eq!(any_char_classes(kept), kept);
+        }
+        let re = compile_pattern(r"reason[\s\S]{0,5}error").unwrap();
+        for (text, hit) in [
+            (&b"reason\n\xe2\x80\x9cerror"[..], true),
+            (b"REASON \t\r\nERROR", true),
+            (b"reason\xffERROR", false),
+            (b"reason123456error", false),
+        ] {
+            assert_eq!(re.is_match(text), hit, "{}", String::from_utf8_lossy(text));
+        }
+    }
 
     #[test]
     fn word_boundaries_become_ascii() {

@@ -45,7 +45,7 @@ struct ProviderMatcher {
     /// with: `reason`, `errorCode`, `(4,7`, `"code"`…), so a record with no evidence is
     /// dismissed in one pass. Bare numeric literals (`4734`) or words such as `error` would
     /// be too common in logs for a one-pass prefilter.
-    provider_gate: AhoCorasick,
+    provider_gate: prefilter::Gate,
     /// What shows a record is this provider's, in file order.
     evidence: Vec<Evidence>,
     /// What keeps a record out, in file order. `exclude` is the fast literal check over the
@@ -53,7 +53,7 @@ struct ProviderMatcher {
     exclusions: Vec<Exclusion>,
     /// Rule and code-pattern literals: the gate for a source declared to talk only to this
     /// provider, searched over whole batches by [`RuleSet::next_candidate`].
-    rule_gate: AhoCorasick,
+    rule_gate: prefilter::Gate,
     /// The same literals, kept per rule (not minimised across rules): one overlapping pass
     /// over a candidate record says which rules can match and whether a code can be there,
     /// so only those regexes run.
@@ -77,12 +77,12 @@ struct Evidence {
     name: String,
     about: String,
     literals: Option<AhoCorasick>,
-    pattern: Option<Regex>,
+    pattern: Option<AnyOf>,
     needs_message: bool,
     message_follows: bool,
     /// With `message_follows`: the patterns one by one, to find where each match ends.
     each: Vec<Regex>,
-    unless: Option<Regex>,
+    unless: Option<AnyOf>,
 }
 
 impl Evidence {
@@ -104,8 +104,8 @@ struct Exclusion {
     name: String,
     about: String,
     literals: Option<AhoCorasick>,
-    pattern: Option<Regex>,
-    unless: Option<Regex>,
+    pattern: Option<AnyOf>,
+    unless: Option<AnyOf>,
 }
 
 impl Exclusion {
@@ -135,21 +135,39 @@ fn same_value(gap: &[u8]) -> bool {
             .any(|&b| matches!(b, b'"' | b'\'' | b'\\' | b'\n' | b'\r' | 0xE2))
 }
 
-/// The alternation of several checked patterns, or `None` for none.
-fn joined(parts: &[String]) -> Option<Regex> {
-    if parts.is_empty() {
-        return None;
+/// Several checked patterns, any of which may match. Each stays compiled as validated, so
+/// the set is not compiled a second time as one alternation (which doubled start-up time).
+#[derive(Debug)]
+struct AnyOf(Vec<Regex>);
+
+impl AnyOf {
+    /// The patterns' compiled regexes, or `None` for none.
+    fn new(regexes: impl IntoIterator<Item = Regex>) -> Option<AnyOf> {
+        let all: Vec<Regex> = regexes.into_iter().collect();
+        (!all.is_empty()).then_some(AnyOf(all))
     }
-    let text = parts
-        .iter()
-        .map(|p| format!("(?:{p})"))
-        .collect::<Vec<_>>()
-        .join("|");
-    Some(rulefile::compile_pattern(&text).expect("each pattern compiled alone"))
+
+    fn is_match(&self, haystack: &[u8]) -> bool {
+        self.0.iter().any(|re| re.is_match(haystack))
+    }
+
+    /// The leftmost match of any pattern (the first pattern's on a tie), as the alternation
+    /// of the patterns in order would find it.
+    fn find<'h>(&self, haystack: &'h [u8]) -> Option<regex::bytes::Match<'h>> {
+        let mut best: Option<regex::bytes::Match<'h>> = None;
+        for re in &self.0 {
+            if let Some(m) = re.find(haystack) {
+                if best.is_none_or(|b| m.start() < b.start()) {
+                    best = Some(m);
+                }
+            }
+        }
+        best
+    }
 }
 
-fn texts(checks: &[CheckSpec]) -> Vec<String> {
-    checks.iter().map(|c| c.text.clone()).collect()
+fn checked(checks: &[CheckSpec]) -> Option<AnyOf> {
+    AnyOf::new(checks.iter().map(|c| c.regex.clone()))
 }
 
 fn literal_automaton(lits: &[String]) -> Option<AhoCorasick> {
@@ -237,8 +255,8 @@ impl ProviderMatcher {
                 name: x.name.value.clone(),
                 about: x.about.clone(),
                 literals: literal_automaton(&x.literals),
-                pattern: joined(&texts(&x.patterns)),
-                unless: joined(&texts(&x.unless)),
+                pattern: checked(&x.patterns),
+                unless: checked(&x.unless),
             })
             .collect();
         let evidence = file
@@ -248,12 +266,7 @@ impl ProviderMatcher {
                 name: e.name.value.clone(),
                 about: e.about.clone(),
                 literals: literal_automaton(&e.literals),
-                pattern: joined(
-                    &e.patterns
-                        .iter()
-                        .map(|p| p.text.clone())
-                        .collect::<Vec<_>>(),
-                ),
+                pattern: AnyOf::new(e.patterns.iter().map(|p| p.regex.clone())),
                 needs_message: e.needs_message,
                 message_follows: e.message_follows,
                 each: if e.message_follows {
@@ -261,7 +274,7 @@ impl ProviderMatcher {
                 } else {
                     Vec::new()
                 },
-                unless: joined(&texts(&e.unless)),
+                unless: checked(&e.unless),
             })
             .collect();
         let mut route_lits: Vec<Vec<u8>> = Vec::new();
@@ -310,10 +323,10 @@ impl ProviderMatcher {
         ProviderMatcher {
             provider: file.provider.clone(),
             range: base..base + file.rules.len(),
-            provider_gate: prefilter::automaton(&gate_lits),
+            provider_gate: prefilter::Gate::new(&gate_lits),
             evidence,
             exclusions,
-            rule_gate: prefilter::automaton(&rule_lits),
+            rule_gate: prefilter::Gate::new(&rule_lits),
             routing: AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
                 .build(&route_lits)
@@ -816,9 +829,10 @@ impl RuleSet {
     /// calling [`RuleSet::classify`] per record. A hit may straddle two records; the caller
     /// classifies the record holding the offset and searches again after it.
     ///
-    /// The data is folded (see `prefilter::fold`) a window at a time, the window doubling from
-    /// 4 KiB to 64 KiB while no hit is found: dense hits do not fold the whole batch again after
-    /// each one, and a window stays in the CPU cache between folding and searching it.
+    /// The data is folded (see `prefilter::fold`) 4 KiB at a time: a window stays in the CPU
+    /// cache between folding and searching it, and after a hit little beyond it was folded
+    /// for nothing (a window that grew while no hit was found folded, on a dense corpus, a
+    /// third more than it searched).
     pub fn next_candidate(&self, data: &[u8], ctx: &MatchContext<'_>) -> Option<usize> {
         let gates = || {
             self.providers.iter().filter_map(|p| match ctx.provider {
@@ -831,20 +845,17 @@ impl RuleSet {
         FOLDED.with(|buf| {
             let mut text = buf.borrow_mut();
             let mut pos = 0;
-            let mut window = 4 << 10;
+            let window = 4 << 10;
             while pos < data.len() {
                 let end = data.len().min(pos + window);
                 // A literal that starts before `end` is seen whole.
                 let upto = data.len().min(end + prefilter::MAX_LITERAL_LEN);
                 prefilter::fold(&data[pos..upto], &mut text);
-                let hit = gates()
-                    .filter_map(|g| g.find(&text[..]).map(|m| m.start()))
-                    .min();
+                let hit = gates().filter_map(|g| g.find(&text[..])).min();
                 if let Some(h) = hit {
                     return Some(pos + h);
                 }
                 pos = end;
-                window = (window * 2).min(64 << 10);
             }
             None
         })
