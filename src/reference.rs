@@ -59,7 +59,7 @@ fn entry(out: &mut String, rule: &Rule) {
     let _ = writeln!(
         out,
         "### {provider} {code}: `{id}`\n",
-        provider = title(&rule.provider),
+        provider = provider_title(&rule.provider),
         id = rule.id
     );
     let _ = writeln!(out, "{}\n", one_line(&rule.summary));
@@ -103,11 +103,13 @@ fn cell(text: &str) -> String {
     one_line(text).replace('|', "\\|")
 }
 
-fn one_line(text: &str) -> String {
+/// `text` on one line: runs of white space (newlines included) become one space.
+pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn title(provider: &str) -> String {
+/// A provider's name as a title (`zoom` → `Zoom`).
+pub(crate) fn provider_title(provider: &str) -> String {
     let mut c = provider.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),

@@ -27,7 +27,7 @@ use toml::Spanned;
 use crate::classifier::{Rule, RuleSet, Severity};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::duration::{format_duration, parse_duration};
-use crate::reference::rule_anchor;
+use crate::reference::{one_line, provider_title as title, rule_anchor};
 
 /// The shipped settings (`deploy/prometheus/alerts.toml`), used when no settings file is given.
 pub const DEFAULT_SETTINGS: &str = include_str!("../../deploy/prometheus/alerts.toml");
@@ -794,18 +794,6 @@ fn template_literal(s: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn title(provider: &str) -> String {
-    let mut c = provider.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]
