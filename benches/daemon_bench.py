@@ -61,9 +61,11 @@ class Daemon:
         while time.time() < deadline and self.addr is None:
             time.sleep(0.05)
             self.stderr.seek(0)
-            m = re.search(r"listen=\"?([0-9.]+:[0-9]+)", self.stderr.read())
-            if m and not m.group(1).endswith(":0"):
-                self.addr = m.group(1)
+            # The first line may show the requested `listen=…:0`; a later one the bound port.
+            bound = [a for a in re.findall(r"(?:listen|bound)=\"?([0-9.]+:[0-9]+)", self.stderr.read())
+                     if not a.endswith(":0")]
+            if bound:
+                self.addr = bound[0]
         if self.addr is None:
             self.stop()
             raise SystemExit("daemon did not report its address")
