@@ -600,3 +600,30 @@ fn ids_duplicated_across_files_are_reported() {
     let err = RuleSet::load(&[missing.as_path()]).unwrap_err();
     assert!(err.to_string().contains("cannot read rule file"), "{err}");
 }
+
+/// A rule's patterns are each within the regex size limit, but joined into the rule's one
+/// alternation they are not: a diagnostic naming the rule, not a panic (a reload with such a
+/// file keeps the old rules; `check` reports it).
+#[test]
+fn patterns_too_large_together_are_a_diagnostic_not_a_panic() {
+    let one = r"bad code(?: 0\w{40})?";
+    if let Err(d) = RuleSet::from_toml(
+        &GOOD.replace("patterns = ['bad code']", &format!("patterns = ['{one}']")),
+        "acme.toml",
+    ) {
+        panic!("one pattern alone must be within the limit for this test to mean anything:\n{d}");
+    }
+    let many = (0..40)
+        .map(|i| format!("'bad code(?: {i}\\w{{40}})?'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let big = GOOD.replace("patterns = ['bad code']", &format!("patterns = [{many}]"));
+    let err = RuleSet::from_toml(&big, "acme.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("acme.toml:11:13: rules[0].patterns: rule `bad_code`"),
+        "{err}"
+    );
+    assert!(err.contains("too large to compile"), "{err}");
+}

@@ -217,7 +217,11 @@ impl FoundCode {
 }
 
 impl ProviderMatcher {
-    fn compile(file: &FileSpec, base: RuleIdx) -> ProviderMatcher {
+    /// Compile one file's matcher. Each pattern was compiled alone when the file was read;
+    /// a rule's patterns joined into one alternation can still pass the regex size limit,
+    /// which is reported as `(rule index, error)`, never a panic (a reload keeps the old
+    /// rules).
+    fn compile(file: &FileSpec, base: RuleIdx) -> Result<ProviderMatcher, (usize, String)> {
         let mut gate_lits: Vec<Vec<u8>> = Vec::new();
         for e in &file.evidence {
             gate_lits.extend(e.literals.iter().map(|l| {
@@ -305,8 +309,7 @@ impl ProviderMatcher {
                 .map(|p| format!("(?:{})", p.text))
                 .collect::<Vec<_>>()
                 .join("|");
-            let re = rulefile::compile_pattern(&joined)
-                .expect("each pattern compiled alone, so their alternation compiles");
+            let re = rulefile::compile_pattern(&joined).map_err(|e| (i, e))?;
             if r.is_catch_all() {
                 catch_all = Some((idx, re));
                 continue;
@@ -320,7 +323,7 @@ impl ProviderMatcher {
                 }
             }
         }
-        ProviderMatcher {
+        Ok(ProviderMatcher {
             provider: file.provider.clone(),
             range: base..base + file.rules.len(),
             provider_gate: prefilter::Gate::new(&gate_lits),
@@ -338,7 +341,7 @@ impl ProviderMatcher {
             matchers,
             catch_all,
             reason_patterns: file.reason_patterns.clone(),
-        }
+        })
     }
 
     /// The explicit code in a record: the digits of the first code-pattern match.
@@ -755,7 +758,23 @@ impl RuleSet {
                     catch_all: r.is_catch_all(),
                 });
             }
-            set.providers.push(ProviderMatcher::compile(file, base));
+            match ProviderMatcher::compile(file, base) {
+                Ok(matcher) => set.providers.push(matcher),
+                Err((ri, e)) => {
+                    let r = &file.rules[ri];
+                    diags.push(diag_at(
+                        file,
+                        r.patterns.first().map_or(r.id.offset, |p| p.offset),
+                        format!("rules[{ri}].patterns"),
+                        format!(
+                            "rule `{}`: its patterns together are too large to compile ({e}); \
+                             split the rule or shorten its patterns",
+                            r.id.value
+                        ),
+                    ));
+                    return Err(diags);
+                }
+            }
         }
         // Examples are checked against their own file's matcher, so that one file's examples
         // do not depend on which other files are loaded beside it.
