@@ -488,9 +488,11 @@ impl Server {
         find_in_dir(place.parent()?, t.id, t.fingerprint).map(|(p, _)| p)
     }
 
-    /// Stop following a file without reading more (it no longer exists as that file).
-    fn forget(&mut self, id: FileId) {
-        if let Some(t) = self.files.remove(&id) {
+    /// Stop following a file without reading more (it no longer exists as that file, or was
+    /// read to its end after it went away); its checkpoint entry goes too. Returns its tailer.
+    fn forget(&mut self, id: FileId) -> Option<Tailer> {
+        let t = self.files.remove(&id);
+        if let Some(t) = &t {
             if t.file.is_some() {
                 self.open_handles -= 1;
             }
@@ -502,6 +504,7 @@ impl Server {
             .unwrap_or_else(|e| e.into_inner())
             .files
             .remove(&id);
+        t
     }
 
     fn index(by_path: &mut HashMap<PathBuf, FileId>, t: &Tailer) {
@@ -949,20 +952,10 @@ impl Server {
             }
             self.emit(id, framed, 0)?;
             self.lag.remove(id);
-            if let Some(t) = self.files.remove(&id) {
+            if let Some(t) = self.forget(id) {
                 tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "closed rotated or deleted file");
-                if t.file.is_some() {
-                    self.open_handles -= 1;
-                }
-                self.by_path.retain(|_, v| *v != id);
                 self.report_pod_drained(&t);
             }
-            self.src
-                .table
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .files
-                .remove(&id);
         }
         Ok(())
     }
