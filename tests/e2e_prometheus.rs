@@ -15,6 +15,7 @@
 //! Everything listens on 127.0.0.1, lives in temp dirs, and every process is killed on drop.
 
 mod alerting_support;
+mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ use alerting_support::{
     free_ports, instant_query, repo, scalar, start_alertmanager, test_alertmanager_config,
     wait_for, Proc, Recorder,
 };
+use common::append;
 use oauthwatch::alerting::{rules_yaml, AlertSettings, RULE_ALERT};
 use oauthwatch::classifier::RuleSet;
 use oauthwatch::reference::rule_anchor;
@@ -145,16 +147,6 @@ provider = \"zoom\"
 start_at = \"beginning\"
 "
     .to_string()
-}
-
-fn append(path: &Path, text: &str) {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    f.write_all(text.as_bytes()).unwrap();
 }
 
 /// A real-shaped invalid_authorization_code failure (the shapes the forum threads show); the
