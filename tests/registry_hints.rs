@@ -8,8 +8,8 @@ use std::time::Duration;
 use oauthwatch::classifier::redact::normalize_reason;
 use oauthwatch::classifier::{AlertCondition, Rule, RuleSet, Severity};
 use oauthwatch::registry::{
-    ManualClock, ReasonCount, Registry, SourceLabels, Tally, REASONS_SHOWN, RECENT_FIRING_SECS,
-    SAMPLE_MAX_CHARS,
+    ManualClock, MatchRecorder, ReasonCount, Registry, SourceLabels, REASONS_SHOWN,
+    RECENT_FIRING_SECS, SAMPLE_MAX_CHARS,
 };
 
 /// 2026-09-21T14:13:20Z.
@@ -41,7 +41,7 @@ const CODE: usize = 0; // 3 matches in 60 s
 const CLIENT: usize = 1; // two codes, 1 match in 300 s
 const CATCH_ALL: usize = 2; // 1000 matches in 600 s
 
-fn setup(sources: &[&str]) -> (Arc<ManualClock>, Registry, Arc<Tally>) {
+fn setup(sources: &[&str]) -> (Arc<ManualClock>, Registry, Arc<MatchRecorder>) {
     let clock = Arc::new(ManualClock::new(T0));
     let reg = Registry::with_clock(10, clock.clone());
     let rules = RuleSet::without_matchers(vec![

@@ -55,7 +55,11 @@ fn spec(name: &str, glob: &str) -> SourceSpec {
     }
 }
 
-fn setup() -> (Arc<ManualClock>, Registry, Arc<oauthwatch::registry::Tally>) {
+fn setup() -> (
+    Arc<ManualClock>,
+    Registry,
+    Arc<oauthwatch::registry::MatchRecorder>,
+) {
     let clock = Arc::new(ManualClock::new(T0));
     let reg = Registry::with_clock(10, clock.clone());
     let rules = RuleSet::without_matchers(vec![

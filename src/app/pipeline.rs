@@ -13,7 +13,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
 
 use crate::classifier::{Classification, MatchContext, RuleSet};
-use crate::registry::Tally;
+use crate::registry::MatchRecorder;
 use crate::sources::RecordBatch;
 
 /// One installed rule set with its counters and the per-source provider hints.
@@ -21,7 +21,7 @@ pub struct Generation {
     /// The compiled rules.
     pub rules: Arc<RuleSet>,
     /// Counters bound to `rules`' indices.
-    pub tally: Arc<Tally>,
+    pub tally: Arc<MatchRecorder>,
     /// `provider` of each source (by `SourceIdx`), from config.
     pub providers: Vec<Option<String>>,
 }

@@ -8,7 +8,7 @@
 //! - every rule × source series exists (at 0) from the moment its rule set is installed, and a
 //!   reload keeps the counts and windows of series that remain;
 //! - nothing here runs per line: sources report per chunk ([`SourceObserver`], lock-free), the
-//!   classifier reports per matching record ([`Tally::record_match`], one short lock);
+//!   classifier reports per matching record ([`MatchRecorder::record_match`], one short lock);
 //! - memory is bounded: windows by bucket count, samples by length, reason tables and pod
 //!   series by entries, the status page's history by [`history::MINUTES`] counters per series;
 //! - an alert hint turning on or off is logged once per transition (identifiers and counts,
@@ -18,14 +18,14 @@
 //!
 //! ```text
 //! let registry = Arc::new(Registry::new(config.max_pod_series));      // system clock
-//! let tally = registry.install(rules.clone(), &source_labels);         // at start
+//! let recorder = registry.install(rules.clone(), &source_labels);      // at start
 //! registry.describe_sources(&specs);                                   // globs, for `/`
 //! Sources::start(specs, opts, tx, registry.clone())                    // SourceObserver
 //! registry.set_ready(true);                                            // rules loaded, sources open
 //! // classify loop, per matching record:
-//! tally.record_match(batch.source, c.rule, record, c.reason, batch.k8s.as_deref());
-//! // reload: on success `tally = registry.install(new_rules, &labels); registry.reload_result(true)`,
-//! //         on failure `registry.reload_result(false)` (old rules and tally stay)
+//! recorder.record_match(batch.source, c.rule, record, c.reason, batch.k8s.as_deref());
+//! // reload: on success `recorder = registry.install(new_rules, &labels); registry.reload_result(true)`,
+//! //         on failure `registry.reload_result(false)` (old rules and recorder stay)
 //! // every few seconds: registry.tick()  (hint transitions are logged even without scrapes)
 //! // exporter: metrics() = registry.encode(), hints() = registry.hints(), ready() = registry.is_ready(),
 //! //           status() = registry.status() (the `/` page), readiness_notes() = registry.source_warnings()
@@ -56,7 +56,7 @@ pub use hints::{MAX_HINT_ENTRIES, REASONS_SHOWN, RECENT_FIRING_SECS, SAMPLE_MAX_
 use pods::PodBook;
 pub use report::{HintEntry, HintsReport, ReasonCount, RuleHistory, SourceStatus, StatusReport};
 use series::{Cell, SeriesKey};
-pub use series::{Tally, REASON_TABLE_CAPACITY, SAMPLE_RAW_MAX_BYTES};
+pub use series::{MatchRecorder, REASON_TABLE_CAPACITY, SAMPLE_RAW_MAX_BYTES};
 pub use source_metrics::SourceLabels;
 use source_metrics::{SourceMetrics, SourceRuntime};
 

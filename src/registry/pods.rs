@@ -68,7 +68,7 @@ pub struct PodSlot {
     /// Its `_overflow` counter, created on first overflow.
     pub overflow: OnceLock<IntCounter>,
     /// Set (under the table lock) once the series is removed, so a straggling match through
-    /// an old tally cannot bring its per-pod series back.
+    /// an old recorder cannot bring its per-pod series back.
     pub retired: AtomicBool,
 }
 

@@ -93,10 +93,10 @@ fn log_transition(labels: &SeriesKey, active: bool, count: u64, rule: &Rule, win
     }
 }
 
-/// The counters of one installed rule set, indexed by the [`RuleIdx`] of that set. The
-/// classifier loop holds it together with the `Arc<RuleSet>` it classifies with, so a reload
-/// never mixes indices of two rule sets.
-pub struct Tally {
+/// Where the classifier loop records matches: the rule × source series of one installed rule
+/// set, indexed by the [`RuleIdx`] of that set. The loop holds it together with the
+/// `Arc<RuleSet>` it classifies with, so a reload never mixes indices of two rule sets.
+pub struct MatchRecorder {
     rules: Arc<RuleSet>,
     n_sources: usize,
     /// `rule * n_sources + source`.
@@ -107,7 +107,7 @@ pub struct Tally {
     clock: Arc<dyn Clock>,
 }
 
-impl Tally {
+impl MatchRecorder {
     /// Count one classified record of `source` as an instance of `rule`. `record` is the raw
     /// record (redacted before it is kept as a sample); `reason` is the provider's reason text
     /// (normalised before it is kept, catch-all only). Called once per matching record.
@@ -198,7 +198,7 @@ impl Registry {
     /// A series is identified by provider, code label, rule id and source name: if any of them
     /// changes, it is a new series. Changed severity, texts or alert conditions of a remaining
     /// series are picked up (the window keeps the matches that fall inside the new length).
-    pub fn install(&self, rules: Arc<RuleSet>, sources: &[SourceLabels]) -> Arc<Tally> {
+    pub fn install(&self, rules: Arc<RuleSet>, sources: &[SourceLabels]) -> Arc<MatchRecorder> {
         let now = self.clock.now_secs();
         let f = &self.fam;
         let mut ins = lock(&self.installed);
@@ -325,7 +325,7 @@ impl Registry {
         }
         drop(ins);
 
-        Arc::new(Tally {
+        Arc::new(MatchRecorder {
             rules,
             n_sources: sources.len(),
             cells: order,
@@ -397,16 +397,16 @@ mod tests {
                 .count()
         };
         tracing::subscriber::with_default(subscriber, || {
-            let tally = reg.install(one_rule(2), &sources);
-            tally.record_match(0, 0, record, None, None);
+            let recorder = reg.install(one_rule(2), &sources);
+            recorder.record_match(0, 0, record, None, None);
             assert_eq!(logged("alert hint"), 0);
-            tally.record_match(0, 0, record, None, None);
+            recorder.record_match(0, 0, record, None, None);
             assert_eq!(
                 logged("alert hint on"),
                 1,
                 "logged as the threshold is reached"
             );
-            tally.record_match(0, 0, record, None, None);
+            recorder.record_match(0, 0, record, None, None);
             reg.encode();
             reg.tick();
             assert_eq!(logged("alert hint on"), 1, "once per transition");
@@ -415,8 +415,8 @@ mod tests {
             reg.encode();
             assert_eq!(logged("alert hint off"), 1);
             // On again, then the rule is removed by a reload: that ends the hint too.
-            tally.record_match(0, 0, record, None, None);
-            tally.record_match(0, 0, record, None, None);
+            recorder.record_match(0, 0, record, None, None);
+            recorder.record_match(0, 0, record, None, None);
             assert_eq!(logged("alert hint on"), 2);
             reg.install(Arc::new(RuleSet::without_matchers(vec![])), &sources);
             assert_eq!(logged("alert hint off"), 2);
