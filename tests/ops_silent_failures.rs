@@ -477,7 +477,7 @@ fn lag_is_unclassified_bytes_while_a_paused_daemon_catches_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lag_with_a_stalled_consumer_is_size_minus_acknowledged_offset() {
     use oauthwatch::classifier::RuleSet;
-    use oauthwatch::registry::{Registry, SourceLabels};
+    use oauthwatch::registry::{Registry, SourceLabels, DEFAULT_MAX_POD_SERIES};
     use oauthwatch::sources::{SourceObserver, SourceSpec, Sources, SourcesOptions, StartAt};
 
     let dir = tempfile::tempdir().unwrap();
@@ -487,7 +487,7 @@ async fn lag_with_a_stalled_consumer_is_size_minus_acknowledged_offset() {
         &"zoom padding line that is not a failure at all\n".repeat(100_000),
     );
     let size = std::fs::metadata(&log).unwrap().len();
-    let registry = Arc::new(Registry::default());
+    let registry = Arc::new(Registry::new(DEFAULT_MAX_POD_SERIES));
     registry.install(
         Arc::new(RuleSet::load_or_embedded(&[]).unwrap()),
         &[SourceLabels {

@@ -14,13 +14,13 @@
 //! The server knows nothing about metrics: it serves whatever [`Site`] the daemon hands it,
 //! which keeps it testable with a stand-in site.
 
-pub mod activity;
-pub mod auth;
-pub mod encoding;
-pub mod page;
-pub mod routes;
-pub mod server;
-pub mod tls;
+mod activity;
+pub(crate) mod auth;
+mod encoding;
+mod page;
+mod routes;
+mod server;
+pub(crate) mod tls;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -29,14 +29,11 @@ use std::sync::Arc;
 use crate::config::Http;
 use crate::registry::{HintsReport, StatusReport};
 
-pub use routes::METRICS_CONTENT_TYPE;
-pub use server::DRAIN_TIMEOUT;
-
 /// Listen backlog asked for on the endpoint's socket (the kernel caps it at `somaxconn`).
 /// Under a flood of new connections the accept loop evicts idle ones as fast as it accepts,
 /// but connections still queue in the kernel meanwhile; a short backlog (tokio binds with
 /// 128 here) overflows and drops a probe's SYN, costing it a one-second retransmit.
-pub const LISTEN_BACKLOG: i32 = 4096;
+const LISTEN_BACKLOG: i32 = 4096;
 
 /// What the endpoint serves; the daemon implements it over its registry.
 ///

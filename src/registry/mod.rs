@@ -34,14 +34,14 @@
 mod clock;
 mod families;
 mod hints;
-pub mod history;
-pub mod pods;
-pub mod reasons;
-pub mod report;
+mod history;
+mod pods;
+pub(crate) mod reasons;
+pub(crate) mod report;
 mod series;
 mod source_metrics;
 mod status;
-pub mod window;
+mod window;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -50,7 +50,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use arc_swap::ArcSwap;
 use prometheus::{Encoder, TextEncoder};
 
-pub use clock::{rfc3339, Clock, ManualClock, SystemClock};
+use clock::SystemClock;
+pub use clock::{rfc3339, Clock, ManualClock};
 use families::{Families, LiveSet, RELOAD_RESULTS};
 pub use hints::{MAX_HINT_ENTRIES, REASONS_SHOWN, RECENT_FIRING_SECS, SAMPLE_MAX_CHARS};
 use pods::PodBook;
@@ -106,13 +107,6 @@ pub struct Registry {
 
 /// `kubernetes.max_pod_series` when the config does not set it.
 pub const DEFAULT_MAX_POD_SERIES: usize = 500;
-
-impl Default for Registry {
-    /// A registry on the system clock with the default per-pod bound.
-    fn default() -> Registry {
-        Registry::new(DEFAULT_MAX_POD_SERIES)
-    }
-}
 
 impl Registry {
     /// A registry with the self-monitoring, build-info and process metrics registered.

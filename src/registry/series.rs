@@ -157,11 +157,6 @@ impl MatchRecorder {
                 .add(&n);
         }
     }
-
-    /// The rule set these counters are indexed by.
-    pub fn rules(&self) -> &Arc<RuleSet> {
-        &self.rules
-    }
 }
 
 /// Copy `record` into `sample`, at most [`SAMPLE_RAW_MAX_BYTES`]; a cut record is cut back to
