@@ -145,8 +145,8 @@ fn the_promised_panels_are_there() {
     has("lines/s", &|_, e| {
         e.contains("job_source:oauthwatch_source_lines:rate5m")
     });
-    has("dropped lines", &|_, e| {
-        e.contains("oauthwatch_lines_dropped_total")
+    has("degraded lines", &|_, e| {
+        e.contains("oauthwatch_lines_degraded_total")
     });
     has("rotations", &|_, e| {
         e.contains("oauthwatch_file_rotations_total")

@@ -579,12 +579,17 @@ fn self_monitoring_counts_observer_events() {
         Arc::new(RuleSet::without_matchers(three_rules())),
         &[source("api", false), source("web", false)],
     );
-    let s = parse(&text(&reg));
+    let exposition = text(&reg);
+    assert!(
+        !exposition.contains("oauthwatch_lines_dropped_total"),
+        "renamed to oauthwatch_lines_degraded_total: nothing is dropped"
+    );
+    let s = parse(&exposition);
     for reason in ["line_too_long", "record_too_long", "malformed_wrapper"] {
         assert_eq!(
             value(
                 &s,
-                "oauthwatch_lines_dropped_total",
+                "oauthwatch_lines_degraded_total",
                 &[("source", "web"), ("reason", reason)]
             ),
             Some(0.0)
@@ -629,14 +634,14 @@ fn self_monitoring_counts_observer_events() {
     let src_reason = |name, k, v| value(&s, name, &[("source", "web"), (k, v)]);
     assert_eq!(
         src_reason(
-            "oauthwatch_lines_dropped_total",
+            "oauthwatch_lines_degraded_total",
             "reason",
             "malformed_wrapper"
         ),
         Some(2.0)
     );
     assert_eq!(
-        src_reason("oauthwatch_lines_dropped_total", "reason", "line_too_long"),
+        src_reason("oauthwatch_lines_degraded_total", "reason", "line_too_long"),
         Some(1.0)
     );
     assert_eq!(

@@ -708,19 +708,22 @@ fn self_alerts(s: &AlertSettings) -> Vec<AlertDef> {
         AlertDef {
             rule: None,
             name: "OauthwatchDroppingLines",
-            comment: "Lines are truncated or dropped; a failure inside them may be missed.".into(),
+            comment: "Lines are truncated, records split, or container lines passed through unwrapped; \
+                 a failure inside them may be missed."
+                .into(),
             expr: format!(
                 "sum by ({src}, reason) (increase({}[15m])) > 0",
-                s.select("oauthwatch_lines_dropped_total", "")
+                s.select("oauthwatch_lines_degraded_total", "")
             ),
             for_: Duration::from_secs(900),
             keep_firing_for: None,
             severity: "info",
-            summary: "oauthwatch on {{ $labels.instance }} truncates or drops lines ({{ $labels.reason }})".into(),
+            summary: "oauthwatch on {{ $labels.instance }} truncates lines or passes them through unwrapped ({{ $labels.reason }})".into(),
             description: format!(
                 "{{{{ $value | printf \"%.0f\" }}}} lines of source {{{{ $labels.source }}}} on \
-                 {{{{ $labels.instance }}}}{where_} were cut or dropped ({{{{ $labels.reason }}}}) in \
-                 the last 15m; a failure inside them may be missed."
+                 {{{{ $labels.instance }}}}{where_} were truncated, split or passed through \
+                 unwrapped ({{{{ $labels.reason }}}}) in the last 15m; a failure inside them may be \
+                 missed."
             ),
             remediation: "Raise [limits] max_line_bytes / max_record_lines, or set the source's \
                  `format` if a container wrapper is misdetected (malformed_wrapper)."

@@ -321,13 +321,13 @@ fn sources_section(html: &mut String, sources: &[SourceStatus]) {
             }
             Some(n) => n.to_string(),
         };
-        let errors = s.read_errors + s.dropped;
+        let errors = s.read_errors + s.degraded;
         let errors = if errors == 0 {
             "0".to_string()
         } else {
             format!(
-                "<span class=\"warning\">{} read, {} cut</span>",
-                s.read_errors, s.dropped
+                "<span class=\"warning\">{} read, {} degraded</span>",
+                s.read_errors, s.degraded
             )
         };
         let _ = writeln!(

@@ -26,8 +26,8 @@ pub const POD_LABELS: [&str; 7] = [
 ];
 /// The per-pod label values used once `max_pod_series` is reached.
 pub const OVERFLOW: &str = "_overflow";
-/// `oauthwatch_lines_dropped_total{reason}` values, in `DropReason` order.
-pub const DROP_REASONS: [&str; 3] = ["line_too_long", "record_too_long", "malformed_wrapper"];
+/// `oauthwatch_lines_degraded_total{reason}` values, in `DropReason` order.
+pub const DEGRADED_REASONS: [&str; 3] = ["line_too_long", "record_too_long", "malformed_wrapper"];
 /// `oauthwatch_read_errors_total{kind}` values; any other kind counts as `io`.
 pub const READ_ERROR_KINDS: [&str; 3] = ["permission_denied", "not_found", "io"];
 /// `oauthwatch_config_reloads_total{result}` values.
@@ -45,7 +45,7 @@ pub struct Families {
     pub lines: IntCounterVec,
     pub records: IntCounterVec,
     pub bytes: IntCounterVec,
-    pub dropped: IntCounterVec,
+    pub degraded: IntCounterVec,
     pub files_watched: IntGaugeVec,
     pub files_matched: IntGaugeVec,
     pub rotations: IntCounterVec,
@@ -127,9 +127,10 @@ impl Families {
                 "Bytes read.",
                 &["source"],
             ),
-            dropped: counters(
-                "oauthwatch_lines_dropped_total",
-                "Lines truncated or dropped, by reason.",
+            degraded: counters(
+                "oauthwatch_lines_degraded_total",
+                "Lines truncated, records split, or container lines passed through unwrapped, by \
+                 reason; no line is dropped.",
                 &["source", "reason"],
             ),
             files_watched: gauges(
@@ -203,7 +204,7 @@ impl Families {
             Box::new(f.lines.clone()),
             Box::new(f.records.clone()),
             Box::new(f.bytes.clone()),
-            Box::new(f.dropped.clone()),
+            Box::new(f.degraded.clone()),
             Box::new(f.files_watched.clone()),
             Box::new(f.files_matched.clone()),
             Box::new(f.rotations.clone()),

@@ -108,8 +108,9 @@ pub struct SourceStatus {
     pub last_read: Option<String>,
     /// Open and read failures since start.
     pub read_errors: u64,
-    /// Lines cut or dropped since start.
-    pub dropped: u64,
+    /// Lines truncated, records split or lines passed through unwrapped since start
+    /// (`oauthwatch_lines_degraded_total`).
+    pub degraded: u64,
 }
 
 /// One rule's matches per minute over the last hour (all sources together).

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use prometheus::{IntCounter, IntGauge};
 
-use super::families::{DROP_REASONS, READ_ERROR_KINDS};
+use super::families::{DEGRADED_REASONS, READ_ERROR_KINDS};
 use super::{lock, Installed, Registry};
 use crate::sources::{DropReason, K8sRef, LagMeter, SourceIdx, SourceObserver, SourceSpec};
 
@@ -27,7 +27,7 @@ pub(super) struct SourceMetrics {
     pub(super) lines: IntCounter,
     pub(super) records: IntCounter,
     pub(super) bytes: IntCounter,
-    pub(super) dropped: [IntCounter; 3],
+    pub(super) degraded: [IntCounter; 3],
     pub(super) files_watched: IntGauge,
     pub(super) rotations: IntCounter,
     pub(super) truncations: IntCounter,
@@ -82,12 +82,12 @@ impl Registry {
                 .flat_map(|s| values.iter().map(|v| vec![s.name.clone(), v.to_string()]))
                 .collect()
         };
-        let [lines, records, bytes, dropped, files, rotations, truncations, read_errors, lag] =
+        let [lines, records, bytes, degraded, files, rotations, truncations, read_errors, lag] =
             &mut ins.per_source;
         lines.sync(&f.lines, one(""));
         records.sync(&f.records, one(""));
         bytes.sync(&f.bytes, one(""));
-        dropped.sync(&f.dropped, with(&DROP_REASONS));
+        degraded.sync(&f.degraded, with(&DEGRADED_REASONS));
         files.sync(&f.files_watched, one(""));
         rotations.sync(&f.rotations, one(""));
         truncations.sync(&f.truncations, one(""));
@@ -116,7 +116,7 @@ impl Registry {
                     lines: f.lines.with_label_values(&n),
                     records: f.records.with_label_values(&n),
                     bytes: f.bytes.with_label_values(&n),
-                    dropped: DROP_REASONS.map(|r| f.dropped.with_label_values(&[&s.name, r])),
+                    degraded: DEGRADED_REASONS.map(|r| f.degraded.with_label_values(&[&s.name, r])),
                     files_watched: f.files_watched.with_label_values(&n),
                     rotations: f.rotations.with_label_values(&n),
                     truncations: f.truncations.with_label_values(&n),
@@ -201,8 +201,8 @@ impl SourceObserver for Registry {
             DropReason::MalformedWrapper => 2,
         };
         if let Some(s) = self.sources.load().get(source) {
-            s.dropped[i].inc();
-            tracing::debug!(source = %s.name, reason = reason.as_str(), "line cut or dropped");
+            s.degraded[i].inc();
+            tracing::debug!(source = %s.name, reason = reason.as_str(), "line truncated, record split or passed through unwrapped");
         }
     }
 

@@ -35,7 +35,7 @@ impl Registry {
                     bytes: s.bytes.get(),
                     last_read: (last_read > 0).then(|| rfc3339(last_read)),
                     read_errors: s.read_errors.iter().map(IntCounter::get).sum(),
-                    dropped: s.dropped.iter().map(IntCounter::get).sum(),
+                    degraded: s.degraded.iter().map(IntCounter::get).sum(),
                 }
             })
             .collect();
