@@ -106,14 +106,15 @@ pub async fn serve(
     if let Err(e) = socket2::SockRef::from(&listener).listen(LISTEN_BACKLOG) {
         tracing::debug!(error = %e, "cannot raise the listen backlog; keeping the default");
     }
+    let timeouts = activity::Timeouts {
+        first_byte: http.first_byte_timeout,
+        header_read: http.header_read_timeout,
+        idle: http.idle_timeout,
+    };
     let server = Arc::new(server::Server {
         router: routes::Router::new(site, auth),
-        http1: server::Server::http1_builder(&http),
-        timeouts: activity::Timeouts {
-            first_byte: http.first_byte_timeout,
-            header_read: http.header_read_timeout,
-            idle: http.idle_timeout,
-        },
+        http1: server::Server::http1_builder(http.max_header_bytes, &timeouts),
+        timeouts,
         tls,
     });
     server.run(listener, http.max_connections, shutdown).await;

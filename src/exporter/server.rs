@@ -36,7 +36,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::activity::{pick_victim, Activity, Timeouts, Tracked};
 use super::routes::Router;
-use crate::config::Http;
 
 /// How long in-flight requests may take to finish once shutdown starts; then connections are
 /// closed regardless, so `serve` returns in bounded time.
@@ -133,18 +132,19 @@ pub struct Server {
 }
 
 impl Server {
-    /// hyper's HTTP/1 settings for `http`.
-    pub fn http1_builder(http: &Http) -> http1::Builder {
+    /// hyper's HTTP/1 settings: request heads capped at `max_header_bytes`, and a timer
+    /// behind `timeouts` in case the driver's own deadlines ever failed to fire.
+    pub fn http1_builder(max_header_bytes: usize, timeouts: &Timeouts) -> http1::Builder {
         let mut b = http1::Builder::new();
         b.timer(TokioTimer::new())
             // The exact cap, checked on every complete request head (start line included);
             // over it hyper answers 431 and closes the connection.
-            .max_header_size(http.max_header_bytes)
+            .max_header_size(max_header_bytes)
             // The read buffer's cap bounds memory while a head is still incomplete; hyper
             // needs at least 8 KiB. Over it, hyper also answers 431.
-            .max_buf_size(http.max_header_bytes.max(8192))
+            .max_buf_size(max_header_bytes.max(8192))
             // Backstop only: the driver's own deadlines (activity.rs) always fire first.
-            .header_read_timeout(http.header_read_timeout + http.idle_timeout)
+            .header_read_timeout(timeouts.header_read + timeouts.idle)
             .keep_alive(true);
         b
     }
