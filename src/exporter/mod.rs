@@ -5,11 +5,11 @@
 //! connections, and bad clients that only ever hold their own connection. Optional HTTPS and
 //! basic auth follow the Prometheus exporter-toolkit web config.
 //!
-//! - [`server`]: accept loop, connection cap, per-connection driver, graceful shutdown;
-//! - [`activity`]: the per-connection timeout policy (pure) and the I/O wrapper feeding it;
-//! - [`routes`]: paths, methods, access checks and content types;
-//! - [`encoding`]: gzip negotiation; [`page`]: the HTML page; [`auth`]: basic auth;
-//!   [`tls`]: certificate loading.
+//! - `server`: accept loop, connection cap, per-connection driver, graceful shutdown;
+//! - `activity`: the per-connection timeout policy (pure) and the I/O wrapper feeding it;
+//! - `routes`: paths, methods, access checks and content types;
+//! - `encoding`: gzip negotiation; `page`: the HTML page; `auth`: basic auth;
+//!   `tls`: certificate loading.
 //!
 //! The server knows nothing about metrics: it serves whatever [`Site`] the daemon hands it,
 //! which keeps it testable with a stand-in site.

@@ -7,10 +7,11 @@
 //!   ([`pods`]); nothing from log text ever becomes a label value;
 //! - every rule × source series exists (at 0) from the moment its rule set is installed, and a
 //!   reload keeps the counts and windows of series that remain;
-//! - nothing here runs per line: sources report per chunk ([`SourceObserver`], lock-free), the
-//!   classifier reports per matching record ([`MatchRecorder::record_match`], one short lock);
+//! - nothing here runs per line: sources report per chunk ([`SourceObserver`](crate::sources::SourceObserver), lock-free), the
+//!   classifier reports per matching record ([`MatchRecorder::record_match`]: the series' own
+//!   short lock, and the per-pod table's for Kubernetes sources);
 //! - memory is bounded: windows by bucket count, samples by length, reason tables and pod
-//!   series by entries, the status page's history by [`history::MINUTES`] counters per series;
+//!   series by entries, the status page's history by 60 per-minute counters per series;
 //! - an alert hint turning on or off is logged once per transition (identifiers and counts,
 //!   never the record).
 //!
@@ -76,7 +77,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// What the latest `install` set up; guarded by one mutex taken at install, encode and hints.
+/// What the latest `install` set up; behind one mutex, taken by `install` and by the readers
+/// (encode, tick, hints, status, describe_sources), never per record.
 struct Installed {
     cells: HashMap<SeriesKey, Arc<Cell>>,
     /// The cells in the current rule-major order.

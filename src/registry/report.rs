@@ -1,5 +1,6 @@
 //! The `/hints` report: what the registry knows about recent failures, in the JSON shape that
-//! `/hints` serves (a public interface) and that the `/` page renders for a person.
+//! `/hints` serves (a public interface) and that the `/` page renders for a person; and the
+//! rest of what the status page shows (sources, each rule's last hour).
 //!
 //! Plain data, shared by the registry (which fills it) and the exporter (which serves it), so
 //! neither depends on the other's internals. Every string in it comes from the rule and config
@@ -70,7 +71,6 @@ pub struct ReasonCount {
 /// Everything the status page `/` shows: the hints, the sources and each rule's last hour.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StatusReport {
-    /// The `/hints` report.
     pub hints: HintsReport,
     /// Every configured source, in config order.
     pub sources: Vec<SourceStatus>,
@@ -90,7 +90,6 @@ pub struct SourceStatus {
     /// Path globs, absolute (a relative one is shown from the working directory, where
     /// discovery takes it from).
     pub globs: Vec<String>,
-    /// Exclude globs.
     pub exclude: Vec<String>,
     /// Files the globs matched at the latest discovery; `None` for stdin or before the first.
     pub files_matched: Option<u64>,
@@ -113,14 +112,12 @@ pub struct SourceStatus {
     pub degraded: u64,
 }
 
-/// One rule's matches per minute over the last hour (all sources together).
+/// One rule's matches per minute over the last hour (all sources together); `rule`,
+/// `provider` and `severity` as in [`HintEntry`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RuleHistory {
-    /// Rule id.
     pub rule: String,
-    /// Provider.
     pub provider: String,
-    /// The rule's severity.
     pub severity: String,
     /// Matches per minute, oldest first, the current minute last (60 values).
     pub per_minute: Vec<u64>,
