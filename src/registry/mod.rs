@@ -54,11 +54,12 @@ use prometheus::{Encoder, TextEncoder};
 use clock::SystemClock;
 pub use clock::{rfc3339, Clock, ManualClock};
 use families::{Families, LiveSet, RELOAD_RESULTS};
-pub use hints::{MAX_HINT_ENTRIES, REASONS_SHOWN, RECENT_FIRING_SECS, SAMPLE_MAX_CHARS};
+pub use hints::{REASONS_SHOWN, RECENT_FIRING_SECS, SAMPLE_MAX_CHARS};
 use pods::PodBook;
 pub use report::{HintEntry, HintsReport, ReasonCount, RuleHistory, SourceStatus, StatusReport};
+pub use series::MatchRecorder;
+pub(crate) use series::REASON_TABLE_CAPACITY;
 use series::{Cell, SeriesKey};
-pub use series::{MatchRecorder, REASON_TABLE_CAPACITY, SAMPLE_RAW_MAX_BYTES};
 pub use source_metrics::SourceLabels;
 use source_metrics::{SourceMetrics, SourceRuntime};
 
