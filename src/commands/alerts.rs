@@ -1,46 +1,26 @@
-//! `oauthwatch alerts`: read the rule files and the alert settings, print the Prometheus rules.
+//! `oauthwatch alerts`: read the rule files and the alert settings, generate the Prometheus
+//! alerting and recording rules (YAML).
 
-use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use super::{rules_yaml, AlertSettings, DEFAULT_SETTINGS, DEFAULT_SETTINGS_ORIGIN};
+use crate::alerting::{rules_yaml, AlertSettings, DEFAULT_SETTINGS, DEFAULT_SETTINGS_ORIGIN};
 use crate::classifier::RuleSet;
-use crate::cli::AlertsArgs;
 use crate::config::Config;
 use crate::diag::Diagnostics;
 
-/// Generate the rules; problems go to stderr with file:line and exit code 1.
-pub fn alerts(args: &AlertsArgs) -> ExitCode {
-    match generate(args) {
-        Ok(yaml) => {
-            let written = match &args.output {
-                Some(path) => std::fs::write(path, &yaml)
-                    .map_err(|e| format!("{}: cannot write: {e}", path.display())),
-                None => std::io::stdout()
-                    .write_all(yaml.as_bytes())
-                    .map_err(|e| format!("cannot write to stdout: {e}")),
-            };
-            match written {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("{e}");
-                    ExitCode::from(1)
-                }
-            }
-        }
-        Err(diags) => {
-            for d in &diags.0 {
-                eprintln!("{d}");
-            }
-            eprintln!("{} problem(s); no rules written", diags.0.len());
-            ExitCode::from(1)
-        }
-    }
+/// What `alerts` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct AlertsRequest {
+    /// Alert settings file; `None` = the shipped deploy/prometheus/alerts.toml, compiled in.
+    pub settings: Option<PathBuf>,
+    /// Rule files; when empty, those `config` names, else the embedded rules.
+    pub rules: Vec<PathBuf>,
+    /// oauthwatch config file whose `rules` to use.
+    pub config: Option<PathBuf>,
 }
 
 /// The rule files: `--rules`, else those the `--config` names, else the embedded rules.
-fn rule_files(args: &AlertsArgs) -> Result<Vec<PathBuf>, Diagnostics> {
+fn rule_files(args: &AlertsRequest) -> Result<Vec<PathBuf>, Diagnostics> {
     if !args.rules.is_empty() {
         return Ok(args.rules.clone());
     }
@@ -50,7 +30,8 @@ fn rule_files(args: &AlertsArgs) -> Result<Vec<PathBuf>, Diagnostics> {
     }
 }
 
-fn generate(args: &AlertsArgs) -> Result<String, Diagnostics> {
+/// Generate the rules file; every problem (rule files, settings) with file:line.
+pub fn run(args: &AlertsRequest) -> Result<String, Diagnostics> {
     let rules = RuleSet::load_or_embedded(&rule_files(args)?)?;
     let settings = match &args.settings {
         Some(path) => {

@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::activity::{pick_victim, Activity, Timeouts, Tracked};
 use super::routes::Router;
-use crate::config::Http;
+use super::HttpOptions as Http;
 
 /// How long in-flight requests may take to finish once shutdown starts; then connections are
 /// closed regardless, so `serve` returns in bounded time.
