@@ -14,11 +14,12 @@
 //! daemon's own logs, [`pipeline`] the consumer loop, [`statelock`] one daemon per state
 //! directory.
 
-pub mod daemon;
+mod daemon;
 pub mod logging;
 pub mod pipeline;
-pub mod reload;
-pub mod statelock;
+mod reload;
+mod statelock;
 
 pub use daemon::{run, ReloadRequest, RunError, Settings, SHUTDOWN_BUDGET};
 pub use reload::load;
+pub use statelock::LockError;

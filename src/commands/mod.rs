@@ -12,9 +12,9 @@
 pub mod alerts;
 pub mod check;
 pub mod classify;
-pub mod decode;
+mod decode;
 pub mod scan;
-pub mod text;
+mod text;
 
 use std::fmt;
 

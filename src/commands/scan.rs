@@ -25,7 +25,7 @@ use crate::registry::{REASONS_SHOWN, REASON_TABLE_CAPACITY};
 
 mod lines;
 mod progress;
-pub mod walk;
+mod walk;
 use lines::LineMap;
 use progress::Progress;
 use walk::Input;
@@ -281,11 +281,6 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
-    /// The `--format json` document.
-    pub fn json(&self) -> serde_json::Value {
-        json_summary(&self.rules, &self.summary, &self.inputs)
-    }
-
     /// Write the `--format json` document (one line).
     pub fn write_json(&self, out: &mut impl Write) -> io::Result<()> {
         write_json(out, &self.rules, &self.summary, &self.inputs)
@@ -382,11 +377,7 @@ fn ranked(summary: &ScanSummary) -> Vec<RuleIdx> {
 
 /// The `--format json` document; `inputs` names the scanned inputs in order (`-` for
 /// standard input). Line numbers count within the input named beside them.
-pub fn json_summary(
-    rules: &RuleSet,
-    summary: &ScanSummary,
-    inputs: &[String],
-) -> serde_json::Value {
+fn json_summary(rules: &RuleSet, summary: &ScanSummary, inputs: &[String]) -> serde_json::Value {
     let name = |i: usize| inputs.get(i).map(String::as_str).unwrap_or("-");
     let list: Vec<serde_json::Value> = ranked(summary)
         .into_iter()

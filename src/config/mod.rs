@@ -10,8 +10,8 @@
 //! [`HttpOptions`]) and validates every value with the one function the component itself
 //! uses; [`overlay`] applies the command-line flags of `run` on top.
 
-pub mod overlay;
-pub mod watch;
+mod overlay;
+pub(crate) mod watch;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -26,7 +26,7 @@ use crate::framing::Format;
 pub use crate::sources::ReadLimits;
 use crate::sources::{compile_glob, SourceSpec, StartAt};
 use crate::tomldoc::{Table, TomlDocument};
-pub use overlay::{resolve, Overlay};
+pub use overlay::{flag_error, resolve, Overlay, FLAGS};
 
 /// The endpoint options under the name of their config table (`[http]`).
 pub type Http = HttpOptions;
