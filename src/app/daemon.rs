@@ -16,9 +16,7 @@ use tokio::sync::mpsc;
 
 use super::logging::LogControl;
 use super::pipeline::{self, Generation};
-use super::reload::{
-    has_files, providers, source_labels, sources_options, Reloader, StartupSettings,
-};
+use super::reload::{has_files, providers, source_labels, Reloader, StartupSettings};
 use super::statelock;
 use crate::classifier::RuleSet;
 use crate::config::{Config, Overlay};
@@ -164,7 +162,7 @@ pub async fn run(
     let observer: Arc<dyn SourceObserver> = registry.clone();
     let sources = Sources::start(
         config.sources.clone(),
-        sources_options(&config),
+        config.sources_options(),
         tx.clone(),
         observer,
     )?;

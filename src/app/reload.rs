@@ -22,7 +22,7 @@ use crate::config::{watch, Config, ListenAddr, LogFormat, Overlay};
 use crate::diag::Diagnostics;
 use crate::exporter::HttpOptions;
 use crate::registry::{Registry, SourceLabels};
-use crate::sources::{Ack, RecordBatch, SourceObserver, SourceSpec, Sources, SourcesOptions};
+use crate::sources::{Ack, RecordBatch, SourceObserver, SourceSpec, Sources};
 
 /// The config file (if any) with the flags over it, and the rules it names, checked against
 /// each other (every source's provider must be declared by a rule file).
@@ -138,15 +138,6 @@ fn has_stdin(cfg: &Config) -> bool {
 /// Whether any source tails files (and so keeps checkpoints in the state directory).
 pub(crate) fn has_files(cfg: &Config) -> bool {
     cfg.sources.iter().any(|s| !s.stdin)
-}
-
-pub(crate) fn sources_options(cfg: &Config) -> SourcesOptions {
-    SourcesOptions {
-        state_dir: cfg.state_dir.clone(),
-        checkpoint_interval: cfg.checkpoint_interval,
-        poll_interval: cfg.poll_interval,
-        limits: cfg.limits.clone(),
-    }
 }
 
 /// Wait until every batch sent before now has been classified and acknowledged: send an
@@ -304,7 +295,7 @@ impl Reloader {
             let observer: Arc<dyn SourceObserver> = self.registry.clone();
             match Sources::start(
                 cfg.sources.clone(),
-                sources_options(&cfg),
+                cfg.sources_options(),
                 self.tx.clone(),
                 observer,
             ) {

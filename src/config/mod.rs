@@ -24,7 +24,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 pub use crate::exporter::{HttpOptions, TlsFiles};
 use crate::framing::Format;
 pub use crate::sources::ReadLimits;
-use crate::sources::{compile_glob, SourceSpec, StartAt};
+use crate::sources::{compile_glob, SourceSpec, SourcesOptions, StartAt};
 use crate::tomldoc::{Table, TomlDocument};
 pub use overlay::{flag_error, resolve, Overlay, FLAGS};
 
@@ -188,6 +188,16 @@ impl Config {
             diags.push(d);
         }
         diags
+    }
+
+    /// The options every source of the daemon starts with.
+    pub fn sources_options(&self) -> SourcesOptions {
+        SourcesOptions {
+            state_dir: self.state_dir.clone(),
+            checkpoint_interval: self.checkpoint_interval,
+            poll_interval: self.poll_interval,
+            limits: self.limits.clone(),
+        }
     }
 
     /// All rule files named by the config, for reload watching and `check`.

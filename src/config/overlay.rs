@@ -12,7 +12,6 @@ use std::path::PathBuf;
 
 use crate::config::{Config, ListenAddr, LogFormat};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::framing::Format;
 use crate::sources::{compile_glob, SourceSpec, StartAt};
 
 /// Where a setting that is not in any file came from, for diagnostics about flags.
@@ -132,12 +131,9 @@ fn flag_source(name: &str, args: &Overlay, start_at: Option<StartAt>) -> SourceS
     SourceSpec {
         name: name.to_string(),
         paths: args.paths.clone(),
-        exclude: Vec::new(),
-        format: Format::Auto,
         provider: args.provider.clone(),
         start_at: start_at.unwrap_or_default(),
-        stdin: false,
-        kubernetes_metadata: false,
+        ..SourceSpec::default()
     }
 }
 

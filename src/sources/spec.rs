@@ -37,8 +37,9 @@ impl StartAt {
     }
 }
 
-/// A validated source, as config (or `run --path`/`--stdin`) describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A validated source, as config (or `run --path`/`--stdin`) describes it. The default is
+/// what a source gets for every key its config table leaves out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceSpec {
     /// The `source` label.
     pub name: String,
