@@ -7,6 +7,7 @@
 //! at all (bad flags, an invalid config or rule file, unreadable input).
 
 mod cli;
+mod progress;
 
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use cli::{AlertsArgs, CheckArgs, ClassifyArgs, Cli, Command, RunArgs, ScanArgs, ScanFormat};
 use oauthwatch::app::{self, logging, ReloadRequest, Settings};
+use oauthwatch::commands::scan::ScanObserver;
 use oauthwatch::commands::{self, CommandError};
 use oauthwatch::config::{Config, Overlay};
 
@@ -64,6 +66,33 @@ fn written(res: io::Result<()>) -> ExitCode {
     }
 }
 
+/// How `scan` shows its progress: a bar (or a spinner for a pipe) on a terminal, nothing
+/// otherwise; warnings go to standard error without tearing the bar.
+#[derive(Default)]
+struct ScanDisplay(Option<progress::Progress>);
+
+impl ScanObserver for ScanDisplay {
+    fn start(&mut self, total: Option<u64>) {
+        self.0 = Some(progress::Progress::new(total));
+    }
+    fn advance(&mut self, bytes: u64, lines: u64, records: u64) {
+        if let Some(p) = &self.0 {
+            p.update(bytes, lines, records);
+        }
+    }
+    fn warn(&mut self, message: &str) {
+        match &self.0 {
+            Some(p) => p.warn(message),
+            None => eprintln!("{message}"),
+        }
+    }
+    fn finish(&mut self) {
+        if let Some(p) = &self.0 {
+            p.finish();
+        }
+    }
+}
+
 /// `oauthwatch scan`.
 fn scan(args: &ScanArgs) -> ExitCode {
     let request = match args.request() {
@@ -73,7 +102,7 @@ fn scan(args: &ScanArgs) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    let report = match commands::scan::run(&request) {
+    let report = match commands::scan::run(&request, &mut ScanDisplay::default()) {
         Ok(r) => r,
         Err(e) => return command_failed(e),
     };

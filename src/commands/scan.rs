@@ -4,8 +4,8 @@
 //! [`RuleSet`]. [`Scanner`] keeps one small tally per rule and allocates nothing per record
 //! (but to normalise the reason of a catch-all record, for the "what to add next" list).
 //! Inputs may be gzip or zstd ([`super::decode`]), directories ([`walk`]), or not text at all
-//! ([`super::text`] warns). The report is printed by the caller ([`ScanReport::write_text`],
-//! [`ScanReport::write_json`]).
+//! ([`super::text`] warns). The caller shows progress and warnings ([`ScanObserver`]) and
+//! prints the report ([`ScanReport::write_text`], [`ScanReport::write_json`]).
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};
@@ -24,10 +24,8 @@ use crate::registry::report::ReasonCount;
 use crate::registry::{REASONS_SHOWN, REASON_TABLE_CAPACITY};
 
 mod lines;
-mod progress;
 mod walk;
 use lines::LineMap;
-use progress::Progress;
 use walk::Input;
 
 /// Bytes read per chunk: large enough that per-chunk costs vanish, small enough for a cache.
@@ -292,9 +290,25 @@ impl ScanReport {
     }
 }
 
-/// `oauthwatch scan`: scan every input; a terminal on standard error shows progress and the
-/// warnings about inputs skipped or not text.
-pub fn run(args: &ScanRequest) -> Result<ScanReport, CommandError> {
+/// What a scan tells its caller while it runs: how far it got, and inputs it skipped or that
+/// are unlikely to match. The binary draws a progress bar on a terminal with it.
+pub trait ScanObserver {
+    /// The inputs are listed: `total` bytes on disk when every input is a file.
+    fn start(&mut self, total: Option<u64>);
+    /// `bytes` more bytes were read from disk (compressed or not); `lines` and `records`
+    /// are the totals so far.
+    fn advance(&mut self, bytes: u64, lines: u64, records: u64);
+    /// An input was skipped or is mostly not text (one sentence, for a person).
+    fn warn(&mut self, message: &str);
+    /// Reading ended, with the report or an error to follow.
+    fn finish(&mut self);
+}
+
+/// `oauthwatch scan`: scan every input, telling `observer` how it goes.
+pub fn run(
+    args: &ScanRequest,
+    observer: &mut dyn ScanObserver,
+) -> Result<ScanReport, CommandError> {
     let rules = load_rules(&args.rules)?;
     let format = args.format;
     let ctx = MatchContext {
@@ -309,7 +323,8 @@ pub fn run(args: &ScanRequest) -> Result<ScanReport, CommandError> {
         ));
     }
     let names: Vec<String> = inputs.iter().map(Input::display).collect();
-    let progress = Progress::new(total_size(&inputs));
+    let progress = observer;
+    progress.start(total_size(&inputs));
     let read = Rc::new(Cell::new(0u64));
     let mut reported = 0u64;
     let mut scanner = Scanner::new(&rules, ctx, format);
@@ -335,7 +350,7 @@ pub fn run(args: &ScanRequest) -> Result<ScanReport, CommandError> {
         }
         let res = scanner.scan_reader(i, reader, |s| {
             let now = read.get();
-            progress.update(now - reported, s.lines, s.records);
+            progress.advance(now - reported, s.lines, s.records);
             reported = now;
         });
         match res {
