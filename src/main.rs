@@ -270,10 +270,6 @@ fn run(args: RunArgs) -> ExitCode {
             }
         }
     };
-    let (reload_tx, reload_rx) = mpsc::channel(4);
-    let stop = CancellationToken::new();
-    runtime.spawn(signals.forward(reload_tx, stop.clone()));
-
     let (overlay, mut flag_problems) = args.overlay();
     let config = match oauthwatch::config::resolve(&overlay) {
         Ok(c) if flag_problems.is_empty() => c,
@@ -305,6 +301,10 @@ fn run(args: RunArgs) -> ExitCode {
         &config.log_level,
         config.log_format,
     );
+    // From here on a signal is acted on (and logged); one that arrived earlier was held.
+    let (reload_tx, reload_rx) = mpsc::channel(4);
+    let stop = CancellationToken::new();
+    runtime.spawn(signals.forward(reload_tx, stop.clone()));
     let listener = match runtime.block_on(TcpListener::bind(config.listen.as_str())) {
         Ok(l) => l,
         Err(e) => {

@@ -26,7 +26,7 @@ use crate::framing::Format;
 pub use crate::sources::ReadLimits;
 use crate::sources::{compile_glob, SourceSpec, SourcesOptions, StartAt};
 use crate::tomldoc::{Table, TomlDocument};
-pub use overlay::{flag_error, resolve, Overlay, FLAGS};
+pub use overlay::{flag_error, resolve, Overlay};
 
 /// The endpoint options under the name of their config table (`[http]`).
 pub type Http = HttpOptions;
@@ -216,6 +216,15 @@ pub struct ListenAddr(String);
 impl ListenAddr {
     /// The address as given (what `bind` resolves).
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The address as written, for string use (its host and port).
+impl std::ops::Deref for ListenAddr {
+    type Target = str;
+
+    fn deref(&self) -> &str {
         &self.0
     }
 }
