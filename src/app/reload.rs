@@ -355,4 +355,26 @@ mod tests {
             vec!["listen", "sources (with a stdin source)"]
         );
     }
+
+    #[test]
+    fn startup_only_settings_stay_as_they_run_and_the_rest_applies() {
+        let old = cfg("listen = \"127.0.0.1:1\"\nlog_format = \"json\"\nlog_level = \"info\"\n");
+        let mut new = cfg(
+            "listen = \"127.0.0.1:2\"\nstate_dir = \"/elsewhere\"\nlog_level = \"debug\"\n\
+             [kubernetes]\nmax_pod_series = 3\n",
+        );
+        let running = StartupSettings::of(&old);
+        assert_eq!(
+            running.changed(&StartupSettings::of(&new)),
+            vec![
+                "listen",
+                "state_dir",
+                "log_format",
+                "kubernetes.max_pod_series"
+            ]
+        );
+        running.restore(&mut new);
+        assert_eq!(StartupSettings::of(&new), running);
+        assert_eq!(new.log_level, "debug", "a live setting is not restored");
+    }
 }

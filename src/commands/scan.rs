@@ -534,3 +534,66 @@ fn write_text(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a scan told its observer.
+    #[derive(Default)]
+    struct Seen {
+        total: Option<Option<u64>>,
+        bytes: u64,
+        warnings: Vec<String>,
+        finished: bool,
+    }
+
+    impl ScanObserver for Seen {
+        fn start(&mut self, total: Option<u64>) {
+            self.total = Some(total);
+        }
+        fn advance(&mut self, bytes: u64, _lines: u64, _records: u64) {
+            self.bytes += bytes;
+        }
+        fn warn(&mut self, message: &str) {
+            self.warnings.push(message.to_string());
+        }
+        fn finish(&mut self) {
+            self.finished = true;
+        }
+    }
+
+    #[test]
+    fn the_observer_hears_progress_and_skipped_inputs_and_the_report_holds_the_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = "2026-11-23T10:00:00Z ERROR auth: Zoom API error: invalid_request, reason: \
+                   Invalid authorization code mk1Cq8Pap6_PatCmZLwQxKCZOUJsBwojQ\nok\n";
+        std::fs::write(dir.path().join("a.log"), log).unwrap();
+        let xz = b"\xfd7zXZ\x00rest";
+        std::fs::write(dir.path().join("b.xz"), xz).unwrap();
+        let request = ScanRequest {
+            files: vec![dir.path().to_path_buf()],
+            ..ScanRequest::default()
+        };
+        let mut seen = Seen::default();
+        let report = run(&request, &mut seen).unwrap();
+        let size = (log.len() + xz.len()) as u64;
+        assert_eq!(seen.total, Some(Some(size)));
+        assert_eq!(
+            seen.bytes,
+            log.len() as u64,
+            "the skipped input is not read"
+        );
+        assert_eq!(seen.warnings.len(), 1, "{:?}", seen.warnings);
+        assert!(
+            seen.warnings[0].contains("skipping") && seen.warnings[0].contains("b.xz"),
+            "{:?}",
+            seen.warnings
+        );
+        assert!(seen.finished);
+        assert_eq!((report.summary.lines, report.summary.records), (2, 2));
+        let hits: u64 = report.summary.tallies.iter().map(|t| t.count).sum();
+        assert_eq!(hits, 1);
+        assert_eq!(report.inputs.len(), 2);
+    }
+}
