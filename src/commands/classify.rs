@@ -2,7 +2,7 @@
 //! (for debugging rules). Standard input is read on its own thread ([`stdin`]) so a held
 //! record is printed when the input goes quiet.
 
-pub mod stdin;
+mod stdin;
 
 use std::io::{self, Write};
 use std::path::PathBuf;

@@ -61,7 +61,7 @@ pub struct ScanSummary {
 }
 
 /// Frames and classifies a stream, tallying per rule; the core of `scan`, free of printing.
-pub struct Scanner<'a> {
+pub(crate) struct Scanner<'a> {
     rules: &'a RuleSet,
     ctx: MatchContext<'a>,
     format: Format,
