@@ -17,6 +17,8 @@
 //! file:line:column diagnostics every loader reports through. The command line itself
 //! (clap) belongs to the binary, `src/main.rs`.
 
+#![forbid(unsafe_code)]
+
 pub mod alerting;
 pub mod app;
 pub mod classifier;
