@@ -27,7 +27,7 @@ fn corpus(traces: bool) -> Vec<u8> {
         let ms = x % 1000;
         let user = x % 100_000;
         let dur = x % 900;
-        if traces && x % 100 == 0 {
+        if traces && x.is_multiple_of(100) {
             writeln!(
                 v,
                 "2024-05-01T12:00:{:02}.{ms:03}Z ERROR [http-nio-8080-exec-7] c.e.oauth.TokenService - Zoom token exchange failed for user_id={user}",

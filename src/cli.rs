@@ -1,11 +1,21 @@
 //! Command-line interface: `run` (the default), `scan`, `classify`, `check`, `alerts`.
 //!
-//! Flag names are a public interface (README, systemd unit, manifests use them).
+//! Flag names are a public interface (README, systemd unit, manifests use them). The flags
+//! are parsed here, in the binary, and turned into the library's typed requests; each value
+//! is checked by the same function that checks its config-file key.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use oauthwatch::commands::alerts::AlertsRequest;
+use oauthwatch::commands::classify::ClassifyRequest;
+use oauthwatch::commands::scan::ScanRequest;
+use oauthwatch::config::{check_log_level, flag_error, LogFormat, Overlay};
+use oauthwatch::diag::Diagnostics;
+use oauthwatch::framing::Format;
+use oauthwatch::sources::StartAt;
 
 /// Count Zoom OAuth token-endpoint failures in logs and export them to Prometheus.
 #[derive(Debug, Parser)]
@@ -40,13 +50,11 @@ pub enum Command {
     Alerts(AlertsArgs),
 }
 
-/// Where `run` starts in files that already exist on the first start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StartAtArg {
-    /// Everything already in the files.
-    Beginning,
-    /// Only lines written from now on (like `tail -F`).
-    End,
+/// `--start-at`: `beginning` (everything already in the files) or `end` (only lines written
+/// from now on, like `tail -F`), parsed by the function that reads the config's `start_at`.
+fn start_at_parser() -> impl TypedValueParser<Value = StartAt> {
+    PossibleValuesParser::new(StartAt::NAMES)
+        .map(|s| StartAt::parse(&s).expect("one of the possible values"))
 }
 
 /// Flags of `run`.
@@ -73,9 +81,10 @@ pub struct RunArgs {
     /// Rule file (repeatable); replaces the embedded Zoom rules.
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,
-    /// Start position for pre-existing files without a checkpoint.
-    #[arg(long, value_enum, value_name = "WHERE")]
-    pub start_at: Option<StartAtArg>,
+    /// Start position for pre-existing files without a checkpoint: `beginning` (everything
+    /// already in the files) or `end` (only lines written from now on, like `tail -F`).
+    #[arg(long, value_name = "WHERE", value_parser = start_at_parser())]
+    pub start_at: Option<StartAt>,
     /// Log level or filter (`info`, `debug`, `oauthwatch=trace`); RUST_LOG also works.
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -164,15 +173,152 @@ pub struct AlertsArgs {
     pub output: Option<PathBuf>,
 }
 
-/// Parse arguments, run the command, map the outcome to an exit code.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Some(Command::Scan(args)) => crate::scan::scan(&args),
-        Some(Command::Classify(args)) => crate::scan::classify(&args),
-        Some(Command::Check(args)) => crate::scan::check(&args),
-        Some(Command::Alerts(args)) => crate::alerting::command::alerts(&args),
-        Some(Command::Run(args)) => crate::app::main(args),
-        None => crate::app::main(cli.run),
+/// The value of `--input-format`, or the message for the user.
+pub fn input_format(s: &str) -> Result<Format, String> {
+    Format::parse(s).ok_or_else(|| {
+        format!("unknown --input-format `{s}`; use auto, plain, json, cri or docker")
+    })
+}
+
+impl RunArgs {
+    /// The flags as a typed overlay over the config file, with a problem (located on the
+    /// command line) for every flag value that does not parse; such a flag is left unset.
+    pub fn overlay(&self) -> (Overlay, Diagnostics) {
+        let mut diags = Diagnostics::default();
+        let listen = self.listen.as_deref().and_then(|l| match l.parse() {
+            Ok(addr) => Some(addr),
+            Err(message) => {
+                diags.push(flag_error("--listen", message));
+                None
+            }
+        });
+        let log_level = self
+            .log_level
+            .as_deref()
+            .and_then(|level| match check_log_level(level) {
+                Ok(()) => Some(level.to_string()),
+                Err(message) => {
+                    diags.push(flag_error("--log-level", message));
+                    None
+                }
+            });
+        let log_format = self
+            .log_format
+            .as_deref()
+            .and_then(|f| match LogFormat::parse(f) {
+                Some(format) => Some(format),
+                None => {
+                    diags.push(flag_error(
+                        "--log-format",
+                        format!("unknown log format `{f}`; use `text` or `json`"),
+                    ));
+                    None
+                }
+            });
+        let overlay = Overlay {
+            config: self.config.clone(),
+            paths: self.paths.clone(),
+            stdin: self.stdin,
+            exit_on_eof: self.exit_on_eof,
+            listen,
+            state_dir: self.state_dir.clone(),
+            rules: self.rules.clone(),
+            start_at: self.start_at,
+            log_level,
+            log_format,
+            provider: self.provider.clone(),
+        };
+        (overlay, diags)
+    }
+}
+
+impl ScanArgs {
+    /// The request for `commands::scan`.
+    pub fn request(&self) -> Result<ScanRequest, String> {
+        Ok(ScanRequest {
+            rules: self.rules.clone(),
+            provider: self.provider.clone(),
+            format: input_format(&self.input_format)?,
+            files: self.files.clone(),
+        })
+    }
+}
+
+impl ClassifyArgs {
+    /// The request for `commands::classify`.
+    pub fn request(&self) -> Result<ClassifyRequest, String> {
+        Ok(ClassifyRequest {
+            rules: self.rules.clone(),
+            provider: self.provider.clone(),
+            format: input_format(&self.input_format)?,
+            all: self.all,
+        })
+    }
+}
+
+impl AlertsArgs {
+    /// The request for `commands::alerts`.
+    pub fn request(&self) -> AlertsRequest {
+        AlertsRequest {
+            settings: self.settings.clone(),
+            rules: self.rules.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let mut argv = vec!["oauthwatch"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("flags parse").run
+    }
+
+    #[test]
+    fn every_flag_value_problem_is_reported_at_once() {
+        let a = run_args(&[
+            "--listen",
+            "nowhere",
+            "--log-format",
+            "xml",
+            "--log-level",
+            "not a [filter",
+        ]);
+        let (overlay, diags) = a.overlay();
+        let err = diags.to_string();
+        assert!(err.contains("<command line>: --listen: `nowhere`"), "{err}");
+        assert!(
+            err.contains("--log-format: unknown log format `xml`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("--log-level: `not a [filter` is not a level"),
+            "{err}"
+        );
+        assert_eq!(overlay.listen, None);
+        assert_eq!(overlay.log_format, None);
+    }
+
+    #[test]
+    fn flags_become_typed_values() {
+        let a = run_args(&[
+            "--listen",
+            "localhost:0",
+            "--log-format",
+            "json",
+            "--start-at",
+            "beginning",
+            "--path",
+            "/var/log/*.log",
+        ]);
+        let (overlay, diags) = a.overlay();
+        assert!(diags.is_empty(), "{diags}");
+        assert_eq!(overlay.listen.unwrap().as_str(), "localhost:0");
+        assert_eq!(overlay.log_format, Some(LogFormat::Json));
+        assert_eq!(overlay.start_at, Some(StartAt::Beginning));
+        assert!(Cli::try_parse_from(["oauthwatch", "--start-at", "middle"]).is_err());
     }
 }

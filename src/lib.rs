@@ -10,21 +10,25 @@
 //!   checkpoints)       joining: pure)
 //! ```
 //!
-//! `app` wires these together for the `run` command; `scan` drives framing and the classifier
-//! over whole files for the one-shot `scan`, `classify` and `check` commands. `config` and
-//! `diag` hold the validated configuration and the file:line:column diagnostics every
-//! loader reports through.
+//! `app` wires these together for the daemon (`run`); `commands` drives framing and the
+//! classifier over whole inputs for the one-shot `scan`, `classify`, `check` and `alerts`.
+//! `config` reads the config file, applies the command-line flags and builds each
+//! component's own options; `tomldoc` and `diag` are the strict TOML reader and the
+//! file:line:column diagnostics every loader reports through. The command line itself
+//! (clap) belongs to the binary, `src/main.rs`.
+
+#![forbid(unsafe_code)]
 
 pub mod alerting;
 pub mod app;
 pub mod classifier;
-pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod diag;
-pub mod duration;
+mod duration;
 pub mod exporter;
 pub mod framing;
 pub mod reference;
 pub mod registry;
-pub mod scan;
 pub mod sources;
+mod tomldoc;

@@ -355,3 +355,110 @@ fn sigterm_counts_a_last_stdin_line_that_has_no_newline_yet() {
     );
     drop(stdin);
 }
+
+/// Poll `/metrics` on `addr` until `name{labels}` reaches `value` (a generous deadline).
+fn wait_in_process(addr: &str, name: &str, labels: &[(&str, &str)], value: f64) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = common::http_get(addr, "/metrics");
+        if status == 200 && metric_value(&body, name, labels) == Some(value) {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name}{labels:?} never reached {value}:\n{body}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The daemon as a library call, like mini-redis's `server::run(listener, shutdown)`: it
+/// serves on a listener the caller bound (`127.0.0.1:0`), reloads when the caller asks
+/// through the reloads channel, and stops gracefully when the shutdown future resolves.
+#[test]
+fn app_run_serves_reloads_and_stops_in_process() {
+    use oauthwatch::app::{self, ReloadRequest, Settings};
+    use oauthwatch::config::Overlay;
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let log = dir.path().join("logs/app.log");
+    append(&log, REUSED_CODE);
+    let overlay = Overlay {
+        config: Some(cfg.clone()),
+        ..Overlay::default()
+    };
+    let (config, rules) = app::load(&overlay).expect("valid config");
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let shutdown = stop.clone().cancelled_owned();
+    let daemon = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            let settings = Settings {
+                overlay,
+                config,
+                rules,
+                log: None,
+            };
+            app::run(listener, settings, shutdown, reload_rx).await
+        })
+    });
+    let addr = addr_rx
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap()
+        .to_string();
+    let code = [("rule", "invalid_authorization_code"), ("source", "app")];
+    wait_in_process(&addr, "oauthwatch_errors_total", &code, 1.0);
+
+    // A second source appears in the config file; the reload request applies it.
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(
+        "[[sources]]\nname = \"other\"\npaths = [\"other/*.log\"]\nstart_at = \"beginning\"\n",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    std::fs::create_dir_all(dir.path().join("other")).unwrap();
+    append(&dir.path().join("other/x.log"), REUSED_CODE);
+    reload_tx
+        .blocking_send(ReloadRequest { trigger: "test" })
+        .unwrap();
+    wait_in_process(
+        &addr,
+        "oauthwatch_config_reloads_total",
+        &[("result", "success")],
+        1.0,
+    );
+    wait_in_process(
+        &addr,
+        "oauthwatch_errors_total",
+        &[("rule", "invalid_authorization_code"), ("source", "other")],
+        1.0,
+    );
+    // The first source was restarted from its checkpoint: nothing counted twice.
+    let m = wait_in_process(&addr, "oauthwatch_errors_total", &code, 1.0);
+    assert_eq!(
+        metric_value(&m, "oauthwatch_source_lines_total", &[("source", "app")]),
+        Some(1.0)
+    );
+
+    stop.cancel();
+    let outcome = daemon.join().expect("the daemon thread");
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert!(
+        std::net::TcpStream::connect(&addr).is_err(),
+        "the endpoint is closed after the stop"
+    );
+    let checkpoints: Vec<_> = std::fs::read_dir(dir.path().join("state"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != ".lock")
+        .collect();
+    assert!(!checkpoints.is_empty(), "the final checkpoint was written");
+}

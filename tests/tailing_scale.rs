@@ -94,11 +94,10 @@ fn a_stalled_consumer_pauses_reading() {
     let glob = dir.path().join("*.log");
     let mut opts = options(&dir.path().join("state"));
     opts.limits.read_chunk_bytes = 8192;
-    opts.limits.queue_capacity = 2;
     let counts = Arc::new(Counts::default());
     let rt = runtime();
     let (sources, mut rx) = rt.block_on(async {
-        let (tx, rx) = tokio::sync::mpsc::channel::<RecordBatch>(opts.limits.queue_capacity);
+        let (tx, rx) = tokio::sync::mpsc::channel::<RecordBatch>(2);
         let obs: Arc<dyn SourceObserver> = counts.clone();
         let s = Sources::start(
             vec![file_spec("app", &[&glob], StartAt::Beginning)],

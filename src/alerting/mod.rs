@@ -15,8 +15,6 @@
 //! `tests/deploy_rules.rs` keeps `deploy/prometheus/oauthwatch.rules.yml` equal to it.
 //! Pure: text in, text out.
 
-pub mod command;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;

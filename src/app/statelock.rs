@@ -4,14 +4,13 @@
 //! Two daemons sharing a state directory would each resume from the other's checkpoints and
 //! count lines twice or skip them. That happens when an orchestrator starts the new daemon
 //! before the old one has stopped (a DaemonSet rolling update with surge, state on a
-//! hostPath). The lock is `flock(2)`: the kernel drops it when the process ends however it
+//! hostPath). The lock is `File::try_lock` (`flock(2)` on Linux): the kernel drops it when the process ends however it
 //! ends, so a crash never leaves a stale lock behind, and the file itself is left in place
 //! (removing it would let a third process lock a new file while the second still holds the
 //! old one).
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// The lock file's name inside the state directory.
@@ -21,14 +20,6 @@ pub const LOCK_FILE: &str = ".lock";
 #[derive(Debug)]
 pub struct StateLock {
     _file: File,
-    dir: PathBuf,
-}
-
-impl StateLock {
-    /// The locked directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
 }
 
 /// Why the state directory could not be locked.
@@ -71,27 +62,22 @@ pub fn acquire(dir: &Path) -> Result<StateLock, LockError> {
         .truncate(false)
         .open(dir.join(LOCK_FILE))
         .map_err(io)?;
-    // SAFETY: flock on a file descriptor this function owns; no memory is passed.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
             return Err(LockError::Held {
                 dir: dir.to_path_buf(),
                 holder: read_pid(&mut file),
-            });
+            })
         }
-        return Err(io(err));
+        Err(TryLockError::Error(e)) => return Err(io(e)),
     }
     let pid = format!("{}\n", std::process::id());
     file.set_len(0)
         .and_then(|()| file.seek(SeekFrom::Start(0)))
         .and_then(|_| file.write_all(pid.as_bytes()))
         .map_err(io)?;
-    Ok(StateLock {
-        _file: file,
-        dir: dir.to_path_buf(),
-    })
+    Ok(StateLock { _file: file })
 }
 
 /// The PID a holder wrote, if the file holds one.
@@ -118,7 +104,7 @@ mod tests {
         let first = acquire(&state).expect("first lock");
         let written = std::fs::read_to_string(state.join(LOCK_FILE)).unwrap();
         assert_eq!(parse_pid(&written), Some(std::process::id()));
-        // flock locks belong to the open file description: a second open in this process
+        // These locks belong to the open file description: a second open in this process
         // conflicts exactly as another process would.
         let err = acquire(&state).unwrap_err();
         let text = err.to_string();

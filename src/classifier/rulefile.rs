@@ -10,8 +10,8 @@ use std::time::Duration;
 use regex::bytes::{Regex, RegexBuilder};
 
 use super::{prefilter, AlertCondition, Severity};
-use crate::config::reader::{Source, Table};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::tomldoc::{Table, TomlDocument as Source};
 
 /// A string from the file with the byte offset where it was written.
 #[derive(Debug, Clone)]

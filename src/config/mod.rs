@@ -1,23 +1,39 @@
 //! `config.toml`: the daemon's configuration, parsed strictly and validated in full.
 //!
 //! Loading is two steps, as in ripgrep and ntpd-rs: the raw TOML is read field by field with
-//! [`reader`], which records a `file:line:column: field: message` diagnostic for every unknown
+//! [`crate::tomldoc`], which records a `file:line:column: field: message` diagnostic for every unknown
 //! key, wrong type and bad value; then cross-field checks run (duplicate source names, globs).
 //! Only when no problem was found is a [`Config`] returned. Relative paths in the file are
 //! resolved against the config file's directory, so a config works from any working directory.
+//!
+//! `config` builds each component's own option type ([`SourceSpec`], [`ReadLimits`],
+//! [`HttpOptions`]) and validates every value with the one function the component itself
+//! uses; [`overlay`] applies the command-line flags of `run` on top.
 
-pub mod reader;
-pub mod watch;
+mod overlay;
+pub(crate) mod watch;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::framing::{Format, FramingLimits};
-use crate::sources::{SourceSpec, StartAt};
-use reader::{Source, Table};
+pub use crate::exporter::{HttpOptions, TlsFiles};
+use crate::framing::Format;
+pub use crate::sources::ReadLimits;
+use crate::sources::{compile_glob, SourceSpec, SourcesOptions, StartAt};
+use crate::tomldoc::{Table, TomlDocument};
+pub use overlay::{flag_error, resolve, Overlay};
+
+/// The endpoint options under the name of their config table (`[http]`).
+pub type Http = HttpOptions;
+
+/// The source read bounds under the name of their config table (`[limits]`); the queue's
+/// batch count is [`Config::queue_capacity`].
+pub type Limits = ReadLimits;
 
 /// The default HTTP listen address: loopback only, port 9742.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9742";
@@ -43,87 +59,13 @@ impl LogFormat {
     }
 }
 
-/// Bounds on memory and resources.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-    /// Framing bounds (line cap, multi-line record cap and timeouts).
-    pub framing: FramingLimits,
-    /// Batches held in the queue between sources and the classifier.
-    pub queue_capacity: usize,
-    /// Bytes held in that queue (the records' buffers): the bound on its memory, whatever
-    /// the size of each batch.
-    pub queue_bytes: usize,
-    /// Bytes read from a file per turn, so one busy file does not starve others.
-    pub read_chunk_bytes: usize,
-    /// File handles kept open at once; quiet files are closed and reopened on demand.
-    pub max_open_files: usize,
-    /// How long a rotated-away or deleted file is still drained before it is closed.
-    pub rotated_file_grace: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            framing: FramingLimits::default(),
-            queue_capacity: 64,
-            queue_bytes: 4 * 1024 * 1024,
-            read_chunk_bytes: 256 * 1024,
-            max_open_files: 256,
-            rotated_file_grace: Duration::from_secs(30),
-        }
-    }
-}
-
-/// TLS for the HTTP endpoint (as in the Prometheus exporter-toolkit web config).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    /// PEM certificate chain.
-    pub cert_file: PathBuf,
-    /// PEM private key.
-    pub key_file: PathBuf,
-}
-
-/// The HTTP endpoint's hardening and access control.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Http {
-    /// Concurrent connections served; more wait in the accept queue.
-    pub max_connections: usize,
-    /// Time allowed for a new connection's first byte (a socket that stays silent longer is
-    /// closed; capped at `header_read_timeout`).
-    pub first_byte_timeout: Duration,
-    /// Time allowed to send the request headers.
-    pub header_read_timeout: Duration,
-    /// A keep-alive connection idle this long is closed.
-    pub idle_timeout: Duration,
-    /// Request headers larger than this are refused.
-    pub max_header_bytes: usize,
-    /// Serve HTTPS with these files.
-    pub tls: Option<TlsFiles>,
-    /// Basic-auth users and their bcrypt password hashes; empty = no auth.
-    pub basic_auth_users: BTreeMap<String, String>,
-}
-
-impl Default for Http {
-    fn default() -> Self {
-        Http {
-            max_connections: 64,
-            first_byte_timeout: Duration::from_secs(1),
-            header_read_timeout: Duration::from_secs(5),
-            idle_timeout: Duration::from_secs(30),
-            max_header_bytes: 8192,
-            tls: None,
-            basic_auth_users: BTreeMap::new(),
-        }
-    }
-}
-
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The file it came from; `None` when built from flags only.
     pub path: Option<PathBuf>,
     /// HTTP listen address.
-    pub listen: String,
+    pub listen: ListenAddr,
     /// Directory for checkpoints.
     pub state_dir: PathBuf,
     /// Log level or `tracing` filter.
@@ -138,10 +80,12 @@ pub struct Config {
     pub checkpoint_interval: Duration,
     /// Fallback stat polling period (NFS, lost inotify events).
     pub poll_interval: Duration,
-    /// Resource bounds.
-    pub limits: Limits,
+    /// What the sources read and hold (the `[limits]` keys they use).
+    pub limits: ReadLimits,
+    /// Batches held in the queue between sources and the classifier (`limits.queue_capacity`).
+    pub queue_capacity: usize,
     /// HTTP endpoint settings.
-    pub http: Http,
+    pub http: HttpOptions,
     /// Cap on per-pod label sets (`oauthwatch_pod_errors_total`).
     pub max_pod_series: usize,
     /// How long a deleted pod's per-pod series stay after its logs are drained, so
@@ -169,7 +113,9 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             path: None,
-            listen: DEFAULT_LISTEN.to_string(),
+            listen: DEFAULT_LISTEN
+                .parse()
+                .expect("the default listen address is valid"),
             state_dir: PathBuf::from("state"),
             log_level: "info".to_string(),
             log_format: LogFormat::Text,
@@ -177,8 +123,9 @@ impl Default for Config {
             watch_config: true,
             checkpoint_interval: Duration::from_secs(5),
             poll_interval: Duration::from_secs(10),
-            limits: Limits::default(),
-            http: Http::default(),
+            limits: ReadLimits::default(),
+            queue_capacity: 64,
+            http: HttpOptions::default(),
             max_pod_series: 500,
             pod_series_grace: Duration::from_secs(300),
             sources: Vec::new(),
@@ -201,7 +148,7 @@ impl Config {
 
     /// Parse and validate config text; relative paths resolve against `base`.
     pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, Diagnostics> {
-        let mut src = Source::new(file, text);
+        let mut src = TomlDocument::new(file, text);
         let Some(doc) = src.parse() else {
             return Err(src.diags);
         };
@@ -243,6 +190,16 @@ impl Config {
         diags
     }
 
+    /// The options every source of the daemon starts with.
+    pub fn sources_options(&self) -> SourcesOptions {
+        SourcesOptions {
+            state_dir: self.state_dir.clone(),
+            checkpoint_interval: self.checkpoint_interval,
+            poll_interval: self.poll_interval,
+            limits: self.limits.clone(),
+        }
+    }
+
     /// All rule files named by the config, for reload watching and `check`.
     pub fn watched_files(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = self.path.iter().cloned().collect();
@@ -251,10 +208,51 @@ impl Config {
     }
 }
 
-/// Check a listen address: an IP socket address (`127.0.0.1:9742`, `[::]:9742`) or a host
-/// name with a port (`localhost:9742`), which is resolved when the daemon binds. Returns
-/// the message for the user when it is neither.
-pub fn check_listen(addr: &str) -> Result<(), String> {
+/// The HTTP listen address: an IP socket address (`127.0.0.1:9742`, `[::]:9742`) or a host
+/// name with a port (`localhost:9742`), which is resolved when the daemon binds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenAddr(String);
+
+impl ListenAddr {
+    /// The address as given (what `bind` resolves).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The address as written, for string use (its host and port).
+impl std::ops::Deref for ListenAddr {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for ListenAddr {
+    type Err = String;
+
+    /// The one check of `listen` and `--listen`; the error is the message for the user.
+    fn from_str(addr: &str) -> Result<ListenAddr, String> {
+        check_listen(addr).map(|()| ListenAddr(addr.to_string()))
+    }
+}
+
+impl From<SocketAddr> for ListenAddr {
+    fn from(a: SocketAddr) -> ListenAddr {
+        ListenAddr(a.to_string())
+    }
+}
+
+/// Check a listen address (see [`ListenAddr`]). Returns the message for the user when it is
+/// neither an IP socket address nor a host name with a port.
+fn check_listen(addr: &str) -> Result<(), String> {
     if addr.parse::<SocketAddr>().is_ok() {
         return Ok(());
     }
@@ -284,7 +282,18 @@ pub fn check_listen(addr: &str) -> Result<(), String> {
     }
 }
 
-fn resolve(base: &Path, p: &str) -> PathBuf {
+/// Check a log level or `tracing` filter (`log_level` and `--log-level`); the error is the
+/// message for the user.
+pub fn check_log_level(level: &str) -> Result<(), String> {
+    match tracing_subscriber::EnvFilter::try_new(level) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!(
+            "`{level}` is not a level (error, warn, info, debug, trace) or filter"
+        )),
+    }
+}
+
+fn resolve_path(base: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
     if p.is_absolute() || base.as_os_str().is_empty() {
         p.to_path_buf()
@@ -301,23 +310,19 @@ fn resolve_glob(base: &Path, g: &str) -> String {
     }
 }
 
-fn read_root(root: &mut Table<'_, '_>, src: &mut Source<'_>, cfg: &mut Config, base: &Path) {
+fn read_root(root: &mut Table<'_, '_>, src: &mut TomlDocument<'_>, cfg: &mut Config, base: &Path) {
     if let Some((listen, at)) = root.string(src, "listen") {
-        if let Err(message) = check_listen(&listen) {
-            src.error(at, Some("listen"), message);
+        match listen.parse() {
+            Ok(addr) => cfg.listen = addr,
+            Err(message) => src.error(at, Some("listen"), message),
         }
-        cfg.listen = listen;
     }
     if let Some((dir, _)) = root.string(src, "state_dir") {
-        cfg.state_dir = resolve(base, &dir);
+        cfg.state_dir = resolve_path(base, &dir);
     }
     if let Some((level, at)) = root.string(src, "log_level") {
-        if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
-            src.error(
-                at,
-                Some("log_level"),
-                format!("`{level}` is not a level (error, warn, info, debug, trace) or filter"),
-            );
+        if let Err(message) = check_log_level(&level) {
+            src.error(at, Some("log_level"), message);
         }
         cfg.log_level = level;
     }
@@ -332,7 +337,7 @@ fn read_root(root: &mut Table<'_, '_>, src: &mut Source<'_>, cfg: &mut Config, b
         }
     }
     if let Some(rules) = root.strings(src, "rules") {
-        cfg.rules = rules.iter().map(|(r, _)| resolve(base, r)).collect();
+        cfg.rules = rules.iter().map(|(r, _)| resolve_path(base, r)).collect();
     }
     if let Some(w) = root.boolean(src, "watch_config") {
         cfg.watch_config = w;
@@ -344,7 +349,7 @@ fn read_root(root: &mut Table<'_, '_>, src: &mut Source<'_>, cfg: &mut Config, b
         cfg.poll_interval = d;
     }
     if let Some(mut t) = root.table(src, "limits") {
-        read_limits(&mut t, src, &mut cfg.limits);
+        read_limits(&mut t, src, cfg);
         t.finish(src);
     }
     if let Some(mut t) = root.table(src, "http") {
@@ -382,37 +387,37 @@ fn read_root(root: &mut Table<'_, '_>, src: &mut Source<'_>, cfg: &mut Config, b
     }
 }
 
-fn read_limits(t: &mut Table<'_, '_>, src: &mut Source<'_>, l: &mut Limits) {
+fn read_limits(t: &mut Table<'_, '_>, src: &mut TomlDocument<'_>, cfg: &mut Config) {
     if let Some(n) = t.integer(src, "max_line_bytes", 256, 1 << 30) {
-        l.framing.max_line_bytes = n as usize;
+        cfg.limits.framing.max_line_bytes = n as usize;
     }
     if let Some(n) = t.integer(src, "max_record_lines", 1, 100_000) {
-        l.framing.max_record_lines = n as usize;
+        cfg.limits.framing.max_record_lines = n as usize;
     }
     if let Some(d) = t.duration(src, "multiline_timeout", Duration::from_millis(1)) {
-        l.framing.multiline_timeout = d;
+        cfg.limits.framing.multiline_timeout = d;
     }
     if let Some(d) = t.duration(src, "partial_line_timeout", Duration::from_millis(1)) {
-        l.framing.partial_line_timeout = d;
+        cfg.limits.framing.partial_line_timeout = d;
     }
     if let Some(n) = t.integer(src, "queue_capacity", 1, 1 << 20) {
-        l.queue_capacity = n as usize;
+        cfg.queue_capacity = n as usize;
     }
     if let Some(n) = t.integer(src, "queue_bytes", 4096, 1 << 30) {
-        l.queue_bytes = n as usize;
+        cfg.limits.queue_bytes = n as usize;
     }
     if let Some(n) = t.integer(src, "read_chunk_bytes", 4096, 1 << 30) {
-        l.read_chunk_bytes = n as usize;
+        cfg.limits.read_chunk_bytes = n as usize;
     }
     if let Some(n) = t.integer(src, "max_open_files", 1, 1 << 20) {
-        l.max_open_files = n as usize;
+        cfg.limits.max_open_files = n as usize;
     }
     if let Some(d) = t.duration(src, "rotated_file_grace", Duration::ZERO) {
-        l.rotated_file_grace = d;
+        cfg.limits.rotated_file_grace = d;
     }
 }
 
-fn read_http(t: &mut Table<'_, '_>, src: &mut Source<'_>, h: &mut Http, base: &Path) {
+fn read_http(t: &mut Table<'_, '_>, src: &mut TomlDocument<'_>, h: &mut HttpOptions, base: &Path) {
     if let Some(n) = t.integer(src, "max_connections", 1, 1 << 16) {
         h.max_connections = n as usize;
     }
@@ -434,8 +439,8 @@ fn read_http(t: &mut Table<'_, '_>, src: &mut Source<'_>, h: &mut Http, base: &P
         match (cert, key) {
             (Some((c, _)), Some((k, _))) => {
                 h.tls = Some(TlsFiles {
-                    cert_file: resolve(base, &c),
-                    key_file: resolve(base, &k),
+                    cert_file: resolve_path(base, &c),
+                    key_file: resolve_path(base, &k),
                 })
             }
             _ => src.error(
@@ -471,7 +476,7 @@ fn valid_source_name(name: &str) -> bool {
 
 fn read_source(
     t: &mut Table<'_, '_>,
-    src: &mut Source<'_>,
+    src: &mut TomlDocument<'_>,
     base: &Path,
     names: &mut BTreeSet<String>,
 ) -> Option<SourceSpec> {
@@ -510,7 +515,7 @@ fn read_source(
     let stdin = t.boolean(src, "stdin").unwrap_or(false);
     let mut paths = Vec::new();
     for (g, at) in t.strings(src, "paths").unwrap_or_default() {
-        if let Err(e) = globset::Glob::new(&g) {
+        if let Err(e) = compile_glob(&g) {
             src.error(at, Some(&t.field("paths")), format!("bad glob `{g}`: {e}"));
             ok = false;
         }
@@ -518,7 +523,7 @@ fn read_source(
     }
     let mut exclude = Vec::new();
     for (g, at) in t.strings(src, "exclude").unwrap_or_default() {
-        if let Err(e) = globset::Glob::new(&g) {
+        if let Err(e) = compile_glob(&g) {
             src.error(
                 at,
                 Some(&t.field("exclude")),
@@ -572,10 +577,9 @@ fn read_source(
     };
     let mut start_at = StartAt::End;
     if let Some((s, at)) = t.string(src, "start_at") {
-        match s.as_str() {
-            "end" => start_at = StartAt::End,
-            "beginning" => start_at = StartAt::Beginning,
-            _ => {
+        match StartAt::parse(&s) {
+            Some(v) => start_at = v,
+            None => {
                 src.error(
                     at,
                     Some(&t.field("start_at")),
@@ -609,7 +613,7 @@ mod tests {
     #[test]
     fn empty_file_gives_defaults() {
         let c = parse("").unwrap();
-        assert_eq!(c.listen, DEFAULT_LISTEN);
+        assert_eq!(c.listen.as_str(), DEFAULT_LISTEN);
         assert!(c.sources.is_empty());
         assert_eq!(c.checkpoint_interval, Duration::from_secs(5));
     }
@@ -632,7 +636,7 @@ start_at = "beginning"
 "#,
         )
         .unwrap();
-        assert_eq!(c.listen, "0.0.0.0:9742");
+        assert_eq!(c.listen.as_str(), "0.0.0.0:9742");
         assert_eq!(c.limits.framing.max_line_bytes, 4096);
         let s = &c.sources[0];
         assert_eq!(s.name, "app");

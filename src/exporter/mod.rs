@@ -22,11 +22,12 @@ mod routes;
 mod server;
 pub(crate) mod tls;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::config::Http;
 use crate::registry::{HintsReport, StatusReport};
 
 /// Listen backlog asked for on the endpoint's socket (the kernel caps it at `somaxconn`).
@@ -34,6 +35,49 @@ use crate::registry::{HintsReport, StatusReport};
 /// but connections still queue in the kernel meanwhile; a short backlog (tokio binds with
 /// 128 here) overflows and drops a probe's SYN, costing it a one-second retransmit.
 const LISTEN_BACKLOG: i32 = 4096;
+
+/// TLS for the endpoint (as in the Prometheus exporter-toolkit web config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key.
+    pub key_file: PathBuf,
+}
+
+/// The endpoint's hardening and access control (the config file's `[http]` table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// Concurrent connections served; more wait in the accept queue.
+    pub max_connections: usize,
+    /// Time allowed for a new connection's first byte (a socket that stays silent longer is
+    /// closed; capped at `header_read_timeout`).
+    pub first_byte_timeout: Duration,
+    /// Time allowed to send the request headers.
+    pub header_read_timeout: Duration,
+    /// A keep-alive connection idle this long is closed.
+    pub idle_timeout: Duration,
+    /// Request headers larger than this are refused.
+    pub max_header_bytes: usize,
+    /// Serve HTTPS with these files.
+    pub tls: Option<TlsFiles>,
+    /// Basic-auth users and their bcrypt password hashes; empty = no auth.
+    pub basic_auth_users: BTreeMap<String, String>,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            max_connections: 64,
+            first_byte_timeout: Duration::from_secs(1),
+            header_read_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(30),
+            max_header_bytes: 8192,
+            tls: None,
+            basic_auth_users: BTreeMap::new(),
+        }
+    }
+}
 
 /// What the endpoint serves; the daemon implements it over its registry.
 ///
@@ -97,7 +141,7 @@ pub enum ServeError {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     site: Arc<dyn Site>,
-    http: Http,
+    http: HttpOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let tls = http.tls.as_ref().map(tls::acceptor).transpose()?;

@@ -22,7 +22,7 @@ use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::TlsAcceptor;
 
 use super::ServeError;
-use crate::config::TlsFiles;
+use super::TlsFiles;
 
 /// How often handshakes look at the files for changes.
 const RECHECK: Duration = Duration::from_secs(1);

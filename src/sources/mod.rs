@@ -10,6 +10,7 @@
 
 pub mod file;
 pub mod k8s;
+pub mod spec;
 pub mod stdin;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,43 +18,13 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::framing::{Format, Framed};
+use crate::framing::Framed;
 use file::checkpoint::{self, SharedTable};
 use file::watch::Wake;
+pub use spec::{compile_glob, ReadLimits, SourceSpec, SourcesOptions, StartAt};
 
 /// Index of a configured source; the `source` label is `SourceSpec::name` at this index.
 pub type SourceIdx = usize;
-
-/// Where a file source starts in files that exist on the very first start (no checkpoint).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum StartAt {
-    /// Like `tail -F`: only lines written from now on.
-    #[default]
-    End,
-    /// Everything already in the files.
-    Beginning,
-}
-
-/// A validated source, as config (or `run --path`/`--stdin`) describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceSpec {
-    /// The `source` label.
-    pub name: String,
-    /// Path globs to tail; empty for stdin.
-    pub paths: Vec<String>,
-    /// Globs of paths to skip.
-    pub exclude: Vec<String>,
-    /// How lines are wrapped.
-    pub format: Format,
-    /// Provider this source talks to exclusively (`zoom`), if known.
-    pub provider: Option<String>,
-    /// Start position for pre-existing files without checkpoint.
-    pub start_at: StartAt,
-    /// Read standard input instead of files.
-    pub stdin: bool,
-    /// Take Kubernetes namespace/pod/container from `/var/log/containers/` file names.
-    pub kubernetes_metadata: bool,
-}
 
 /// Kubernetes identity of a container log file, parsed from its name
 /// (`<pod>_<namespace>_<container>-<id>.log`).
@@ -370,19 +341,6 @@ impl SourceObserver for NoopObserver {
     fn read_error(&self, _: SourceIdx, _: &'static str) {}
     fn checkpoint_write_failed(&self) {}
     fn lag_bytes(&self, _: SourceIdx, _: u64) {}
-}
-
-/// Settings shared by every source of one daemon.
-#[derive(Debug, Clone)]
-pub struct SourcesOptions {
-    /// Directory that holds the checkpoints.
-    pub state_dir: std::path::PathBuf,
-    /// How often acknowledged offsets are checkpointed.
-    pub checkpoint_interval: std::time::Duration,
-    /// Fallback stat polling period (NFS, lost or overflowed inotify events).
-    pub poll_interval: std::time::Duration,
-    /// Resource bounds (framing, queue, chunk size, open files, rotated-file grace).
-    pub limits: crate::config::Limits,
 }
 
 /// Problems that keep the sources from starting at all (a missing log file is not one).

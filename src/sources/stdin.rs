@@ -15,7 +15,7 @@ use super::{report_framed, QueueBytes, RecordBatch, SourceIdx, SourceObserver, S
 pub async fn run<R: AsyncRead + Unpin>(
     idx: SourceIdx,
     spec: SourceSpec,
-    limits: crate::config::Limits,
+    limits: crate::sources::ReadLimits,
     mut input: R,
     (tx, queue_bytes): (tokio::sync::mpsc::Sender<RecordBatch>, QueueBytes),
     observer: Arc<dyn SourceObserver>,

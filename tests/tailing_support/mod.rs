@@ -143,7 +143,8 @@ impl Running {
             .try_init();
         let rt = runtime();
         let got: Arc<Mutex<Vec<Got>>> = Arc::default();
-        let cap = opts.limits.queue_capacity;
+        // The daemon's default queue length (`limits.queue_capacity`).
+        let cap = 64;
         let (sources, consumer) = rt.block_on(async {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(cap);
             let obs: Arc<dyn SourceObserver> = counts.clone();

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{Glob, GlobSet, GlobSetBuilder};
 
 /// How deep `**` may descend; bounds the walk against symlink loops and huge trees.
 const MAX_DEPTH: usize = 16;
@@ -68,14 +68,10 @@ fn has_glob_chars(s: &str) -> bool {
 }
 
 fn compile(glob: &str) -> Result<Glob, GlobError> {
-    GlobBuilder::new(glob)
-        .literal_separator(true)
-        .backslash_escape(true)
-        .build()
-        .map_err(|source| GlobError {
-            glob: glob.to_string(),
-            source,
-        })
+    crate::sources::compile_glob(glob).map_err(|source| GlobError {
+        glob: glob.to_string(),
+        source,
+    })
 }
 
 impl Discovery {

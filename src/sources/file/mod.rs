@@ -43,7 +43,7 @@ pub struct FileSource {
     /// Compiled globs.
     pub discovery: Discovery,
     /// Resource bounds.
-    pub limits: crate::config::Limits,
+    pub limits: crate::sources::ReadLimits,
     /// Fallback poll period.
     pub poll_interval: Duration,
     /// Event sink.

@@ -5,7 +5,7 @@
 //! - **live**: its path still leads to it; the handle may be closed while the file is quiet
 //!   and is reopened (and its identity re-checked) on the next event;
 //! - **gone**: renamed away or deleted; the open handle is drained to its end, and closed once
-//!   [`limits.rotated_file_grace`](crate::config::Limits) has passed, so disk space is freed;
+//!   [`limits.rotated_file_grace`](crate::sources::ReadLimits) has passed, so disk space is freed;
 //! - **pending start**: found but not yet readable (permission denied); its start offset is
 //!   decided on the first successful open.
 //!

@@ -1,7 +1,7 @@
-//! What `scan` shows on a terminal while it reads: a progress bar with an ETA when the total
-//! size is known (files), and a spinner with lines, records and rate when it is not (`-`,
-//! standard input from a pipe), where a bar could only say "N of N, eta 0s". Nothing is drawn
-//! when standard error is not a terminal, so scripts and CI logs stay clean.
+//! What `oauthwatch scan` shows on a terminal while it reads: a progress bar with an ETA when
+//! the total size is known (files), and a spinner with lines, records and rate when it is not
+//! (`-`, standard input from a pipe), where a bar could only say "N of N, eta 0s". Nothing is
+//! drawn when standard error is not a terminal, so scripts and CI logs stay clean.
 
 use std::io::{self, IsTerminal};
 use std::time::{Duration, Instant};
@@ -83,7 +83,7 @@ fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

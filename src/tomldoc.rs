@@ -1,6 +1,7 @@
-//! A strict, span-aware reader over a parsed TOML table: typed field access that records a
-//! located [`Diagnostic`] for every wrong type, bad value and unknown key, instead of stopping
-//! at the first. This is what lets `check` and the daemon report *all* problems at once.
+//! A TOML document read strictly, with spans: typed field access that records a located
+//! [`Diagnostic`] for every wrong type, bad value and unknown key, instead of stopping at the
+//! first. This is what lets `check` and the daemon report *all* problems of a config or rule
+//! file at once. Used by `config` and the classifier's rule-file loader.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -13,7 +14,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 
 /// The file being read: its name (for messages), its text (for line/column), and the problems
 /// found so far.
-pub struct Source<'t> {
+pub struct TomlDocument<'t> {
     /// File name as the user gave it.
     pub file: String,
     /// Its full text.
@@ -22,10 +23,10 @@ pub struct Source<'t> {
     pub diags: Diagnostics,
 }
 
-impl<'t> Source<'t> {
+impl<'t> TomlDocument<'t> {
     /// Start reading `text`, the content of `file`.
     pub fn new(file: &str, text: &'t str) -> Self {
-        Source {
+        TomlDocument {
             file: file.to_string(),
             text,
             diags: Diagnostics::default(),
@@ -108,7 +109,7 @@ impl<'a, 't> Table<'a, 't> {
             .map(|(_, v)| v)
     }
 
-    fn wrong_type(&self, src: &mut Source<'_>, key: &str, v: Located<'_, '_>, want: &str) {
+    fn wrong_type(&self, src: &mut TomlDocument<'_>, key: &str, v: Located<'_, '_>, want: &str) {
         src.error(
             v.span().start,
             Some(&self.field(key)),
@@ -117,7 +118,11 @@ impl<'a, 't> Table<'a, 't> {
     }
 
     /// A string field.
-    pub fn string(&mut self, src: &mut Source<'_>, key: &'static str) -> Option<(String, usize)> {
+    pub fn string(
+        &mut self,
+        src: &mut TomlDocument<'_>,
+        key: &'static str,
+    ) -> Option<(String, usize)> {
         let v = self.raw(key)?;
         match v.get_ref().as_str() {
             Some(s) => Some((s.to_string(), v.span().start)),
@@ -129,7 +134,7 @@ impl<'a, 't> Table<'a, 't> {
     }
 
     /// A boolean field.
-    pub fn boolean(&mut self, src: &mut Source<'_>, key: &'static str) -> Option<bool> {
+    pub fn boolean(&mut self, src: &mut TomlDocument<'_>, key: &'static str) -> Option<bool> {
         let v = self.raw(key)?;
         match v.get_ref().as_bool() {
             Some(b) => Some(b),
@@ -143,7 +148,7 @@ impl<'a, 't> Table<'a, 't> {
     /// A positive integer field within `min..=max`.
     pub fn integer(
         &mut self,
-        src: &mut Source<'_>,
+        src: &mut TomlDocument<'_>,
         key: &'static str,
         min: u64,
         max: u64,
@@ -178,7 +183,7 @@ impl<'a, 't> Table<'a, 't> {
     /// A duration field written as a string (`"5s"`, `"500ms"`).
     pub fn duration(
         &mut self,
-        src: &mut Source<'_>,
+        src: &mut TomlDocument<'_>,
         key: &'static str,
         min: Duration,
     ) -> Option<Duration> {
@@ -206,7 +211,7 @@ impl<'a, 't> Table<'a, 't> {
     /// An array of strings; each element keeps its offset.
     pub fn strings(
         &mut self,
-        src: &mut Source<'_>,
+        src: &mut TomlDocument<'_>,
         key: &'static str,
     ) -> Option<Vec<(String, usize)>> {
         let v = self.raw(key)?;
@@ -229,7 +234,11 @@ impl<'a, 't> Table<'a, 't> {
     }
 
     /// A sub-table.
-    pub fn table(&mut self, src: &mut Source<'_>, key: &'static str) -> Option<Table<'a, 't>> {
+    pub fn table(
+        &mut self,
+        src: &mut TomlDocument<'_>,
+        key: &'static str,
+    ) -> Option<Table<'a, 't>> {
         let v = self.raw(key)?;
         match v.get_ref().as_table() {
             Some(t) => Some(Table::new(t, self.field(key), v.span().start)),
@@ -241,7 +250,7 @@ impl<'a, 't> Table<'a, 't> {
     }
 
     /// An array of tables (`[[sources]]`).
-    pub fn tables(&mut self, src: &mut Source<'_>, key: &'static str) -> Vec<Table<'a, 't>> {
+    pub fn tables(&mut self, src: &mut TomlDocument<'_>, key: &'static str) -> Vec<Table<'a, 't>> {
         let Some(v) = self.raw(key) else {
             return Vec::new();
         };
@@ -268,7 +277,7 @@ impl<'a, 't> Table<'a, 't> {
     }
 
     /// Every key/value pair of a free-form table (e.g. user → password hash), as strings.
-    pub fn string_map(&self, src: &mut Source<'_>) -> Vec<(String, String)> {
+    pub fn string_map(&self, src: &mut TomlDocument<'_>) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for (k, v) in self.table.iter() {
             match v.get_ref().as_str() {
@@ -284,7 +293,7 @@ impl<'a, 't> Table<'a, 't> {
     }
 
     /// Report every key that no accessor asked for; `known` is listed in the message.
-    pub fn finish(self, src: &mut Source<'_>) {
+    pub fn finish(self, src: &mut TomlDocument<'_>) {
         let known: Vec<&str> = self.seen.iter().copied().collect();
         for (k, _) in self.table.iter() {
             let key: &Cow<'_, str> = k.get_ref();

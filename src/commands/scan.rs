@@ -1,57 +1,39 @@
-//! One-shot commands over whole inputs: `scan`, `classify`, `check`.
+//! `oauthwatch scan`: classify whole inputs and report, per rule, how often and where.
 //!
-//! These are the I/O edge around the pure pieces: they read files or stdin in large chunks,
-//! frame them with [`Framer`] into records, classify each record with the shared [`RuleSet`],
-//! and print. `scan` keeps one small tally per rule and allocates nothing per record (but to
-//! normalise the reason of a catch-all record, for the "what to add next" list).
-//!
-//! Inputs may be gzip or zstd (`decode`), directories (`walk`), or not text at all (`text`
-//! warns); `classify` reads standard input on a thread so it can flush a held record when
-//! the input goes quiet (`stdin`).
-//!
-//! Exit codes: 0 when the command did its job (a scan that finds failures still succeeds),
-//! 1 when `check` found problems, 2 when the command could not run (unreadable input, invalid
-//! rules, bad flags).
+//! Inputs are read in large chunks, framed into records, and classified with the shared
+//! [`RuleSet`]. [`Scanner`] keeps one small tally per rule and allocates nothing per record
+//! (but to normalise the reason of a catch-all record, for the "what to add next" list).
+//! Inputs may be gzip or zstd ([`super::decode`]), directories ([`walk`]), or not text at all
+//! ([`super::text`] warns). The caller shows progress and warnings ([`ScanObserver`]) and
+//! prints the report ([`ScanReport::write_text`], [`ScanReport::write_json`]).
 
 use std::cell::Cell;
-use std::io::{self, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
-use crate::classifier::redact::{normalize_reason, redact_record};
+use super::decode::{self, Encoding};
+use super::text::TextSample;
+use super::{encoding_note, load_rules, not_text_warning, CommandError};
+use crate::classifier::redact::normalize_reason;
 use crate::classifier::{MatchContext, RuleIdx, RuleSet};
-use crate::cli::{CheckArgs, ClassifyArgs, ScanArgs, ScanFormat};
-use crate::config::Config;
-use crate::diag::Diagnostics;
 use crate::framing::{Format, Framed, Framer, FramingLimits};
 use crate::registry::reasons::ReasonTable;
 use crate::registry::report::ReasonCount;
 use crate::registry::{REASONS_SHOWN, REASON_TABLE_CAPACITY};
 
-pub mod decode;
 mod lines;
-pub mod progress;
-pub mod stdin;
-pub mod text;
-pub mod walk;
-use decode::Encoding;
+mod walk;
 use lines::LineMap;
-use progress::Progress;
-use stdin::{stdin_chunks, Chunk, Pace};
-use text::TextSample;
 use walk::Input;
 
 /// Bytes read per chunk: large enough that per-chunk costs vanish, small enough for a cache.
 const CHUNK_BYTES: usize = 1 << 20;
 
-/// Exit code for "could not run".
-const EXIT_ERROR: u8 = 2;
-
-/// Where each rule was seen in a scan.
+/// How often and where one rule matched in a scan.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RuleTally {
+pub struct RuleHits {
     /// Records classified as the rule.
     pub count: u64,
     /// Physical line (1-based, within its input) of the first such record.
@@ -72,14 +54,14 @@ pub struct ScanSummary {
     /// Records after framing (multi-line records count once).
     pub records: u64,
     /// Per rule, indexed like [`RuleSet::rules`].
-    pub tallies: Vec<RuleTally>,
+    pub tallies: Vec<RuleHits>,
     /// The catch-all's reason texts (normalised and redacted as `/hints` shows them), most
     /// frequent first: what rule to add next.
     pub unmatched_reasons: Vec<ReasonCount>,
 }
 
 /// Frames and classifies a stream, tallying per rule; the core of `scan`, free of printing.
-pub struct Scanner<'a> {
+pub(crate) struct Scanner<'a> {
     rules: &'a RuleSet,
     ctx: MatchContext<'a>,
     format: Format,
@@ -102,7 +84,7 @@ impl<'a> Scanner<'a> {
             ctx,
             format,
             summary: ScanSummary {
-                tallies: vec![RuleTally::default(); rules.rules().len()],
+                tallies: vec![RuleHits::default(); rules.rules().len()],
                 ..ScanSummary::default()
             },
             reasons: ReasonTable::new(REASON_TABLE_CAPACITY),
@@ -231,40 +213,11 @@ impl<'a> Scanner<'a> {
         self.framed.clear();
     }
 
-    /// The totals and tallies so far (reasons are gathered by [`Scanner::into_summary`]).
-    pub fn summary(&self) -> &ScanSummary {
-        &self.summary
-    }
-
     /// Finish and take the tallies, with the catch-all's most frequent reasons.
     pub fn into_summary(mut self) -> ScanSummary {
         self.summary.unmatched_reasons = self.reasons.top(REASONS_SHOWN);
         self.summary
     }
-}
-
-fn load_rules(paths: &[PathBuf]) -> Result<RuleSet, ExitCode> {
-    RuleSet::load_or_embedded(paths).map_err(|d| {
-        eprintln!("{d}");
-        eprintln!(
-            "oauthwatch: the rule files have {} problem(s); run `oauthwatch check` for details",
-            d.0.len()
-        );
-        ExitCode::from(EXIT_ERROR)
-    })
-}
-
-/// What `scan` and `classify` both start from: the compiled rules and the input format, or
-/// the exit code after the problem was printed.
-fn prepare(rules: &[PathBuf], input_format: &str) -> Result<(RuleSet, Format), ExitCode> {
-    Ok((load_rules(rules)?, self::input_format(input_format)?))
-}
-
-fn input_format(s: &str) -> Result<Format, ExitCode> {
-    Format::parse(s).ok_or_else(|| {
-        eprintln!("oauthwatch: unknown --input-format `{s}`; use auto, plain, json, cri or docker");
-        ExitCode::from(EXIT_ERROR)
-    })
 }
 
 /// A reader that counts the bytes it passes on, so progress is measured on the bytes read
@@ -302,44 +255,76 @@ fn total_size(inputs: &[Input]) -> Option<u64> {
         .sum()
 }
 
-/// The warning for an input that is mostly not text.
-fn not_text_warning(name: &str, enc: Encoding, sample: &TextSample) -> String {
-    let (seen, not_text) = sample.counts();
-    let after = match enc {
-        Encoding::Gzip | Encoding::Zstd => format!(" after {} decompression", enc.name()),
-        _ => String::new(),
-    };
-    format!(
-        "oauthwatch: warning: {name} is mostly not text ({}% of its first {} bytes{after} are \
-         control bytes or invalid UTF-8); its records are unlikely to match. Is it binary, or \
-         compressed in a format other than gzip or zstd?",
-        not_text * 100 / seen.max(1),
-        seen
-    )
+/// What `scan` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct ScanRequest {
+    /// Rule files; empty = the embedded rules.
+    pub rules: Vec<PathBuf>,
+    /// Treat every input as talking only to this provider.
+    pub provider: Option<String>,
+    /// Line wrapping of the inputs.
+    pub format: Format,
+    /// Files or directories to scan; `-` is standard input.
+    pub files: Vec<PathBuf>,
 }
 
-/// `oauthwatch scan`.
-pub fn scan(args: &ScanArgs) -> ExitCode {
-    let (rules, format) = match prepare(&args.rules, &args.input_format) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
+/// What a scan found, with what it takes to print it.
+pub struct ScanReport {
+    /// The rules the scan classified with (the tallies are indexed like them).
+    pub rules: RuleSet,
+    /// Totals and per-rule tallies.
+    pub summary: ScanSummary,
+    /// The inputs in the order scanned (`-` for standard input).
+    pub inputs: Vec<String>,
+}
+
+impl ScanReport {
+    /// Write the `--format json` document (one line).
+    pub fn write_json(&self, out: &mut impl Write) -> io::Result<()> {
+        write_json(out, &self.rules, &self.summary, &self.inputs)
+    }
+
+    /// Write the table for a person.
+    pub fn write_text(&self, out: &mut impl Write) -> io::Result<()> {
+        write_text(out, &self.rules, &self.summary, &self.inputs)
+    }
+}
+
+/// What a scan tells its caller while it runs: how far it got, and inputs it skipped or that
+/// are unlikely to match. The binary draws a progress bar on a terminal with it.
+pub trait ScanObserver {
+    /// The inputs are listed: `total` bytes on disk when every input is a file.
+    fn start(&mut self, total: Option<u64>);
+    /// `bytes` more bytes were read from disk (compressed or not); `lines` and `records`
+    /// are the totals so far.
+    fn advance(&mut self, bytes: u64, lines: u64, records: u64);
+    /// An input was skipped or is mostly not text (one sentence, for a person).
+    fn warn(&mut self, message: &str);
+    /// Reading ended, with the report or an error to follow.
+    fn finish(&mut self);
+}
+
+/// `oauthwatch scan`: scan every input, telling `observer` how it goes.
+pub fn run(
+    args: &ScanRequest,
+    observer: &mut dyn ScanObserver,
+) -> Result<ScanReport, CommandError> {
+    let rules = load_rules(&args.rules)?;
+    let format = args.format;
     let ctx = MatchContext {
         provider: args.provider.as_deref(),
     };
-    let inputs = match walk::expand(&args.files) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("oauthwatch: cannot list {}: {}", e.path.display(), e.error);
-            return ExitCode::from(EXIT_ERROR);
-        }
-    };
+    let inputs = walk::expand(&args.files).map_err(|e| {
+        CommandError::Input(format!("cannot list {}: {}", e.path.display(), e.error))
+    })?;
     if inputs.is_empty() {
-        eprintln!("oauthwatch: no files to scan under the directories given");
-        return ExitCode::from(EXIT_ERROR);
+        return Err(CommandError::Input(
+            "no files to scan under the directories given".into(),
+        ));
     }
     let names: Vec<String> = inputs.iter().map(Input::display).collect();
-    let progress = Progress::new(total_size(&inputs));
+    let progress = observer;
+    progress.start(total_size(&inputs));
     let read = Rc::new(Cell::new(0u64));
     let mut reported = 0u64;
     let mut scanner = Scanner::new(&rules, ctx, format);
@@ -347,10 +332,12 @@ pub fn scan(args: &ScanArgs) -> ExitCode {
         let name = &names[i];
         let (enc, reader) = match open_input(input, read.clone()) {
             Ok(r) => r,
-            Err(e) => {
+            Err(error) => {
                 progress.finish();
-                eprintln!("oauthwatch: cannot read {name}: {e}");
-                return ExitCode::from(EXIT_ERROR);
+                return Err(CommandError::Io {
+                    what: format!("cannot read {name}"),
+                    error,
+                });
             }
         };
         if let Encoding::Unsupported(format) = enc {
@@ -363,7 +350,7 @@ pub fn scan(args: &ScanArgs) -> ExitCode {
         }
         let res = scanner.scan_reader(i, reader, |s| {
             let now = read.get();
-            progress.update(now - reported, s.lines, s.records);
+            progress.advance(now - reported, s.lines, s.records);
             reported = now;
         });
         match res {
@@ -371,33 +358,22 @@ pub fn scan(args: &ScanArgs) -> ExitCode {
                 progress.warn(&not_text_warning(name, enc, &sample))
             }
             Ok(_) => {}
-            Err(e) => {
+            Err(error) => {
                 progress.finish();
-                let how = match enc {
-                    Encoding::Gzip | Encoding::Zstd => format!(" ({} input)", enc.name()),
-                    _ => String::new(),
-                };
-                eprintln!("oauthwatch: error reading {name}{how}: {e}");
-                return ExitCode::from(EXIT_ERROR);
+                return Err(CommandError::Io {
+                    what: format!("error reading {name}{}", encoding_note(enc)),
+                    error,
+                });
             }
         }
     }
     progress.finish();
     let summary = scanner.into_summary();
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let res = match args.format {
-        ScanFormat::Json => write_json(&mut out, &rules, &summary, &names),
-        ScanFormat::Text => write_text(&mut out, &rules, &summary, &names),
-    };
-    match res.and_then(|_| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("oauthwatch: cannot write output: {e}");
-            ExitCode::from(EXIT_ERROR)
-        }
-    }
+    Ok(ScanReport {
+        rules,
+        summary,
+        inputs: names,
+    })
 }
 
 /// Rules seen, most frequent first (ties in rule-file order).
@@ -416,11 +392,7 @@ fn ranked(summary: &ScanSummary) -> Vec<RuleIdx> {
 
 /// The `--format json` document; `inputs` names the scanned inputs in order (`-` for
 /// standard input). Line numbers count within the input named beside them.
-pub fn json_summary(
-    rules: &RuleSet,
-    summary: &ScanSummary,
-    inputs: &[String],
-) -> serde_json::Value {
+fn json_summary(rules: &RuleSet, summary: &ScanSummary, inputs: &[String]) -> serde_json::Value {
     let name = |i: usize| inputs.get(i).map(String::as_str).unwrap_or("-");
     let list: Vec<serde_json::Value> = ranked(summary)
         .into_iter()
@@ -453,7 +425,7 @@ pub fn json_summary(
 }
 
 fn write_json(
-    out: &mut impl Write,
+    out: &mut (impl Write + ?Sized),
     rules: &RuleSet,
     summary: &ScanSummary,
     inputs: &[String],
@@ -485,7 +457,7 @@ fn wrap(text: &str, indent: &str, width: usize) -> String {
 }
 
 fn write_text(
-    out: &mut impl Write,
+    out: &mut (impl Write + ?Sized),
     rules: &RuleSet,
     summary: &ScanSummary,
     inputs: &[String],
@@ -563,238 +535,65 @@ fn write_text(
     Ok(())
 }
 
-/// `oauthwatch classify`.
-pub fn classify(args: &ClassifyArgs) -> ExitCode {
-    use std::sync::mpsc::RecvTimeoutError;
-    let (rules, format) = match prepare(&args.rules, &args.input_format) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    let ctx = MatchContext {
-        provider: args.provider.as_deref(),
-    };
-    let pace = Pace::of_stdin();
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let mut framer = pace.framer(format);
-    let mut framed = Framed::default();
-    let mut sample = TextSample::default();
-    let mut warned = false;
-    let mut encoding = Encoding::Plain;
-    let mut line = 1u64;
-    let mut emit =
-        |framed: &mut Framed, out: &mut BufWriter<io::StdoutLock<'_>>| -> io::Result<()> {
-            for record in framed.records() {
-                let this_line = line;
-                line += 1 + memchr::memchr_iter(b'\n', record).count() as u64;
-                let c = rules.classify(record, &ctx);
-                if c.is_none() && !args.all {
-                    continue;
-                }
-                let obj = match c {
-                    Some(c) => {
-                        let r = &rules.rules()[c.rule];
-                        let mut obj = serde_json::json!({
-                            "line": this_line,
-                            "rule": r.id,
-                            "provider": r.provider,
-                            "codes": r.codes,
-                            "severity": r.severity.as_str(),
-                            "reason": c.reason.map(normalize_reason),
-                            "excerpt": redact_record(record),
-                        });
-                        // With --all, say what made the record the provider's: the evidence
-                        // (or the source's declared provider).
-                        if args.all {
-                            obj["why"] = rules.explain(record, &ctx).into();
-                        }
-                        obj
-                    }
-                    None => serde_json::json!({
-                        "line": this_line,
-                        "rule": null,
-                        "codes": [],
-                        "severity": null,
-                        "why": rules.explain(record, &ctx),
-                        "excerpt": redact_record(record),
-                    }),
-                };
-                serde_json::to_writer(&mut *out, &obj)?;
-                out.write_all(b"\n")?;
-            }
-            framed.clear();
-            // Flush per chunk so that someone pasting lines sees answers as they go.
-            out.flush()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a scan told its observer.
+    #[derive(Default)]
+    struct Seen {
+        total: Option<Option<u64>>,
+        bytes: u64,
+        warnings: Vec<String>,
+        finished: bool,
+    }
+
+    impl ScanObserver for Seen {
+        fn start(&mut self, total: Option<u64>) {
+            self.total = Some(total);
+        }
+        fn advance(&mut self, bytes: u64, _lines: u64, _records: u64) {
+            self.bytes += bytes;
+        }
+        fn warn(&mut self, message: &str) {
+            self.warnings.push(message.to_string());
+        }
+        fn finish(&mut self) {
+            self.finished = true;
+        }
+    }
+
+    #[test]
+    fn the_observer_hears_progress_and_skipped_inputs_and_the_report_holds_the_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = "2026-11-23T10:00:00Z ERROR auth: Zoom API error: invalid_request, reason: \
+                   Invalid authorization code mk1Cq8Pap6_PatCmZLwQxKCZOUJsBwojQ\nok\n";
+        std::fs::write(dir.path().join("a.log"), log).unwrap();
+        let xz = b"\xfd7zXZ\x00rest";
+        std::fs::write(dir.path().join("b.xz"), xz).unwrap();
+        let request = ScanRequest {
+            files: vec![dir.path().to_path_buf()],
+            ..ScanRequest::default()
         };
-    let chunks = stdin_chunks();
-    let res = (|| -> io::Result<()> {
-        loop {
-            let next = match (pace, framer.idle_deadline()) {
-                (Pace::Terminal | Pace::Stream, Some(due)) => chunks
-                    .recv_timeout(due.saturating_duration_since(Instant::now()))
-                    .map_err(|e| e == RecvTimeoutError::Timeout),
-                _ => chunks.recv().map_err(|_| false),
-            };
-            match next {
-                Ok(Chunk::Encoding(enc)) => {
-                    encoding = enc;
-                    if let Encoding::Unsupported(name) = enc {
-                        return Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!(
-                                "it is {name}-compressed, which classify does not \
-                                 decode (gzip and zstd it does); pipe it through `{name} -dc`"
-                            ),
-                        ));
-                    }
-                }
-                Ok(Chunk::Data(bytes)) => {
-                    sample.push(&bytes);
-                    if !warned && sample.counts().0 >= text::SAMPLE_BYTES {
-                        warned = true;
-                        if sample.mostly_not_text() {
-                            eprintln!("{}", not_text_warning("standard input", encoding, &sample));
-                        }
-                    }
-                    framer.push(&bytes, Instant::now(), &mut framed);
-                    emit(&mut framed, &mut out)?;
-                }
-                Ok(Chunk::Failed(e)) => return Err(e),
-                // The deadline passed with no new bytes: print what has waited long enough.
-                Err(true) => {
-                    framer.flush_idle(Instant::now(), &mut framed);
-                    emit(&mut framed, &mut out)?;
-                }
-                // End of input.
-                Err(false) => break,
-            }
-        }
-        framer.finish(&mut framed);
-        emit(&mut framed, &mut out)?;
-        if !warned && sample.mostly_not_text() {
-            eprintln!("{}", not_text_warning("standard input", encoding, &sample));
-        }
-        Ok(())
-    })();
-    match res {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            let how = match encoding {
-                Encoding::Gzip | Encoding::Zstd => format!(" ({} input)", encoding.name()),
-                _ => String::new(),
-            };
-            eprintln!("oauthwatch: error reading standard input{how}: {e}");
-            ExitCode::from(EXIT_ERROR)
-        }
-    }
-}
-
-/// Validate a config file and rule files; every problem of every file is collected.
-pub fn check_files(config: Option<&Path>, rules: &[PathBuf]) -> (Diagnostics, Vec<String>) {
-    let mut diags = Diagnostics::default();
-    let mut checked = Vec::new();
-    let mut rule_files: Vec<PathBuf> = rules.to_vec();
-    let mut loaded_config = None;
-    if let Some(path) = config {
-        match Config::load(path) {
-            Ok(cfg) => {
-                diags.0.extend(endpoint_problems(path, &cfg));
-                loaded_config = Some(cfg.clone());
-                for r in cfg.rules {
-                    if !rule_files.contains(&r) {
-                        rule_files.push(r);
-                    }
-                }
-            }
-            Err(d) => {
-                diags.0.extend(d.0);
-                // Still check the rule files it names, so one run shows every problem.
-                for r in rule_files_named_by(path) {
-                    if !rule_files.contains(&r) {
-                        rule_files.push(r);
-                    }
-                }
-            }
-        }
-        checked.push(path.display().to_string());
-    }
-    let loaded_rules = RuleSet::load_or_embedded(&rule_files);
-    if rule_files.is_empty() {
-        checked.push(crate::classifier::EMBEDDED_ORIGIN.to_string());
-    } else {
-        checked.extend(rule_files.iter().map(|p| p.display().to_string()));
-    }
-    match loaded_rules {
-        Err(d) => diags.0.extend(d.0),
-        Ok(set) => {
-            // A source's provider must be one the rules declare, or it counts nothing.
-            if let Some(cfg) = &loaded_config {
-                diags.0.extend(cfg.unknown_providers(set.providers()).0);
-            }
-        }
-    }
-    diags.sort_by_place();
-    (diags, checked)
-}
-
-/// Problems the HTTP endpoint would refuse to start with: TLS files that do not load, and
-/// basic-auth hashes that are not valid bcrypt. Loading them here, as `serve` does, catches
-/// them before a deploy rather than at the daemon's start.
-fn endpoint_problems(path: &Path, cfg: &Config) -> Vec<crate::diag::Diagnostic> {
-    let file = path.display().to_string();
-    let mut out = Vec::new();
-    let mut problem = |field: &str, message: String| {
-        out.push(crate::diag::Diagnostic::field(&file, field, message))
-    };
-    if let Some(tls) = &cfg.http.tls {
-        if let Err(e) = crate::exporter::tls::acceptor(tls) {
-            problem("http.tls", e.to_string());
-        }
-    }
-    if let Err(e) = crate::exporter::auth::BasicAuth::new(&cfg.http.basic_auth_users) {
-        problem("http.basic_auth_users", e.to_string());
-    }
-    out
-}
-
-/// The `rules` of a config file that failed validation, read leniently (relative paths
-/// resolve against the config's directory, as `Config::load` does).
-fn rule_files_named_by(config: &Path) -> Vec<PathBuf> {
-    let Ok(text) = std::fs::read_to_string(config) else {
-        return Vec::new();
-    };
-    let Ok(table) = text.parse::<toml::Table>() else {
-        return Vec::new();
-    };
-    let base = config.parent().unwrap_or(Path::new(""));
-    table
-        .get("rules")
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str())
-                .map(|s| base.join(s))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// `oauthwatch check`.
-pub fn check(args: &CheckArgs) -> ExitCode {
-    let (diags, checked) = check_files(args.config.as_deref(), &args.rules);
-    if diags.is_empty() {
-        println!("ok: {}", checked.join(", "));
-        ExitCode::SUCCESS
-    } else {
-        for d in &diags.0 {
-            eprintln!("{d}");
-        }
-        eprintln!(
-            "{} problem(s) in {}",
-            diags.0.len(),
-            diags.files().join(", ")
+        let mut seen = Seen::default();
+        let report = run(&request, &mut seen).unwrap();
+        let size = (log.len() + xz.len()) as u64;
+        assert_eq!(seen.total, Some(Some(size)));
+        assert_eq!(
+            seen.bytes,
+            log.len() as u64,
+            "the skipped input is not read"
         );
-        ExitCode::from(1)
+        assert_eq!(seen.warnings.len(), 1, "{:?}", seen.warnings);
+        assert!(
+            seen.warnings[0].contains("skipping") && seen.warnings[0].contains("b.xz"),
+            "{:?}",
+            seen.warnings
+        );
+        assert!(seen.finished);
+        assert_eq!((report.summary.lines, report.summary.records), (2, 2));
+        let hits: u64 = report.summary.tallies.iter().map(|t| t.count).sum();
+        assert_eq!(hits, 1);
+        assert_eq!(report.inputs.len(), 2);
     }
 }

@@ -6,7 +6,7 @@
 
 use std::io::{self, IsTerminal, Read};
 
-use super::decode::{self, Encoding};
+use crate::commands::decode::{self, Encoding};
 use crate::framing::{Format, Framer, FramingLimits};
 
 /// How long `classify` lets a held record wait for its next line, by what standard input is.

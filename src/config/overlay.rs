@@ -3,18 +3,54 @@
 //! Pure apart from reading the config file, so the precedence rules are unit-tested: a flag
 //! beats the config file, which beats the built-in default. `--path` and `--stdin` add sources
 //! named `files` and `stdin`, so the daemon runs with no config file at all.
+//!
+//! The flags arrive as an [`Overlay`]: typed values, each already checked by the same
+//! validator the config file's key goes through. The daemon keeps the overlay and applies it
+//! again on every reload, so a flag keeps beating the file.
 
-use crate::cli::{RunArgs, StartAtArg};
-use crate::config::{Config, LogFormat};
+use std::path::PathBuf;
+
+use crate::config::{Config, ListenAddr, LogFormat};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::framing::Format;
-use crate::sources::{SourceSpec, StartAt};
+use crate::sources::{compile_glob, SourceSpec, StartAt};
 
 /// Where a setting that is not in any file came from, for diagnostics about flags.
-const FLAGS: &str = "<command line>";
+pub const FLAGS: &str = "<command line>";
+
+/// The flags of `run`, typed: what the command line sets over the config file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overlay {
+    /// `--config`: the config file, if any.
+    pub config: Option<PathBuf>,
+    /// `--path`: globs of a source named `files`.
+    pub paths: Vec<String>,
+    /// `--stdin`: a source named `stdin`.
+    pub stdin: bool,
+    /// `--exit-on-eof`: stop when standard input ends.
+    pub exit_on_eof: bool,
+    /// `--listen`.
+    pub listen: Option<ListenAddr>,
+    /// `--state-dir`.
+    pub state_dir: Option<PathBuf>,
+    /// `--rules`: replaces the config's rule files.
+    pub rules: Vec<PathBuf>,
+    /// `--start-at`: applies to every source.
+    pub start_at: Option<StartAt>,
+    /// `--log-level` (checked with [`crate::config::check_log_level`]).
+    pub log_level: Option<String>,
+    /// `--log-format`.
+    pub log_format: Option<LogFormat>,
+    /// `--provider` of the `files` and `stdin` sources.
+    pub provider: Option<String>,
+}
+
+/// A problem with a flag, located on the command line.
+pub fn flag_error(field: &str, message: impl Into<String>) -> Diagnostic {
+    Diagnostic::field(FLAGS, field, message)
+}
 
 /// The config file named by `--config` (if any), with every flag applied.
-pub fn resolve(args: &RunArgs) -> Result<Config, Diagnostics> {
+pub fn resolve(args: &Overlay) -> Result<Config, Diagnostics> {
     let mut cfg = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
@@ -24,12 +60,9 @@ pub fn resolve(args: &RunArgs) -> Result<Config, Diagnostics> {
 }
 
 /// Apply the flags of `run` on top of a config (file or default).
-pub fn apply_flags(cfg: &mut Config, args: &RunArgs) -> Result<(), Diagnostics> {
+pub fn apply_flags(cfg: &mut Config, args: &Overlay) -> Result<(), Diagnostics> {
     let mut diags = Diagnostics::default();
     if let Some(listen) = &args.listen {
-        if let Err(message) = crate::config::check_listen(listen) {
-            diags.push(flag_error("--listen", message));
-        }
         cfg.listen = listen.clone();
     }
     if let Some(dir) = &args.state_dir {
@@ -39,27 +72,12 @@ pub fn apply_flags(cfg: &mut Config, args: &RunArgs) -> Result<(), Diagnostics> 
         cfg.rules = args.rules.clone();
     }
     if let Some(level) = &args.log_level {
-        if tracing_subscriber::EnvFilter::try_new(level).is_err() {
-            diags.push(flag_error(
-                "--log-level",
-                format!("`{level}` is not a level (error, warn, info, debug, trace) or filter"),
-            ));
-        }
         cfg.log_level = level.clone();
     }
-    if let Some(format) = &args.log_format {
-        match LogFormat::parse(format) {
-            Some(f) => cfg.log_format = f,
-            None => diags.push(flag_error(
-                "--log-format",
-                format!("unknown log format `{format}`; use `text` or `json`"),
-            )),
-        }
+    if let Some(format) = args.log_format {
+        cfg.log_format = format;
     }
-    let start_at = args.start_at.map(|s| match s {
-        StartAtArg::Beginning => StartAt::Beginning,
-        StartAtArg::End => StartAt::End,
-    });
+    let start_at = args.start_at;
     if let Some(start_at) = start_at {
         for s in &mut cfg.sources {
             s.start_at = start_at;
@@ -82,7 +100,7 @@ pub fn apply_flags(cfg: &mut Config, args: &RunArgs) -> Result<(), Diagnostics> 
     }
     if !args.paths.is_empty() {
         for g in &args.paths {
-            if let Err(e) = globset::Glob::new(g) {
+            if let Err(e) = compile_glob(g) {
                 diags.push(flag_error("--path", format!("bad glob `{g}`: {e}")));
             }
         }
@@ -109,20 +127,13 @@ pub fn apply_flags(cfg: &mut Config, args: &RunArgs) -> Result<(), Diagnostics> 
     diags.into_result(())
 }
 
-fn flag_error(field: &str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic::field(FLAGS, field, message)
-}
-
-fn flag_source(name: &str, args: &RunArgs, start_at: Option<StartAt>) -> SourceSpec {
+fn flag_source(name: &str, args: &Overlay, start_at: Option<StartAt>) -> SourceSpec {
     SourceSpec {
         name: name.to_string(),
         paths: args.paths.clone(),
-        exclude: Vec::new(),
-        format: Format::Auto,
         provider: args.provider.clone(),
         start_at: start_at.unwrap_or_default(),
-        stdin: false,
-        kubernetes_metadata: false,
+        ..SourceSpec::default()
     }
 }
 
@@ -145,8 +156,8 @@ mod tests {
     use super::*;
     use std::path::{Path, PathBuf};
 
-    fn args() -> RunArgs {
-        RunArgs::default()
+    fn args() -> Overlay {
+        Overlay::default()
     }
 
     #[test]
@@ -154,7 +165,7 @@ mod tests {
         let mut a = args();
         a.paths = vec!["/var/log/app/*.log".into()];
         a.provider = Some("zoom".into());
-        a.start_at = Some(StartAtArg::Beginning);
+        a.start_at = Some(StartAt::Beginning);
         let cfg = resolve(&a).unwrap();
         assert_eq!(cfg.sources.len(), 1);
         let s = &cfg.sources[0];
@@ -185,12 +196,12 @@ mod tests {
         )
         .unwrap();
         let mut a = args();
-        a.listen = Some("127.0.0.1:0".into());
+        a.listen = Some("127.0.0.1:0".parse().unwrap());
         a.log_level = Some("debug".into());
-        a.start_at = Some(StartAtArg::Beginning);
+        a.start_at = Some(StartAt::Beginning);
         a.state_dir = Some("/tmp/st".into());
         apply_flags(&mut cfg, &a).unwrap();
-        assert_eq!(cfg.listen, "127.0.0.1:0");
+        assert_eq!(cfg.listen.as_str(), "127.0.0.1:0");
         assert_eq!(cfg.log_level, "debug");
         assert_eq!(cfg.state_dir, PathBuf::from("/tmp/st"));
         assert_eq!(cfg.sources[0].start_at, StartAt::Beginning);
@@ -199,19 +210,20 @@ mod tests {
     #[test]
     fn every_flag_problem_is_reported() {
         let mut a = args();
-        a.listen = Some("nowhere".into());
-        a.log_format = Some("xml".into());
         a.exit_on_eof = true;
+        a.paths = vec!["a/[b".into()];
         let err = resolve(&a).unwrap_err().to_string();
-        assert!(err.contains("<command line>: --listen: `nowhere`"), "{err}");
         assert!(
-            err.contains("--log-format: unknown log format `xml`"),
+            err.contains("<command line>: --path: bad glob `a/[b`"),
             "{err}"
         );
         assert!(
             err.contains("--exit-on-eof: only makes sense with --stdin"),
             "{err}"
         );
+        let mut a = args();
+        a.exit_on_eof = true;
+        let err = resolve(&a).unwrap_err().to_string();
         assert!(err.contains("sources: nothing to read"), "{err}");
     }
 
