@@ -10,12 +10,12 @@
 //! A checkpoint that no longer fits its file (offset beyond the size, another file in its
 //! inode, the file gone) is logged as a warning naming the file before the file is read again.
 
-mod common;
+use crate::support;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{metric_value, Daemon, DEADLINE};
+use crate::support::daemon::{metric_value, Daemon, DEADLINE};
 use oauthwatch::sources::{CHECKPOINT_BYTES, CHECKPOINT_RECORDS};
 
 const LINE: &str = "2026-11-23T10:00:00Z ERROR auth: Zoom API error: invalid_request, reason: Invalid authorization code mk1Cq8Pap6_PatCmZLwQxKCZOUJsBwojQ";
@@ -158,7 +158,7 @@ fn a_checkpoint_that_no_longer_fits_its_file_is_logged_before_reading_again() {
         dir.join("gone.log"),
     );
     for f in [&shrunk, &replaced, &gone] {
-        common::append(f, "");
+        support::daemon::append(f, "");
     }
     let config = tmp.path().join("config.toml");
     std::fs::write(
@@ -173,7 +173,7 @@ fn a_checkpoint_that_no_longer_fits_its_file_is_logged_before_reading_again() {
     let d = start(&config, &state);
     let line = format!("{LINE}\n");
     for f in [&shrunk, &replaced, &gone] {
-        common::append(f, &line.repeat(3));
+        support::daemon::append(f, &line.repeat(3));
     }
     d.wait_metric(COUNTED.0, COUNTED.1, 9.0);
     assert_eq!(d.stop(), 0);
@@ -225,7 +225,7 @@ fn daemonset_restart_drains_a_file_the_kubelet_rotated_while_it_was_down() {
     for d in [&etc, &containers, &pods] {
         std::fs::create_dir_all(d).unwrap();
     }
-    for (key, text) in common::configmap_data("daemonset.yaml") {
+    for (key, text) in support::daemon::configmap_data("daemonset.yaml") {
         let text = text.replace(
             "\"/var/log/containers/*.log\"",
             &format!("\"{}/*.log\"", containers.display()),
@@ -235,7 +235,7 @@ fn daemonset_restart_drains_a_file_the_kubelet_rotated_while_it_was_down() {
     let dir = pods.join("shop_web-7d9f5_0b1c2d3e-aaaa-bbbb-cccc-000000000001/app");
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("0.log");
-    common::append(&log, "");
+    support::daemon::append(&log, "");
     std::os::unix::fs::symlink(
         &log,
         containers.join(format!("web-7d9f5_shop_app-{}.log", "4f".repeat(32))),
@@ -251,13 +251,13 @@ fn daemonset_restart_drains_a_file_the_kubelet_rotated_while_it_was_down() {
 
     let d = start(&config, &state);
     d.wait_metric("oauthwatch_files_watched", &[("source", "containers")], 1.0);
-    common::append(&log, &cri(5));
+    support::daemon::append(&log, &cri(5));
     d.wait_metric(COUNTED.0, &counted, 5.0);
     assert_eq!(d.stop(), 0);
 
-    common::append(&log, &cri(7));
+    support::daemon::append(&log, &cri(7));
     std::fs::rename(&log, dir.join("0.log.20261124-200500")).unwrap();
-    common::append(&log, &cri(3));
+    support::daemon::append(&log, &cri(3));
 
     let d = start(&config, &state);
     d.wait_metric(COUNTED.0, &counted, 10.0);

@@ -1,13 +1,13 @@
 //! The `run` command end to end through its real interfaces: the binary, real files, real
 //! signals and real HTTP scrapes.
 
-mod common;
+use crate::support;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{append, metric_value, Daemon};
+use crate::support::daemon::{append, metric_value, Daemon};
 
 /// The failure from the first forum thread, as the app logged it.
 const REUSED_CODE: &str = "2026-11-23T10:00:00Z ERROR auth: Zoom API error: invalid_request, reason: Invalid authorization code mk1Cq8Pap6_PatCmZLwQxKCZOUJsBwojQ\n";
@@ -81,7 +81,10 @@ fn exit_on_eof_stops_by_itself() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(start.elapsed() < common::DEADLINE, "did not exit at EOF");
+        assert!(
+            start.elapsed() < support::daemon::DEADLINE,
+            "did not exit at EOF"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");

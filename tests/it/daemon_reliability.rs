@@ -2,8 +2,6 @@
 //! acted on once start-up completes, one daemon per state directory, and a deleted pod's
 //! per-pod series retire so new pods never land in `_overflow`.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -11,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{append, metric_value, Daemon, DEADLINE};
+use crate::support::daemon::{append, metric_value, Daemon, DEADLINE};
 
 const FAILURE: &str = "2026-11-23T10:00:00Z ERROR auth: Zoom API error: invalid_request, reason: Invalid authorization code";
 

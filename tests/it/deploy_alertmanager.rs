@@ -4,12 +4,10 @@
 //! description, "What to do" with the rule file's remediation, and the runbook link; and a
 //! not-ready instance inhibits its own source alerts, not another instance's.
 
-mod alerting_support;
-
 use std::process::Command;
 use std::time::Duration;
 
-use alerting_support::{
+use crate::support::alerting::{
     free_ports, http, repo, start_alertmanager, test_alertmanager_config, wait_for, Recorder,
 };
 use oauthwatch::alerting::{rules_yaml, AlertSettings};

@@ -4,14 +4,12 @@
 //! ..data/<key>` links), starts the real daemon on it, then updates it the kubelet's way (a new
 //! timestamped directory and an atomic rename of a new `..data` symlink) and watches /metrics.
 
-mod common;
-
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{configmap_data, metric_value, Daemon, DEADLINE};
+use crate::support::daemon::{configmap_data, metric_value, Daemon, DEADLINE};
 use oauthwatch::classifier::RuleSet;
 
 /// A ConfigMap volume as the kubelet's atomic writer maintains it.

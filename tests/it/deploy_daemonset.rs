@@ -3,12 +3,12 @@
 //! temp dir, the ConfigMap's config is used as shipped except for that root, and a container's
 //! Zoom failures come out per code and per namespace/pod/container.
 
-mod common;
+use crate::support;
 
 use std::os::unix::fs::symlink;
 use std::process::Stdio;
 
-use common::{append, configmap_data, Daemon};
+use crate::support::daemon::{append, configmap_data, Daemon};
 
 #[test]
 fn daemonset_config_counts_container_failures_per_pod() {
@@ -98,7 +98,7 @@ fn daemonset_config_counts_container_failures_per_pod() {
         "no secret in /metrics"
     );
     assert_eq!(
-        common::metric_value(
+        support::daemon::metric_value(
             &metrics,
             "oauthwatch_files_watched",
             &[("source", "containers")]
@@ -125,7 +125,7 @@ fn daemonset_config_counts_container_failures_per_pod() {
         );
     }
     assert_eq!(
-        common::metric_value(&metrics, "oauthwatch_errors_total", &code),
+        support::daemon::metric_value(&metrics, "oauthwatch_errors_total", &code),
         Some(2.0)
     );
     assert_eq!(daemon.stop(), 0);

@@ -14,9 +14,6 @@
 //!
 //! Everything listens on 127.0.0.1, lives in temp dirs, and every process is killed on drop.
 
-mod alerting_support;
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,11 +21,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alerting_support::{
+use crate::support::alerting::{
     free_ports, instant_query, repo, scalar, start_alertmanager, test_alertmanager_config,
     wait_for, Proc, Recorder,
 };
-use common::append;
+use crate::support::daemon::append;
 use oauthwatch::alerting::{rules_yaml, AlertSettings, RULE_ALERT};
 use oauthwatch::classifier::RuleSet;
 use oauthwatch::reference::rule_anchor;

@@ -1,14 +1,12 @@
 //! Basic auth with bcrypt hashes (exporter-toolkit style): what needs credentials, what stays
 //! open for probes, the challenge, and that credentials never reach the logs.
 
-mod http_util;
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::support::http::{sample_metrics, start, TestSite};
 use base64::Engine;
-use http_util::{sample_metrics, start, TestSite};
 use oauthwatch::config::Http;
 use oauthwatch::exporter::{serve, ServeError};
 

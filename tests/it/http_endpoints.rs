@@ -1,12 +1,12 @@
 //! The endpoints over real TCP on 127.0.0.1: what each path serves, content types, gzip,
 //! HEAD, 404 and 405.
 
-mod http_util;
+use crate::support;
 
 use std::io::Read;
 use std::sync::atomic::Ordering;
 
-use http_util::{sample_hints, sample_metrics, start, TestSite};
+use crate::support::http::{sample_hints, sample_metrics, start, TestSite};
 use oauthwatch::config::Http;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,14 +250,14 @@ async fn a_panicking_site_costs_one_request_a_500_not_the_server() {
             let _ = rx.await;
         },
     ));
-    let mut c = http_util::Client::new(tokio::net::TcpStream::connect(addr).await.unwrap());
+    let mut c = support::http::Client::new(tokio::net::TcpStream::connect(addr).await.unwrap());
     c.send(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n").await;
     assert_eq!(c.response().await.expect("a 500").status, 500);
     // The same connection still serves.
     c.send(b"GET /hints HTTP/1.1\r\nHost: t\r\n\r\n").await;
     assert_eq!(c.response().await.expect("hints").status, 200);
     tx.send(()).unwrap();
-    tokio::time::timeout(http_util::DEADLINE, task)
+    tokio::time::timeout(support::http::DEADLINE, task)
         .await
         .unwrap()
         .unwrap()

@@ -1,13 +1,13 @@
 //! HTTPS: the endpoint serves over TLS with the configured PEM files, bad clients on the TLS
 //! port do not stall scrapes, and unusable files fail start-up with the file named.
 
-mod http_util;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_util::{sample_metrics, start, Client, TestSite};
+use crate::support::http::{sample_metrics, start, Client, TestSite};
 use oauthwatch::config::{Http, TlsFiles};
 use oauthwatch::exporter::{serve, ServeError};
 use tokio::net::TcpStream;
@@ -47,7 +47,7 @@ fn connector() -> TlsConnector {
     TlsConnector::from(Arc::new(config))
 }
 
-async fn https_get(addr: std::net::SocketAddr, name: &str, path: &str) -> http_util::Response {
+async fn https_get(addr: std::net::SocketAddr, name: &str, path: &str) -> support::http::Response {
     let tcp = TcpStream::connect(addr).await.unwrap();
     let tls = connector()
         .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
@@ -122,7 +122,7 @@ async fn a_client_that_does_not_trust_the_certificate_gets_nothing() {
 async fn start_error(http: Http) -> ServeError {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     tokio::time::timeout(
-        http_util::DEADLINE,
+        support::http::DEADLINE,
         serve(listener, TestSite::new(), http, std::future::pending()),
     )
     .await
@@ -229,7 +229,7 @@ async fn a_rotated_certificate_is_served_without_a_restart() {
     std::fs::copy(fixture("server-rotated.key"), &key).unwrap();
     std::fs::copy(fixture("server-rotated.pem"), &cert).unwrap();
     let rotated = der_of("server-rotated.pem");
-    let picked_up = tokio::time::timeout(http_util::DEADLINE, async {
+    let picked_up = tokio::time::timeout(support::http::DEADLINE, async {
         while presented_cert(server.addr).await != rotated {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -7,17 +7,15 @@
 //! are stopped gracefully and restarted while all of this happens; every line must come out
 //! exactly once with exactly its pod's identity.
 
-mod tailing_support;
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::support::sources::*;
 use oauthwatch::framing::Format;
 use oauthwatch::sources::{K8sRef, SourceSpec, StartAt};
-use tailing_support::*;
 
 /// The node's two log directories.
 struct Node {

@@ -2,15 +2,13 @@
 //! trips on, each through the real binary (real files, signals, sockets) or, for the lag
 //! account, through the real sources and registry with a consumer that does not consume.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{append, http_get, metric_value, Daemon, DEADLINE};
+use crate::support::daemon::{append, http_get, metric_value, Daemon, DEADLINE};
 
 const DISABLED: &str =
     "zoom token error: {\"reason\":\"The app has been disabled\",\"error\":\"invalid_client\"} request_id=SECRETLESS-MARKER-77\n";

@@ -1,7 +1,7 @@
 //! One redactor for every output: a corpus of secret shapes (tests/fixtures/secrets/) must not
 //! leak through `redact`, any endpoint, any CLI output, or the daemon's own logs.
 
-mod common;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 
@@ -197,7 +197,7 @@ fn no_endpoint_or_daemon_log_leaks_a_secret() {
     let log = dir.path().join("app.log");
     std::fs::write(&log, "").unwrap();
     let state = dir.path().join("state");
-    let daemon = common::Daemon::start(
+    let daemon = support::daemon::Daemon::start(
         &[
             "--path",
             log.to_str().unwrap(),
@@ -212,7 +212,7 @@ fn no_endpoint_or_daemon_log_leaks_a_secret() {
     );
     let mut seen = String::new();
     for (i, c) in cases.iter().enumerate() {
-        common::append(&log, &format!("{}\n", c.line));
+        support::daemon::append(&log, &format!("{}\n", c.line));
         daemon.wait_metric(
             "oauthwatch_source_lines_total",
             &[("source", "files")],

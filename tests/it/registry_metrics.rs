@@ -252,7 +252,10 @@ fn rule_info_carries_identifiers_and_the_rule_file_hash_only() {
         Some(1.0)
     );
     // A set loaded from a rule file carries that file's SHA-256, as `sha256sum` prints it.
-    let text_of_file = include_str!("../rules/zoom-oauth.toml");
+    let text_of_file = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/rules/zoom-oauth.toml"
+    ));
     let embedded = RuleSet::from_toml(text_of_file, "zoom-oauth.toml").unwrap();
     let digest = ring::digest::digest(&ring::digest::SHA256, text_of_file.as_bytes());
     let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();

@@ -1,12 +1,10 @@
 //! Checkpoints on real files: crash re-count bounds, corrupt or unreadable checkpoint files,
 //! failed writes.
 
-mod tailing_support;
-
 use std::time::Duration;
 
+use crate::support::sources::*;
 use oauthwatch::sources::StartAt;
-use tailing_support::*;
 
 fn checkpoint_offsets(state: &std::path::Path) -> Vec<u64> {
     let Ok(text) = std::fs::read(state.join("checkpoints-app.json")) else {

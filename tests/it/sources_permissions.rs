@@ -8,13 +8,11 @@
 //! bits apply to them exactly as they do to an unprivileged user. As a non-root user the
 //! capability call is a no-op and the mode bits apply anyway.
 
-mod tailing_support;
-
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
+use crate::support::sources::*;
 use oauthwatch::sources::StartAt;
-use tailing_support::*;
 
 #[repr(C)]
 struct CapHeader {

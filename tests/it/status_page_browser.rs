@@ -3,13 +3,11 @@
 //! on the DOM it built. Screenshots (desktop and phone width) are saved under `target/` for
 //! people to look at.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{append, Daemon};
+use crate::support::daemon::{append, Daemon};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 

@@ -1,10 +1,8 @@
 //! Sources on real files: start positions, files appearing after start, excludes, missing
 //! directories, restarts from checkpoints, and stdin.
 
-mod tailing_support;
-
+use crate::support::sources::*;
 use oauthwatch::sources::{SourceSpec, StartAt};
-use tailing_support::*;
 
 #[test]
 fn start_at_end_skips_existing_content_and_reads_appended_lines() {

@@ -13,15 +13,13 @@
 //! renamed away in the instant before a stop, before any look at it, is invisible to any
 //! tailer whose globs do not match the rotated name (documented in the README).
 
-mod tailing_support;
-
 use std::collections::HashMap;
 
 use std::time::Duration;
 
+use crate::support::sources::*;
 use oauthwatch::sources::StartAt;
 use proptest::prelude::*;
-use tailing_support::*;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -204,6 +202,8 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+// Failing cases are saved to, and replayed first from, tests/proptest-regressions/tailing_model.txt
+// (proptest's default place for a module of a test binary whose root is tests/it/main.rs).
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 24,

@@ -1,13 +1,11 @@
 //! Rotation on real files: rename-then-create, copytruncate, in-place truncation, delete and
 //! recreate, symlinked paths (Kubernetes), a file deleted while open.
 
-mod tailing_support;
-
 use std::io::Write;
 use std::time::Duration;
 
+use crate::support::sources::*;
 use oauthwatch::sources::{K8sRef, StartAt};
-use tailing_support::*;
 
 fn open_append(path: &std::path::Path) -> std::fs::File {
     std::fs::OpenOptions::new()

@@ -1,14 +1,12 @@
 //! Scale and fairness: 1,000 watched files with bounded descriptors, one busy file does not
 //! starve a quiet one, and a stalled consumer pauses reading (bounded memory).
 
-mod tailing_support;
-
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::sources::*;
 use oauthwatch::sources::{RecordBatch, SourceObserver, Sources, StartAt};
-use tailing_support::*;
 
 fn open_fds_under(dir: &std::path::Path) -> usize {
     std::fs::read_dir("/proc/self/fd")
