@@ -3,13 +3,15 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use crate::support::{gzip, zstd};
+
 const APP_LOG: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/classifier/app.log"
 );
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_oauthwatch"))
+    crate::support::oauthwatch()
 }
 
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
@@ -480,16 +482,6 @@ fn without_files(mut v: serde_json::Value) -> serde_json::Value {
         assert!(r.remove("first_file").is_some() && r.remove("last_file").is_some());
     }
     v
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn zstd(data: &[u8]) -> Vec<u8> {
-    ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
 }
 
 /// `scan app.log.2.gz` printed "3 lines, 3 records, 0 OAuth failures": compressed bytes read

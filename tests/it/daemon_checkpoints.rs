@@ -15,7 +15,8 @@ use crate::support;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::daemon::{metric_value, Daemon, DEADLINE};
+use crate::support::daemon::{metric_value, Daemon};
+use crate::support::DEADLINE;
 use oauthwatch::sources::{CHECKPOINT_BYTES, CHECKPOINT_RECORDS};
 
 const LINE: &str = "2026-11-23T10:00:00Z ERROR auth: Zoom API error: invalid_request, reason: Invalid authorization code mk1Cq8Pap6_PatCmZLwQxKCZOUJsBwojQ";
@@ -158,7 +159,7 @@ fn a_checkpoint_that_no_longer_fits_its_file_is_logged_before_reading_again() {
         dir.join("gone.log"),
     );
     for f in [&shrunk, &replaced, &gone] {
-        support::daemon::append(f, "");
+        support::append(f, "");
     }
     let config = tmp.path().join("config.toml");
     std::fs::write(
@@ -173,7 +174,7 @@ fn a_checkpoint_that_no_longer_fits_its_file_is_logged_before_reading_again() {
     let d = start(&config, &state);
     let line = format!("{LINE}\n");
     for f in [&shrunk, &replaced, &gone] {
-        support::daemon::append(f, &line.repeat(3));
+        support::append(f, &line.repeat(3));
     }
     d.wait_metric(COUNTED.0, COUNTED.1, 9.0);
     assert_eq!(d.stop(), 0);
@@ -235,7 +236,7 @@ fn daemonset_restart_drains_a_file_the_kubelet_rotated_while_it_was_down() {
     let dir = pods.join("shop_web-7d9f5_0b1c2d3e-aaaa-bbbb-cccc-000000000001/app");
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("0.log");
-    support::daemon::append(&log, "");
+    support::append(&log, "");
     std::os::unix::fs::symlink(
         &log,
         containers.join(format!("web-7d9f5_shop_app-{}.log", "4f".repeat(32))),
@@ -251,13 +252,13 @@ fn daemonset_restart_drains_a_file_the_kubelet_rotated_while_it_was_down() {
 
     let d = start(&config, &state);
     d.wait_metric("oauthwatch_files_watched", &[("source", "containers")], 1.0);
-    support::daemon::append(&log, &cri(5));
+    support::append(&log, &cri(5));
     d.wait_metric(COUNTED.0, &counted, 5.0);
     assert_eq!(d.stop(), 0);
 
-    support::daemon::append(&log, &cri(7));
+    support::append(&log, &cri(7));
     std::fs::rename(&log, dir.join("0.log.20261124-200500")).unwrap();
-    support::daemon::append(&log, &cri(3));
+    support::append(&log, &cri(3));
 
     let d = start(&config, &state);
     d.wait_metric(COUNTED.0, &counted, 10.0);

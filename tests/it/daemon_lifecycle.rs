@@ -4,10 +4,11 @@
 use crate::support;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use crate::support::daemon::{append, metric_value, Daemon};
+use crate::support::append;
+use crate::support::daemon::{metric_value, Daemon};
 
 /// The failure from the first forum thread, as the app logged it.
 const REUSED_CODE: &str = "2026-11-23T10:00:00Z ERROR auth: Zoom API error: invalid_request, reason: Invalid authorization code mk1Cq8Pap6_PatCmZLwQxKCZOUJsBwojQ\n";
@@ -63,7 +64,7 @@ fn stdin_is_classified_and_metrics_are_served_until_sigterm() {
 
 #[test]
 fn exit_on_eof_stops_by_itself() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oauthwatch"))
+    let mut child = crate::support::oauthwatch()
         .args(["run", "--stdin", "--exit-on-eof", "--listen", "127.0.0.1:0"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -81,10 +82,7 @@ fn exit_on_eof_stops_by_itself() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(
-            start.elapsed() < support::daemon::DEADLINE,
-            "did not exit at EOF"
-        );
+        assert!(start.elapsed() < support::DEADLINE, "did not exit at EOF");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
@@ -255,7 +253,7 @@ fn a_bad_config_is_reported_with_file_line_and_field() {
         "listen = \"127.0.0.1:0\"\nbogus_key = 1\n[[sources]]\nname = \"a\"\npaths = [\"x\"]\nformat = \"xml\"\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_oauthwatch"))
+    let out = crate::support::oauthwatch()
         .args(["--config", cfg.to_str().unwrap()])
         .output()
         .unwrap();

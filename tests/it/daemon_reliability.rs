@@ -5,20 +5,20 @@
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::daemon::{append, metric_value, Daemon, DEADLINE};
+use crate::support::daemon::{metric_value, Daemon};
+use crate::support::{append, DEADLINE};
 
 const FAILURE: &str = "2026-11-23T10:00:00Z ERROR auth: Zoom API error: invalid_request, reason: Invalid authorization code";
 
 /// Spawn `oauthwatch run ARGS` with its stderr collected into the returned buffer.
 fn spawn(args: &[&str]) -> (Child, Arc<Mutex<String>>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oauthwatch"))
+    let mut child = crate::support::oauthwatch()
         .arg("run")
         .args(args)
-        .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -56,8 +56,7 @@ fn wait_for_log(child: &mut Child, log: &Mutex<String>, needle: &str) {
 }
 
 fn sigterm_and_wait(child: &mut Child) -> Option<i32> {
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    crate::support::signal(child, libc::SIGTERM);
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -163,8 +162,7 @@ fn sighup_during_start_up_is_a_reload_once_start_up_completes() {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+        crate::support::signal(&child, libc::SIGHUP);
         std::thread::sleep(Duration::from_millis(50));
         assert!(
             child.try_wait().unwrap().is_none(),

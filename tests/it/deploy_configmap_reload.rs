@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::daemon::{configmap_data, metric_value, Daemon, DEADLINE};
+use crate::support::daemon::{configmap_data, metric_value, Daemon};
+use crate::support::DEADLINE;
 use oauthwatch::classifier::RuleSet;
 
 /// A ConfigMap volume as the kubelet's atomic writer maintains it.

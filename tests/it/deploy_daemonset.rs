@@ -8,7 +8,8 @@ use crate::support;
 use std::os::unix::fs::symlink;
 use std::process::Stdio;
 
-use crate::support::daemon::{append, configmap_data, Daemon};
+use crate::support::append;
+use crate::support::daemon::{configmap_data, Daemon};
 
 #[test]
 fn daemonset_config_counts_container_failures_per_pod() {

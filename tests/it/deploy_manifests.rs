@@ -165,7 +165,7 @@ fn check_passes(cm: &Value) -> Config {
     let config = dir.path().join("config.toml");
     // The config module already validates it (rule files included by name only).
     let cfg = Config::load(&config).unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new(env!("CARGO_BIN_EXE_oauthwatch"))
+    let out = crate::support::oauthwatch()
         .args(["check", "--config"])
         .arg(&config)
         .output()

@@ -124,7 +124,7 @@ fn config_matches_the_unit_and_passes_check() {
         .iter()
         .all(|s| s.paths.iter().all(|p| p.starts_with('/'))));
 
-    let out = Command::new(env!("CARGO_BIN_EXE_oauthwatch"))
+    let out = crate::support::oauthwatch()
         .args(["check", "--config"])
         .arg(&shipped)
         .output()

@@ -25,7 +25,7 @@ use crate::support::alerting::{
     free_ports, instant_query, repo, scalar, start_alertmanager, test_alertmanager_config,
     wait_for, Proc, Recorder,
 };
-use crate::support::daemon::append;
+use crate::support::append;
 use oauthwatch::alerting::{rules_yaml, AlertSettings, RULE_ALERT};
 use oauthwatch::classifier::RuleSet;
 use oauthwatch::reference::rule_anchor;
@@ -89,12 +89,11 @@ impl Instance {
     fn start(&mut self) {
         let mut p = Proc::spawn(
             self.name,
-            Command::new(env!("CARGO_BIN_EXE_oauthwatch"))
+            crate::support::oauthwatch()
                 .arg("run")
                 .arg("--config")
                 .arg(self.dir.join("config.toml"))
                 .args(["--listen", &self.addr])
-                .env_remove("RUST_LOG")
                 .current_dir(&self.dir),
             &self.dir,
         );
@@ -111,11 +110,7 @@ impl Instance {
     }
 
     fn signal(&self, sig: i32) {
-        let pid = self.proc.as_ref().unwrap().child.id() as i32;
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(pid, sig);
-        }
+        crate::support::signal(&self.proc.as_ref().unwrap().child, sig);
     }
 }
 

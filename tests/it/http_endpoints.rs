@@ -257,7 +257,7 @@ async fn a_panicking_site_costs_one_request_a_500_not_the_server() {
     c.send(b"GET /hints HTTP/1.1\r\nHost: t\r\n\r\n").await;
     assert_eq!(c.response().await.expect("hints").status, 200);
     tx.send(()).unwrap();
-    tokio::time::timeout(support::http::DEADLINE, task)
+    tokio::time::timeout(support::DEADLINE, task)
         .await
         .unwrap()
         .unwrap()

@@ -77,7 +77,7 @@ async fn silent_and_slow_header_clients_are_cut_off_by_the_header_read_timeout()
     partial.expect_closed().await;
     let mut buf = Vec::new();
     let closed = tokio::time::timeout(
-        support::http::DEADLINE,
+        support::DEADLINE,
         tokio::io::AsyncReadExt::read_to_end(&mut r, &mut buf),
     )
     .await;
@@ -135,7 +135,7 @@ async fn connections_over_the_cap_wait_only_while_every_slot_has_a_request_in_fl
     first
         .send(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
         .await;
-    tokio::task::spawn_blocking(move || entered_rx.recv_timeout(support::http::DEADLINE))
+    tokio::task::spawn_blocking(move || entered_rx.recv_timeout(support::DEADLINE))
         .await
         .unwrap()
         .expect("the request reached the site");
@@ -205,11 +205,11 @@ async fn many_more_idle_and_slowloris_sockets_than_the_cap_never_keep_healthz_ou
         held.push(s);
     }
     for _ in 0..3 {
-        let r = tokio::time::timeout(support::http::DEADLINE, server.get("/healthz"))
+        let r = tokio::time::timeout(support::DEADLINE, server.get("/healthz"))
             .await
             .expect("/healthz got no answer while idle sockets were held");
         assert_eq!(r.status, 200);
-        let r = tokio::time::timeout(support::http::DEADLINE, server.get("/metrics"))
+        let r = tokio::time::timeout(support::DEADLINE, server.get("/metrics"))
             .await
             .expect("/metrics got no answer while idle sockets were held");
         assert_eq!((r.status, r.body), (200, sample_metrics()));
@@ -330,14 +330,14 @@ async fn shutdown_lets_an_in_flight_request_finish() {
 
     let mut c = server.connect().await;
     c.send(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    tokio::task::spawn_blocking(move || entered_rx.recv_timeout(support::http::DEADLINE))
+    tokio::task::spawn_blocking(move || entered_rx.recv_timeout(support::DEADLINE))
         .await
         .unwrap()
         .expect("the request reached the site");
 
     server.begin_shutdown();
     // Shutdown has begun once the listener is gone.
-    let refused = tokio::time::timeout(support::http::DEADLINE, async {
+    let refused = tokio::time::timeout(support::DEADLINE, async {
         while TcpStream::connect(addr).await.is_ok() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

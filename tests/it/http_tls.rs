@@ -122,7 +122,7 @@ async fn a_client_that_does_not_trust_the_certificate_gets_nothing() {
 async fn start_error(http: Http) -> ServeError {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     tokio::time::timeout(
-        support::http::DEADLINE,
+        support::DEADLINE,
         serve(listener, TestSite::new(), http, std::future::pending()),
     )
     .await
@@ -229,7 +229,7 @@ async fn a_rotated_certificate_is_served_without_a_restart() {
     std::fs::copy(fixture("server-rotated.key"), &key).unwrap();
     std::fs::copy(fixture("server-rotated.pem"), &cert).unwrap();
     let rotated = der_of("server-rotated.pem");
-    let picked_up = tokio::time::timeout(support::http::DEADLINE, async {
+    let picked_up = tokio::time::timeout(support::DEADLINE, async {
         while presented_cert(server.addr).await != rotated {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

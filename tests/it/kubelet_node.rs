@@ -171,12 +171,11 @@ impl Node {
     /// The kubelet compresses an older rotated file and removes the original.
     fn gzip(path: &Path) {
         let data = std::fs::read(path).unwrap();
-        let mut gz = flate2::write::GzEncoder::new(
-            std::fs::File::create(format!("{}.gz", path.display())).unwrap(),
-            flate2::Compression::default(),
-        );
-        gz.write_all(&data).unwrap();
-        gz.finish().unwrap();
+        std::fs::write(
+            format!("{}.gz", path.display()),
+            crate::support::gzip(&data),
+        )
+        .unwrap();
         std::fs::remove_file(path).unwrap();
     }
 

@@ -8,15 +8,14 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::daemon::{append, http_get, metric_value, Daemon, DEADLINE};
+use crate::support::daemon::{http_get, metric_value, Daemon};
+use crate::support::{append, DEADLINE};
 
 const DISABLED: &str =
     "zoom token error: {\"reason\":\"The app has been disabled\",\"error\":\"invalid_client\"} request_id=SECRETLESS-MARKER-77\n";
 
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_oauthwatch"));
-    c.env_remove("RUST_LOG");
-    c
+    crate::support::oauthwatch()
 }
 
 fn write(path: &Path, text: &str) {
@@ -310,8 +309,7 @@ fn listen_accepts_a_host_name_and_reports_the_address_bound() {
     );
     let (status, body) = http_get(&bound, "/healthz");
     assert_eq!((status, body.as_str()), (200, "ok"));
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    crate::support::signal(&child, libc::SIGTERM);
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 

@@ -77,7 +77,7 @@ fn redact_hides_every_secret_shape_and_keeps_the_words() {
 }
 
 fn bin() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_oauthwatch"))
+    crate::support::oauthwatch()
 }
 
 /// Run the CLI with `stdin`; returns stdout and stderr together.
@@ -212,7 +212,7 @@ fn no_endpoint_or_daemon_log_leaks_a_secret() {
     );
     let mut seen = String::new();
     for (i, c) in cases.iter().enumerate() {
-        support::daemon::append(&log, &format!("{}\n", c.line));
+        support::append(&log, &format!("{}\n", c.line));
         daemon.wait_metric(
             "oauthwatch_source_lines_total",
             &[("source", "files")],

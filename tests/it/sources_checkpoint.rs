@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::support::sources::*;
+use crate::support::{append, DEADLINE};
 use oauthwatch::sources::StartAt;
 
 fn checkpoint_offsets(state: &std::path::Path) -> Vec<u64> {

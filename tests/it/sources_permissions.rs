@@ -11,6 +11,7 @@
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
+use crate::support::append;
 use crate::support::sources::*;
 use oauthwatch::sources::StartAt;
 

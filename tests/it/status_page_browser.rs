@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::daemon::{append, Daemon};
+use crate::support::append;
+use crate::support::daemon::Daemon;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 

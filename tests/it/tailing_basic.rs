@@ -1,6 +1,7 @@
 //! Sources on real files: start positions, files appearing after start, excludes, missing
 //! directories, restarts from checkpoints, and stdin.
 
+use crate::support::append;
 use crate::support::sources::*;
 use oauthwatch::sources::{SourceSpec, StartAt};
 

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 
 use std::time::Duration;
 
+use crate::support::append;
 use crate::support::sources::*;
 use oauthwatch::sources::StartAt;
 use proptest::prelude::*;

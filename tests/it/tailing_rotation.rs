@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::support::sources::*;
+use crate::support::{append, DEADLINE};
 use oauthwatch::sources::{K8sRef, StartAt};
 
 fn open_append(path: &std::path::Path) -> std::fs::File {

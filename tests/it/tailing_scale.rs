@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support::sources::*;
+use crate::support::{append, DEADLINE};
 use oauthwatch::sources::{RecordBatch, SourceObserver, Sources, StartAt};
 
 fn open_fds_under(dir: &std::path::Path) -> usize {

@@ -3,7 +3,6 @@
 //! that records what Alertmanager posts (webhook and Slack bodies), Prometheus queries, and the
 //! shipped Alertmanager configuration made fit for a test (1 s timers, every receiver pointed
 //! at the recorder, the shipped template, grouping and inhibition unchanged).
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -84,10 +83,7 @@ impl Proc {
 
     /// SIGTERM, then wait (bounded) for the exit; returns the exit code.
     pub fn stop(&mut self) -> Option<i32> {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
+        super::signal(&self.child, libc::SIGTERM);
         let start = Instant::now();
         while start.elapsed() < E2E_DEADLINE {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -235,52 +231,10 @@ fn read_post(mut s: TcpStream) -> Option<(String, String)> {
     ))
 }
 
-/// A minimal HTTP/1.1 request over a real socket; returns (status, body).
+/// An HTTP/1.1 request over a real socket; returns (status, body), or status 0 if the
+/// request failed (the process is not listening yet, or went away).
 pub fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return (0, String::new());
-    };
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let _ = write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = match text.split_once("\r\n\r\n") {
-        Some((head, b))
-            if head
-                .to_ascii_lowercase()
-                .contains("transfer-encoding: chunked") =>
-        {
-            dechunk(b)
-        }
-        Some((_, b)) => b.to_string(),
-        None => String::new(),
-    };
-    (status, body)
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
+    super::request(addr, method, path, body).unwrap_or((0, String::new()))
 }
 
 /// Percent-encode a query parameter.

@@ -1,17 +1,14 @@
 //! Shared harness for tests that drive the real `oauthwatch` binary: start it, find the port
 //! it bound, scrape it over real HTTP, wait for conditions with generous deadlines, and stop it
 //! with real signals.
-#![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Generous: CI runs on a loaded 2-core machine.
-pub const DEADLINE: Duration = Duration::from_secs(30);
+use super::{oauthwatch, DEADLINE};
 
 /// A running daemon; killed on drop if the test did not stop it.
 pub struct Daemon {
@@ -24,11 +21,10 @@ pub struct Daemon {
 impl Daemon {
     /// Start `oauthwatch run ARGS --listen 127.0.0.1:0` and wait until it reports its address.
     pub fn start(args: &[&str], stdin: Stdio) -> Daemon {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oauthwatch"));
+        let mut cmd = oauthwatch();
         cmd.arg("run")
             .args(args)
             .args(["--listen", "127.0.0.1:0"])
-            .env_remove("RUST_LOG")
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -101,10 +97,7 @@ impl Daemon {
 
     /// Send a signal (`libc::SIGTERM`, `libc::SIGHUP`).
     pub fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(self.child.id() as i32, sig);
-        }
+        super::signal(&self.child, sig);
     }
 
     /// SIGTERM and wait for exit; returns the exit code.
@@ -151,48 +144,9 @@ fn listen_addr(line: &str) -> Option<String> {
     (!addr.ends_with(":0")).then_some(addr)
 }
 
-/// A minimal HTTP/1.1 GET over a real socket, with a deadline.
+/// `GET path` from `addr`; returns (status, body). Panics if the request fails.
 pub fn http_get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(DEADLINE)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read response");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = match text.find("\r\n\r\n") {
-        Some(i) => text[i + 4..].to_string(),
-        None => String::new(),
-    };
-    let chunked = text[..text.find("\r\n\r\n").unwrap_or(0)]
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked");
-    (status, if chunked { dechunk(&body) } else { body })
-}
-
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some(nl) = rest.find("\r\n") {
-        let Ok(len) = usize::from_str_radix(rest[..nl].trim(), 16) else {
-            break;
-        };
-        if len == 0 {
-            break;
-        }
-        let start = nl + 2;
-        out.push_str(&rest[start..(start + len).min(rest.len())]);
-        rest = &rest[(start + len + 2).min(rest.len())..];
-    }
-    out
+    super::request(addr, "GET", path, "").unwrap_or_else(|e| panic!("GET {path} from {addr}: {e}"))
 }
 
 /// The value of the first sample of `name` whose labels include all of `labels`.
@@ -215,16 +169,6 @@ pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f
         }
     }
     None
-}
-
-/// Append `text` to `path` (creating it), as an application's logger would.
-pub fn append(path: &Path, text: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    f.write_all(text.as_bytes()).unwrap();
 }
 
 /// The `data` of the ConfigMap in `deploy/kubernetes/<manifest>`, as (key, text) pairs.

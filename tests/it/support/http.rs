@@ -1,7 +1,6 @@
 //! Shared by the `tests/http_*.rs` suites: a stand-in [`Site`], a server started on
 //! `127.0.0.1:0` that the test stops itself, and a small raw HTTP/1.1 client (raw, because the
 //! hardening tests must send what no well-behaved client would).
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,8 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// Generous: the suite runs on a loaded 2-core machine. Only ever an upper bound.
-pub const DEADLINE: Duration = Duration::from_secs(30);
+use super::DEADLINE;
 
 /// A `Site` whose answers the test controls.
 pub struct TestSite {

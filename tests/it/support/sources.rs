@@ -1,8 +1,6 @@
 //! Shared harness for the sources tests: drives `Sources::start` on a real tokio runtime with
 //! a collecting consumer that acknowledges every batch, as the daemon's classify loop does.
-#![allow(dead_code)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,8 +13,7 @@ use oauthwatch::sources::{
     SourcesOptions, StartAt,
 };
 
-/// Generous deadline for conditions on a loaded machine.
-pub const DEADLINE: Duration = Duration::from_secs(30);
+use super::DEADLINE;
 
 /// Counts every observer event.
 #[derive(Default)]
@@ -269,16 +266,6 @@ impl Running {
                 .expect("stdin finished")
         });
     }
-}
-
-/// Append to a file (create it if missing).
-pub fn append(path: &Path, text: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    f.write_all(text.as_bytes()).unwrap();
 }
 
 /// `n` numbered lines `prefix-i`.
