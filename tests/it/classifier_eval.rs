@@ -15,7 +15,7 @@
 //! that row), the false-positive rate over lookalikes, and every record it got wrong, then
 //! fails below the floors the project promises (see `FLOORS`).
 //!
-//! Run: `cargo test --test classifier_eval -- --nocapture`.
+//! Run: `cargo test --test it classifier_eval -- --nocapture`.
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! The Grafana dashboard is well-formed without a Grafana: a datasource variable used by every
 //! panel, the panels the README lists, and every query valid PromQL (each is compiled by
 //! `promtool check rules` as a recording rule). That they return data is proven end to end in
-//! `tests/e2e_prometheus.rs`.
+//! `tests/it/e2e_prometheus.rs`.
 
 use std::path::Path;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! probes, resources, a locked-down sidecar, a reload path that needs no SIGHUP, and a
 //! DaemonSet that reads CRI logs with bounded per-pod labels and resumes from a host state dir.
 //!
-//! `UPDATE_MANIFESTS=1 cargo test --test deploy_manifests` copies rules/zoom-oauth.toml into
+//! `UPDATE_MANIFESTS=1 cargo test --test it deploy_manifests` copies rules/zoom-oauth.toml into
 //! the manifests' ConfigMaps.
 
 use std::path::{Path, PathBuf};
@@ -205,7 +205,7 @@ fn every_manifest_parses_and_every_embedded_config_passes_check() {
             assert!(
                 embedded_rules(cm) == shipped,
                 "{}: the ConfigMap's zoom-oauth.toml differs from rules/zoom-oauth.toml; run \
-                 `UPDATE_MANIFESTS=1 cargo test --test deploy_manifests`",
+                 `UPDATE_MANIFESTS=1 cargo test --test it deploy_manifests`",
                 path.display()
             );
             let cfg = check_passes(cm);

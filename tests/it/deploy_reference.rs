@@ -1,6 +1,6 @@
 //! The README's error reference is exactly what `reference::error_reference_markdown`
 //! generates from the embedded rule file, so the runbook the alerts link to never drifts from
-//! the rules. `UPDATE_README=1 cargo test --test deploy_reference` rewrites the section.
+//! the rules. `UPDATE_README=1 cargo test --test it deploy_reference` rewrites the section.
 
 use std::path::Path;
 
@@ -40,7 +40,7 @@ fn readme_error_reference_matches_the_rule_file() {
     assert!(
         body == generated,
         "README's error reference is out of date with the rule file; run \
-         `UPDATE_README=1 cargo test --test deploy_reference`.\n--- README ---\n{body}\n--- generated ---\n{generated}"
+         `UPDATE_README=1 cargo test --test it deploy_reference`.\n--- README ---\n{body}\n--- generated ---\n{generated}"
     );
 }
 

@@ -1,6 +1,6 @@
 //! The shipped Prometheus and Alertmanager files are valid for the real tools, the alert
 //! rules are exactly what `oauthwatch alerts` generates from the rule file and
-//! `deploy/prometheus/alerts.toml` (`UPDATE_RULES=1 cargo test --test deploy_rules` rewrites
+//! `deploy/prometheus/alerts.toml` (`UPDATE_RULES=1 cargo test --test it deploy_rules` rewrites
 //! them), and their unit tests (firing, not firing, exact annotation text) pass under `promtool`.
 
 use std::path::{Path, PathBuf};
@@ -63,7 +63,7 @@ fn shipped_rules_are_generated_from_the_rule_file_and_settings() {
         panic!(
             "deploy/prometheus/oauthwatch.rules.yml is out of date with the rule file or \
              alerts.toml (first difference at line {line}); run \
-             `UPDATE_RULES=1 cargo test --test deploy_rules`"
+             `UPDATE_RULES=1 cargo test --test it deploy_rules`"
         );
     }
 }

@@ -847,7 +847,7 @@ fn exposition_lists_every_documented_metric() {
     }
 }
 
-/// Figures, not assertions: `cargo test --test registry_metrics figures -- --ignored --nocapture`
+/// Figures, not assertions: `cargo test --test it registry_metrics::figures -- --ignored --nocapture`
 /// (add `CARGO_PROFILE_DEV_OPT_LEVEL=2` for optimised figures). Prints the cost of one
 /// `record_match` beside a bare counter increment and a bare mutex lock (baselines measured in
 /// the same run), and the `encode()` time and size for 40 rules × 4 sources and 500 pod series.

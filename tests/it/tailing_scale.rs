@@ -151,7 +151,7 @@ fn a_stalled_consumer_pauses_reading() {
     });
 }
 
-/// Throughput figure, not an assertion: `cargo test --release --test tailing_scale -- --ignored
+/// Throughput figure, not an assertion: `cargo test --release --test it tailing_scale:: -- --ignored
 /// --nocapture`. Prints lines/s through `Sources` (appending writer, plain format, consumer that
 /// only counts and acks) beside `wc -l` on the same file as a baseline.
 #[test]
