@@ -28,6 +28,7 @@ mod http_auth;
 mod http_endpoints;
 mod http_hardening;
 mod http_tls;
+mod import_cycles;
 mod kubelet_node;
 mod ops_silent_failures;
 mod redaction;
