@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 /// Prometheus would, for a deployment `prod`).
 fn generated_annotations(rule_id: &str) -> Value {
     let yaml = rules_yaml(&RuleSet::embedded(), &AlertSettings::shipped());
-    let doc: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(&yaml).unwrap();
     for group in doc["groups"].as_sequence().unwrap() {
         for r in group["rules"].as_sequence().unwrap() {
             if r["labels"]["rule"].as_str() == Some(rule_id) {

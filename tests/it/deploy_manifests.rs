@@ -11,7 +11,7 @@ use std::process::Command;
 
 use oauthwatch::config::Config;
 use serde::Deserialize;
-use serde_yaml::Value;
+use serde_norway::Value;
 
 const RULES_BEGIN: &str = "# BEGIN rules/zoom-oauth.toml";
 const RULES_END: &str = "# END rules/zoom-oauth.toml";
@@ -34,7 +34,7 @@ fn manifests() -> Vec<PathBuf> {
 /// All documents of a multi-document YAML file.
 fn documents(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap();
-    serde_yaml::Deserializer::from_str(&text)
+    serde_norway::Deserializer::from_str(&text)
         .map(|d| {
             Value::deserialize(d)
                 .unwrap_or_else(|e| panic!("{}: invalid YAML: {e}", path.display()))

@@ -214,7 +214,7 @@ fn example_prometheus_config_is_valid() {
 #[test]
 fn every_alert_has_summary_description_remediation_and_a_runbook_anchor() {
     let text = std::fs::read_to_string(deploy("prometheus/oauthwatch.rules.yml")).unwrap();
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let rules = RuleSet::embedded();
@@ -277,8 +277,8 @@ fn every_yaml_file_under_deploy_parses() {
     assert!(files.len() >= 7, "{files:?}");
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            serde_yaml::Value::deserialize(doc)
+        for doc in serde_norway::Deserializer::from_str(&text) {
+            serde_norway::Value::deserialize(doc)
                 .unwrap_or_else(|e| panic!("{}: invalid YAML: {e}", f.display()));
         }
     }

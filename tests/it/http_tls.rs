@@ -11,7 +11,8 @@ use crate::support::http::{sample_metrics, start, Client, TestSite};
 use oauthwatch::config::{Http, TlsFiles};
 use oauthwatch::exporter::{serve, ServeError};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
@@ -34,8 +35,7 @@ fn tls_http() -> Http {
 /// A client trusting only the test CA.
 fn connector() -> TlsConnector {
     let mut roots = RootCertStore::empty();
-    let pem = std::fs::read(fixture("ca.pem")).unwrap();
-    for cert in rustls_pemfile::certs(&mut &pem[..]) {
+    for cert in CertificateDer::pem_file_iter(fixture("ca.pem")).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -192,13 +192,9 @@ async fn presented_cert(addr: std::net::SocketAddr) -> Vec<u8> {
 }
 
 fn der_of(pem_file: &str) -> Vec<u8> {
-    let pem = std::fs::read(fixture(pem_file)).unwrap();
-    let der = rustls_pemfile::certs(&mut &pem[..])
-        .next()
+    CertificateDer::from_pem_file(fixture(pem_file))
         .unwrap()
-        .unwrap()
-        .to_vec();
-    der
+        .to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -290,8 +290,8 @@ pub fn wait_for<T>(what: &str, diag: &dyn Fn() -> String, mut f: impl FnMut() ->
 /// `/webhook/<receiver>` with send_resolved) instead of Slack and email.
 pub fn test_alertmanager_config(recorder: &str) -> String {
     let text = std::fs::read_to_string(repo("deploy/alertmanager/alertmanager.yml")).unwrap();
-    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
-    doc["global"] = serde_yaml::from_str("{resolve_timeout: 5m}").unwrap();
+    let mut doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    doc["global"] = serde_norway::from_str("{resolve_timeout: 5m}").unwrap();
     let templates = doc["templates"].as_sequence_mut().unwrap();
     for t in templates.iter_mut() {
         let rel = t.as_str().unwrap().to_string();
@@ -317,7 +317,7 @@ pub fn test_alertmanager_config(recorder: &str) -> String {
         let map = r.as_mapping_mut().unwrap();
         map.clear();
         map.insert("name".into(), name.clone().into());
-        let hook: serde_yaml::Value = serde_yaml::from_str(&format!(
+        let hook: serde_norway::Value = serde_norway::from_str(&format!(
             "[{{url: 'http://{recorder}/webhook/{name}', send_resolved: true}}]"
         ))
         .unwrap();
@@ -328,7 +328,7 @@ pub fn test_alertmanager_config(recorder: &str) -> String {
             map.insert("slack_configs".into(), vec![s].into());
         }
     }
-    serde_yaml::to_string(&doc).unwrap()
+    serde_norway::to_string(&doc).unwrap()
 }
 
 /// Start Alertmanager on `addr` with `config`, data under `dir`; waits until ready.

@@ -178,8 +178,8 @@ pub fn configmap_data(manifest: &str) -> Vec<(String, String)> {
         .join("deploy/kubernetes")
         .join(manifest);
     let text = std::fs::read_to_string(&path).unwrap();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let v = serde_yaml::Value::deserialize(doc).unwrap();
+    for doc in serde_norway::Deserializer::from_str(&text) {
+        let v = serde_norway::Value::deserialize(doc).unwrap();
         if v["kind"] == "ConfigMap" {
             return v["data"]
                 .as_mapping()
