@@ -4,6 +4,8 @@
 //! after it; helpers shared between areas live in `support`; fixtures in `tests/fixtures/`.
 //!
 //! Run one area with a filter on its module path: `cargo test --test it tailing_rotation::`.
+//! A new area is a new file here plus its `mod` line below; a helper that a second area needs
+//! moves into `support` rather than being copied.
 
 mod support;
 
