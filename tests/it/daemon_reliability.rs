@@ -100,14 +100,26 @@ impl FifoConfig {
         }
     }
 
-    /// Start answering reads with `text`.
+    /// Start answering reads with `text`: one copy per open by a reader.
     fn serve(&mut self, text: String) {
         let (path, stop) = (self.path.clone(), self.stop.clone());
         self.thread = Some(std::thread::spawn(move || {
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 // Opening for writing waits for a reader.
                 let _ = std::fs::write(&path, &text);
-                std::thread::sleep(Duration::from_millis(10));
+                // A reader sees the end of the file only once no writer has the FIFO open:
+                // writing again before this reader closed it would hand it a second copy
+                // (a config with every key twice). Wait until it is gone; a non-blocking
+                // open for writing fails (ENXIO) exactly when no reader has it open.
+                while !stop.load(std::sync::atomic::Ordering::SeqCst)
+                    && std::fs::OpenOptions::new()
+                        .write(true)
+                        .custom_flags(libc::O_NONBLOCK)
+                        .open(&path)
+                        .is_ok()
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
             }
         }));
     }
