@@ -2,14 +2,13 @@
 //! acted on once start-up completes, one daemon per state directory, and a deleted pod's
 //! per-pod series retire so new pods never land in `_overflow`.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::daemon::{metric_value, Daemon};
+use crate::support::daemon::{collect_stderr, metric_value, Daemon};
 use crate::support::{append, DEADLINE};
 
 const FAILURE: &str = "2026-11-23T10:00:00Z ERROR auth: Zoom API error: invalid_request, reason: Invalid authorization code";
@@ -24,16 +23,7 @@ fn spawn(args: &[&str]) -> (Child, Arc<Mutex<String>>) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start oauthwatch");
-    let log = Arc::new(Mutex::new(String::new()));
-    let sink = log.clone();
-    let pipe = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            let mut s = sink.lock().unwrap();
-            s.push_str(&line);
-            s.push('\n');
-        }
-    });
+    let log = collect_stderr(&mut child, |_| {});
     (child, log)
 }
 

@@ -2,13 +2,12 @@
 //! trips on, each through the real binary (real files, signals, sockets) or, for the lag
 //! account, through the real sources and registry with a consumer that does not consume.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::daemon::{http_get, metric_value, Daemon};
+use crate::support::daemon::{collect_stderr, http_get, metric_value, Daemon};
 use crate::support::{append, DEADLINE};
 
 const DISABLED: &str =
@@ -270,11 +269,8 @@ fn spawn_with_listen(
         .spawn()
         .unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    let pipe = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
+    collect_stderr(&mut child, move |line| {
+        let _ = tx.send(line.to_string());
     });
     (child, rx)
 }

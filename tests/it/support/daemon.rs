@@ -29,22 +29,14 @@ impl Daemon {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("start oauthwatch");
-        let stderr = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
-        let pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                if !sent {
-                    if let Some(addr) = listen_addr(&line) {
-                        let _ = tx.send(addr);
-                        sent = true;
-                    }
+        let mut sent = false;
+        let stderr = collect_stderr(&mut child, move |line| {
+            if !sent {
+                if let Some(addr) = listen_addr(line) {
+                    let _ = tx.send(addr);
+                    sent = true;
                 }
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
             }
         });
         let addr = match rx.recv_timeout(DEADLINE) {
@@ -130,6 +122,26 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Collect `child`'s stderr (piped) into the returned buffer, line by line, on a thread that
+/// shows each line to `on_line` first.
+pub fn collect_stderr(
+    child: &mut Child,
+    mut on_line: impl FnMut(&str) + Send + 'static,
+) -> Arc<Mutex<String>> {
+    let log = Arc::new(Mutex::new(String::new()));
+    let sink = log.clone();
+    let pipe = child.stderr.take().expect("stderr is piped");
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            on_line(&line);
+            let mut s = sink.lock().unwrap();
+            s.push_str(&line);
+            s.push('\n');
+        }
+    });
+    log
 }
 
 /// The address in the daemon's "listening" log line (`listen=127.0.0.1:PORT`).
