@@ -12,7 +12,7 @@
 //! config: selector, deployment labels, expected jobs, runbook URL, `for`, `keep_firing_for`,
 //! and per-rule overrides. Its shipped version is `deploy/prometheus/alerts.toml` (compiled in as
 //! [`DEFAULT_SETTINGS`]); `oauthwatch alerts` prints [`rules_yaml`] and
-//! `tests/deploy_rules.rs` keeps `deploy/prometheus/oauthwatch.rules.yml` equal to it.
+//! `tests/it/deploy_rules.rs` keeps `deploy/prometheus/oauthwatch.rules.yml` equal to it.
 //! Pure: text in, text out.
 
 use std::collections::BTreeMap;
@@ -365,7 +365,7 @@ pub fn rules_yaml(rules: &RuleSet, settings: &AlertSettings) -> String {
          # do not edit by hand: change alerts.toml (selector, deployment labels, runbook URL, `for`,\n\
          # per-rule thresholds) or the rule file, and regenerate:\n\
          #     oauthwatch alerts --settings alerts.toml [--rules FILE] > oauthwatch.rules.yml\n\
-         # (`UPDATE_RULES=1 cargo test --test deploy_rules` regenerates the shipped copy.)\n\
+         # (`UPDATE_RULES=1 cargo test --test it deploy_rules` regenerates the shipped copy.)\n\
          #\n\
          # Load with `rule_files: [oauthwatch.rules.yml]`; Prometheus 2.42 or newer (keep_firing_for).\n\
          # Unit tests: `promtool test rules oauthwatch.rules.test.yml`.\n",

@@ -7,15 +7,14 @@
 //! catches Kubernetes' symlink swap of a mounted secret) and loads the new pair. A pair that
 //! does not load (half-written, mismatched) is logged and the previous one stays in use.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use rustls_pki_types::pem::{self, PemObject};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::crypto::CryptoProvider;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
 use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::rustls::{self, ServerConfig};
@@ -138,22 +137,15 @@ fn load(files: &TlsFiles, provider: &CryptoProvider) -> Result<CertifiedKey, Ser
     })
 }
 
-fn open(path: &Path) -> Result<BufReader<File>, ServeError> {
-    File::open(path)
-        .map(BufReader::new)
-        .map_err(|e| ServeError::TlsFile {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
-}
-
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ServeError> {
-    let certs = rustls_pemfile::certs(&mut open(path)?)
+    let bad = |e| ServeError::TlsFile {
+        path: path.to_path_buf(),
+        reason: pem_problem(e),
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(bad)?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ServeError::TlsFile {
-            path: path.to_path_buf(),
-            reason: format!("bad PEM: {e}"),
-        })?;
+        .map_err(bad)?;
     if certs.is_empty() {
         return Err(ServeError::TlsFile {
             path: path.to_path_buf(),
@@ -164,13 +156,22 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ServeError> {
 }
 
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, ServeError> {
-    rustls_pemfile::private_key(&mut open(path)?)
-        .map_err(|e| ServeError::TlsFile {
-            path: path.to_path_buf(),
-            reason: format!("bad PEM: {e}"),
-        })?
-        .ok_or_else(|| ServeError::TlsFile {
-            path: path.to_path_buf(),
-            reason: "no private key found (PKCS#8, PKCS#1 or SEC1 PEM block)".into(),
-        })
+    PrivateKeyDer::from_pem_file(path).map_err(|e| ServeError::TlsFile {
+        path: path.to_path_buf(),
+        reason: match e {
+            pem::Error::NoItemsFound => {
+                "no private key found (PKCS#8, PKCS#1 or SEC1 PEM block)".into()
+            }
+            e => pem_problem(e),
+        },
+    })
+}
+
+/// What is wrong with a PEM file: the I/O error as the OS words it (a missing file, no
+/// permission), anything else as bad PEM.
+fn pem_problem(e: pem::Error) -> String {
+    match e {
+        pem::Error::Io(e) => e.to_string(),
+        e => format!("bad PEM: {e}"),
+    }
 }
