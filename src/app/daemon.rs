@@ -190,6 +190,9 @@ pub async fn run(
         state_lock,
     };
     reloader.rewatch();
+    if reloader.config.watch_config && reloader.changed_since_load() {
+        reloader.reload.notify_one();
+    }
     let file_changed = reloader.reload.clone();
     // Brings alert hints up to date between scrapes, so a hint that expires is logged.
     let mut hint_tick = tokio::time::interval(HINT_TICK);

@@ -205,6 +205,24 @@ impl Reloader {
         }
     }
 
+    /// Whether the config or rule files on disk now differ from what the daemon runs with.
+    /// The watch takes its baseline when it starts, which is after the files were first read:
+    /// an edit in between (a ConfigMap updated while the pod starts) would otherwise never
+    /// be reloaded. Called once, right after the first [`Reloader::rewatch`].
+    pub(crate) fn changed_since_load(&self) -> bool {
+        let Ok((cfg, rules)) = load(&self.overlay) else {
+            // Broken now: a reload reports it (and keeps what runs).
+            return true;
+        };
+        let running = &self.current.load().rules;
+        let digests = |r: &RuleSet| {
+            (0..r.rules().len())
+                .map(|i| r.rules_sha256(i).to_string())
+                .collect::<Vec<_>>()
+        };
+        cfg != self.config || digests(&rules) != digests(running)
+    }
+
     /// Resolves once every stdin source has reached end of input.
     pub(crate) async fn stdin_finished(&self) {
         match &self.sources {
