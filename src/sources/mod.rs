@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::framing::{Format, Framed};
-use file::checkpoint::{self, SharedTable};
+use file::checkpoint::{self, Checkpoints};
 use file::watch::Wake;
 
 /// Index of a configured source; the `source` label is `SourceSpec::name` at this index.
@@ -86,6 +86,9 @@ pub struct Unsaved {
     /// No acknowledgement seen since start: the next one asks for a save at once.
     eager: std::sync::atomic::AtomicBool,
     wake: tokio::sync::Notify,
+    /// Something changed since the last save (an acknowledgement, a file added, moved or
+    /// truncated): until then the checkpointer sleeps without a timer.
+    dirty: tokio::sync::Notify,
 }
 
 impl Default for Unsaved {
@@ -95,6 +98,7 @@ impl Default for Unsaved {
             records: AtomicU64::new(0),
             eager: std::sync::atomic::AtomicBool::new(true),
             wake: tokio::sync::Notify::new(),
+            dirty: tokio::sync::Notify::new(),
         }
     }
 }
@@ -104,7 +108,11 @@ impl Unsaved {
     pub fn add(&self, bytes: u64, records: u64) {
         let b = self.bytes.fetch_add(bytes, Ordering::AcqRel) + bytes;
         let r = self.records.fetch_add(records, Ordering::AcqRel) + records;
-        let first = (bytes > 0 || records > 0) && self.eager.swap(false, Ordering::AcqRel);
+        if bytes == 0 && records == 0 {
+            return;
+        }
+        self.dirty.notify_one();
+        let first = self.eager.swap(false, Ordering::AcqRel);
         if first || b >= CHECKPOINT_BYTES || r >= CHECKPOINT_RECORDS {
             self.wake.notify_one();
         }
@@ -120,6 +128,16 @@ impl Unsaved {
     /// Resolves when a threshold asks for a save.
     pub async fn wanted(&self) {
         self.wake.notified().await;
+    }
+
+    /// Record a change of a checkpoint table itself (not of an offset).
+    pub fn touched(&self) {
+        self.dirty.notify_one();
+    }
+
+    /// Resolves once something changed since the last call: there may be something to save.
+    pub async fn dirtied(&self) {
+        self.dirty.notified().await;
     }
 }
 
@@ -478,13 +496,13 @@ pub struct Sources {
     stdin_tasks: Vec<tokio::task::JoinHandle<()>>,
     stdin_done: tokio::sync::watch::Receiver<usize>,
     checkpointer: Option<tokio::task::JoinHandle<()>>,
-    tables: Vec<SharedTable>,
+    tables: Vec<Checkpoints>,
     observer: Arc<dyn SourceObserver>,
 }
 
 /// Sources that have stopped reading; holds what the final checkpoint needs.
 pub struct Stopped {
-    tables: Vec<SharedTable>,
+    tables: Vec<Checkpoints>,
     observer: Arc<dyn SourceObserver>,
 }
 
@@ -569,9 +587,10 @@ impl Sources {
                     }));
                 }
                 Some(discovery) => {
-                    let table: SharedTable = Arc::new(std::sync::Mutex::new(
-                        checkpoint::Table::new(checkpoint::Store::new(&opts.state_dir, &spec.name)),
-                    ));
+                    let table = Checkpoints::new(
+                        checkpoint::Store::new(&opts.state_dir, &spec.name),
+                        unsaved.clone(),
+                    );
                     tables.push(table.clone());
                     let wake = Wake::new();
                     let name = spec.name.clone();
@@ -618,7 +637,12 @@ impl Sources {
             let _ = save_all(&tables, &*obs);
             tokio::spawn(async move {
                 loop {
-                    // Every interval, and at once when enough work was acknowledged.
+                    // Nothing to save while nothing changed: no timer, no wake-up.
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = unsaved.dirtied() => {}
+                    }
+                    // Then within an interval, or at once when enough work was acknowledged.
                     tokio::select! {
                         _ = cancel.cancelled() => return,
                         _ = tokio::time::sleep(every) => {}
@@ -683,16 +707,11 @@ impl Drop for Sources {
 }
 
 /// Save every table that changed; count and log failures. Returns the first error.
-fn save_all(tables: &[SharedTable], obs: &dyn SourceObserver) -> std::io::Result<()> {
+fn save_all(tables: &[Checkpoints], obs: &dyn SourceObserver) -> std::io::Result<()> {
     let mut first = Ok(());
     for t in tables {
-        if let Err(e) = checkpoint::save_if_changed(t) {
-            let path = t
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .store
-                .path()
-                .to_path_buf();
+        if let Err(e) = t.save_if_changed() {
+            let path = t.path();
             tracing::warn!(file = %path.display(), error = %e, "writing checkpoint failed");
             obs.checkpoint_write_failed();
             if first.is_ok() {

@@ -16,7 +16,11 @@ use super::{Server, MAX_CLOSED_PODS};
 
 impl Server {
     pub(super) fn watch_dirs(&self) -> Vec<WatchDir> {
-        let mut dirs = self.src.discovery.watch_dirs();
+        self.with_file_dirs(self.src.discovery.watch_dirs())
+    }
+
+    /// `dirs` and the directories of tailed files that live elsewhere (symlink targets).
+    fn with_file_dirs(&self, mut dirs: Vec<WatchDir>) -> Vec<WatchDir> {
         // Thousands of symlinked files (a Kubernetes node) share few directories: a set
         // keeps this linear.
         let mut seen: HashSet<&Path> = dirs.iter().map(|d| d.dir.as_path()).collect();
@@ -69,7 +73,8 @@ impl Server {
     /// the files that may have news: all but the quiet ones whose handle is closed and whose
     /// size and modification time are as last read (discovery's `stat` already shows it).
     pub(super) fn rescan(&mut self, initial: bool) -> Vec<FileId> {
-        let dirs = self.watch_dirs();
+        let roots = self.src.discovery.watch_dirs();
+        let dirs = self.with_file_dirs(roots.clone());
         self.watcher.set(&dirs);
         let now = Instant::now();
         let mut seen: HashSet<FileId> = HashSet::new();
@@ -108,17 +113,7 @@ impl Server {
                     // Renamed to another path the globs match: follow it.
                     t.path = path.clone();
                     t.target = resolve(&path);
-                    if let Some(lf) = self
-                        .src
-                        .table
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .files
-                        .get_mut(&id)
-                    {
-                        lf.path = path.clone();
-                        lf.target = t.target.clone();
-                    }
+                    self.src.table.moved(id, &path, t.target.as_deref());
                 }
                 let unchanged = t.file.is_none()
                     && t.gone_since.is_none()
@@ -170,6 +165,12 @@ impl Server {
         let found = self.watch_dirs();
         if found != dirs {
             self.watcher.set(&found);
+        }
+        // A directory a glob needs appeared or went during this pass (`mkdir -p a/b/c`
+        // while `a` was watched): what was created in it before its watch began shows no
+        // event, so look again now that it is watched. Nothing polls for it later.
+        if self.src.discovery.watch_dirs() != roots {
+            self.src.wake.rescan();
         }
         ready
     }
@@ -279,15 +280,11 @@ impl Server {
         if let Some(t) = &t {
             if t.file.is_some() {
                 self.open_handles -= 1;
+                self.watcher.unwatch_file(id);
             }
             self.by_path.retain(|_, v| *v != id);
         }
-        self.src
-            .table
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .files
-            .remove(&id);
+        self.src.table.remove(id);
         t
     }
 
@@ -304,17 +301,8 @@ impl Server {
                 tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "file moved away or deleted; draining it");
                 t.gone_since = Some(now);
                 if let Some(new_path) = Self::find_renamed(t) {
-                    t.target = Some(new_path.clone());
-                    if let Some(lf) = self
-                        .src
-                        .table
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .files
-                        .get_mut(&id)
-                    {
-                        lf.target = Some(new_path);
-                    }
+                    self.src.table.retargeted(id, &new_path);
+                    t.target = Some(new_path);
                 }
             }
         }

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use crate::sources::{LagMeter, SourceIdx, SourceObserver, SourceSpec};
 
-use checkpoint::{Loaded, SavedFile, SharedTable};
+use checkpoint::{Checkpoints, Loaded, SavedFile};
 use discover::Discovery;
 use identity::FileId;
 use tailer::Tailer;
@@ -54,7 +54,7 @@ pub struct FileSource {
     /// Wake-ups.
     pub wake: Arc<Wake>,
     /// Live checkpoint table.
-    pub table: SharedTable,
+    pub table: Checkpoints,
     /// Acknowledged work not yet checkpointed (wakes the checkpointer).
     pub unsaved: Arc<crate::sources::Unsaved>,
     /// Told once the first discovery has fixed the start offsets of the files already there,
@@ -91,10 +91,6 @@ struct Server {
     no_match: NoMatchWarning,
 }
 
-/// With events covering every watched directory, a full rediscovery with a `stat` of every
-/// file runs every this many poll intervals (once a minute by default).
-const FULL_POLL_EVERY: u32 = 6;
-
 /// Pods remembered while their log directories linger (beyond it, a pod's series retire by
 /// the registry's idle eviction instead).
 const MAX_CLOSED_PODS: usize = 10_000;
@@ -102,18 +98,10 @@ const MAX_CLOSED_PODS: usize = 10_000;
 impl FileSource {
     /// Load the checkpoint and run until stopped (on the calling thread).
     pub fn run(self) {
-        let (saved, first_start) = {
-            let store = self
-                .table
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .store
-                .clone();
-            match store.load() {
-                Loaded::FirstStart => (Vec::new(), true),
-                Loaded::Files(f) => (f, false),
-                Loaded::SetAside { .. } => (Vec::new(), true),
-            }
+        let (saved, first_start) = match self.table.load() {
+            Loaded::FirstStart => (Vec::new(), true),
+            Loaded::Files(f) => (f, false),
+            Loaded::SetAside { .. } => (Vec::new(), true),
         };
         let watcher = DirWatcher::new(self.wake.clone(), &self.spec.name);
         let chunk = self.limits.read_chunk_bytes.max(1);

@@ -73,25 +73,21 @@ impl Server {
             t.restart_at(start, spec_format, framing);
             t.start_pending = None;
             t.fingerprint = Fingerprint::of_file(&file).unwrap_or_default();
-            self.src
-                .table
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .files
-                .insert(
-                    id,
-                    LiveFile {
-                        path: t.path.clone(),
-                        target: t.target.clone(),
-                        fingerprint: t.fingerprint,
-                        cursor: t.cursor.clone(),
-                    },
-                );
+            self.src.table.insert(
+                id,
+                LiveFile {
+                    path: t.path.clone(),
+                    target: t.target.clone(),
+                    fingerprint: t.fingerprint,
+                    cursor: t.cursor.clone(),
+                },
+            );
         }
         t.size = size;
         self.lag.set(id, size, &t.cursor);
         t.file = Some(file);
         self.open_handles += 1;
+        self.watcher.watch_file(id, &path);
         Some(())
     }
 
@@ -147,6 +143,7 @@ impl Server {
             if let Some(t) = self.files.get_mut(&v) {
                 t.file = None;
                 self.open_handles -= 1;
+                self.watcher.unwatch_file(v);
             }
         }
     }
@@ -231,18 +228,11 @@ impl Server {
             t.tail_check = None;
             t.carried = 0;
             t.fingerprint = Fingerprint::of_file(file).unwrap_or_default();
-            let mut table = self.src.table.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(lf) = table.files.get_mut(&id) {
-                lf.cursor = t.cursor.clone();
-                lf.fingerprint = t.fingerprint;
-            }
+            self.src.table.truncated(id, &t.cursor, t.fingerprint);
         } else if t.fingerprint.can_grow() && size > t.fingerprint.len {
             if let Ok(fp) = Fingerprint::of_file(file) {
                 t.fingerprint = fp;
-                let mut table = self.src.table.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(lf) = table.files.get_mut(&id) {
-                    lf.fingerprint = fp;
-                }
+                self.src.table.fingerprinted(id, fp);
             }
         }
         self.lag.set(id, size, &t.cursor);

@@ -3,17 +3,17 @@
 //! one chunk, round-robin, rotated-away files first.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::framing::Framed;
 
 use super::identity::FileId;
-use super::{Server, Stop, Turn, FULL_POLL_EVERY};
+use super::{Server, Stop, Turn};
 
 impl Server {
     pub(super) fn serve(&mut self) -> Result<(), Stop> {
         self.rescan(true);
-        let mut next_poll = Instant::now() + self.poll_period();
+        let mut next_poll = self.poll_period().map(|p| Instant::now() + p);
         if let Some(ready) = self.src.ready.take() {
             let _ = ready.send(());
         }
@@ -32,63 +32,86 @@ impl Server {
                 return Err(Stop);
             }
             let now = Instant::now();
-            let polled = now >= next_poll;
+            let polled = next_poll.is_some_and(|p| now >= p);
             if polled {
-                next_poll = now + self.poll_period();
+                next_poll = None;
             }
-            let ready: Vec<FileId> = if pending.rescan || polled {
-                self.follow_renames(&pending.renames, now);
-                let ready = self.rescan(false);
-                // A directory that can no longer be watched shortens the period at once.
-                next_poll = next_poll.min(now + self.poll_period());
-                ready
-            } else {
-                let mut ready = Vec::new();
-                let mut unknown = false;
-                for p in &pending.paths {
-                    match self.by_path.get(p) {
-                        Some(id) => ready.push(*id),
-                        None => unknown = true,
+            let ready: Vec<FileId> =
+                if pending.rescan || (polled && !self.watcher.sees_everything()) {
+                    self.follow_renames(&pending.renames, now);
+                    self.rescan(false)
+                } else {
+                    let mut ready = Vec::new();
+                    let mut unknown = false;
+                    for p in &pending.paths {
+                        match self.by_path.get(p) {
+                            Some(id) => ready.push(*id),
+                            None => unknown = true,
+                        }
                     }
-                }
-                if unknown {
-                    // Perhaps a rotated-away file being written under its new name.
-                    ready.extend(
-                        self.files
-                            .values()
-                            .filter(|t| t.is_gone() && t.file.is_some())
-                            .map(|t| t.id),
-                    );
-                }
-                ready
-            };
+                    if unknown {
+                        // Perhaps a rotated-away file being written under its new name.
+                        ready.extend(
+                            self.files
+                                .values()
+                                .filter(|t| t.is_gone() && t.file.is_some())
+                                .map(|t| t.id),
+                        );
+                    }
+                    if polled {
+                        // What events cannot show: a file becoming readable (its permissions
+                        // or its directory's changed), a drained pod's directory going away.
+                        ready.extend(self.unreadable());
+                        self.recheck_closed_pods();
+                    }
+                    ready
+                };
             self.drain(ready)?;
             self.flush_idle()?;
             self.expire_gone()?;
             self.report();
+            // (Re)arm or drop the poll: a directory that can no longer be watched shortens it
+            // at once; with nothing left that events cannot show, nothing wakes the thread.
+            next_poll = match (self.poll_period(), next_poll) {
+                (None, _) => None,
+                (Some(p), Some(n)) => Some(n.min(now + p)),
+                (Some(p), None) => Some(now + p),
+            };
         }
     }
 
-    /// Time between two full rescans. With events covering every watched directory, a
-    /// rescan guards only against the unforeseen (writes through mmap, say) and runs every
-    /// `FULL_POLL_EVERY` poll intervals, so an idle daemon with thousands of files stays
-    /// asleep; on NFS and the like, or with a directory not watched, every poll interval.
-    pub(super) fn poll_period(&self) -> Duration {
-        if self.watcher.sees_everything() {
-            self.src.poll_interval * FULL_POLL_EVERY
-        } else {
-            self.src.poll_interval
-        }
+    /// Time between two polls, if one is needed. Where events show every change (every
+    /// directory watched, on a local filesystem), nothing is polled: an idle daemon with
+    /// thousands of files sleeps until something changes. Otherwise (NFS and the like, a
+    /// directory that cannot be watched) a full rediscovery runs every poll interval; and
+    /// while a file cannot be opened yet, or a drained pod's directory lingers, those alone
+    /// are looked at again every poll interval.
+    pub(super) fn poll_period(&self) -> Option<std::time::Duration> {
+        let needed = !self.watcher.sees_everything()
+            || !self.closed_pods.is_empty()
+            || self.files.values().any(|t| t.open_error.is_some());
+        needed.then_some(self.src.poll_interval)
     }
 
-    /// The earliest of: next poll, a framer's idle deadline, a gone file's grace end.
-    pub(super) fn next_deadline(&self, next_poll: Instant) -> Instant {
+    /// Files whose last open failed (permission denied, say): retried at each poll.
+    fn unreadable(&self) -> Vec<FileId> {
+        self.files
+            .values()
+            .filter(|t| t.open_error.is_some())
+            .map(|t| t.id)
+            .collect()
+    }
+
+    /// The earliest of: next poll, a framer's idle deadline, a gone file's grace end; `None`
+    /// when nothing is due (sleep until an event).
+    pub(super) fn next_deadline(&self, next_poll: Option<Instant>) -> Option<Instant> {
         let grace = self.src.limits.rotated_file_grace;
         self.files
             .values()
             .flat_map(|t| [t.framer.idle_deadline(), t.gone_since.map(|g| g + grace)])
             .flatten()
-            .fold(next_poll, Instant::min)
+            .chain(next_poll)
+            .min()
     }
 
     /// Read the given files to their current end, one chunk per turn, round-robin; files

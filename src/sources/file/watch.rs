@@ -19,6 +19,7 @@ use std::time::Instant;
 use notify::{EventKind, RecursiveMode, Watcher as _};
 
 use super::discover::WatchDir;
+use super::identity::FileId;
 
 /// Paths remembered between wake-ups before falling back to a full rescan.
 const MAX_PENDING_PATHS: usize = 4096;
@@ -90,32 +91,32 @@ impl Wake {
         });
     }
 
-    /// Sleep until something is pending or `deadline` passes, then take what is pending.
-    pub fn wait(&self, deadline: Instant) -> Pending {
+    /// Sleep until something is pending or `deadline` passes (with no deadline, until
+    /// something is pending), then take what is pending.
+    pub fn wait(&self, deadline: Option<Instant>) -> Pending {
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if p.stop || p.rescan || !p.paths.is_empty() || !p.renames.is_empty() {
                 break;
             }
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            p = self
-                .cond
-                .wait_timeout(p, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            p = match deadline {
+                None => self.cond.wait(p).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    self.cond
+                        .wait_timeout(p, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
         }
         let stop = p.stop;
         let taken = std::mem::take(&mut *p);
         p.stop = stop;
         taken
-    }
-
-    /// Take what is pending without sleeping.
-    pub fn take(&self) -> Pending {
-        self.wait(Instant::now())
     }
 }
 
@@ -130,6 +131,10 @@ pub fn matters(ev: &notify::Event) -> bool {
 pub struct DirWatcher {
     watcher: Option<notify::RecommendedWatcher>,
     watched: HashMap<PathBuf, bool>,
+    /// Open files watched themselves, by identity, with the path their watch was added at:
+    /// a write through another name (a hard link elsewhere) raises no event in the watched
+    /// directory, but does on the file.
+    files: HashMap<FileId, PathBuf>,
     /// A wanted directory could not be watched, or is on a filesystem whose changes made by
     /// other machines inotify never reports (NFS, SMB, FUSE…): only polling sees everything.
     blind_spots: bool,
@@ -207,6 +212,7 @@ impl DirWatcher {
             blind_spots: watcher.is_none(),
             watcher,
             watched: HashMap::new(),
+            files: HashMap::new(),
         }
     }
 
@@ -215,6 +221,34 @@ impl DirWatcher {
     /// rare; otherwise polling is how changes are seen.
     pub fn sees_everything(&self) -> bool {
         !self.blind_spots
+    }
+
+    /// Watch an open file itself (its writes, whatever name they come through), for as long
+    /// as its handle is open. Without it the file's directory still reports writes made
+    /// through the name it is tailed by.
+    pub fn watch_file(&mut self, id: FileId, path: &std::path::Path) {
+        let Some(w) = self.watcher.as_mut() else {
+            return;
+        };
+        if self.files.contains_key(&id) {
+            return;
+        }
+        match w.watch(path, RecursiveMode::NonRecursive) {
+            Ok(()) => {
+                self.files.insert(id, path.to_path_buf());
+            }
+            Err(e) => {
+                tracing::debug!(path = %path.display(), error = %e, "cannot watch file; its directory's events cover it");
+            }
+        }
+    }
+
+    /// Stop watching a file whose handle is closed.
+    pub fn unwatch_file(&mut self, id: FileId) {
+        if let (Some(w), Some(path)) = (self.watcher.as_mut(), self.files.remove(&id)) {
+            // Fails harmlessly when the kernel dropped it already (the file was deleted).
+            let _ = w.unwatch(&path);
+        }
     }
 
     /// Watch exactly `dirs` (adding and removing watches as needed).
