@@ -5,8 +5,6 @@
 //! reading pauses, so memory stays bounded. File sources checkpoint offsets only once the
 //! consumer has acknowledged a batch ([`Ack::commit`]), so a crash re-counts at most one
 //! checkpoint interval and a graceful stop loses and repeats nothing.
-//!
-//! OWNER: sources helper. Keep the public names below; add freely.
 
 pub mod file;
 pub mod k8s;
@@ -288,7 +286,7 @@ impl DropReason {
 }
 
 /// Everything a source reports about itself; the registry implements it (one method per
-/// event, so metric names live in one module), tests use [`NoopObserver`].
+/// event, so metric names live in one module).
 pub trait SourceObserver: Send + Sync {
     /// Bytes and physical lines read, and records produced.
     fn read(&self, source: SourceIdx, bytes: u64, lines: u64, records: u64);
@@ -375,21 +373,6 @@ impl LagMeter {
     }
 }
 
-/// Observer that ignores everything; for tests and one-shot commands.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoopObserver;
-
-impl SourceObserver for NoopObserver {
-    fn read(&self, _: SourceIdx, _: u64, _: u64, _: u64) {}
-    fn dropped(&self, _: SourceIdx, _: DropReason) {}
-    fn files_watched(&self, _: SourceIdx, _: u64) {}
-    fn rotated(&self, _: SourceIdx) {}
-    fn truncated(&self, _: SourceIdx) {}
-    fn read_error(&self, _: SourceIdx, _: &'static str) {}
-    fn checkpoint_write_failed(&self) {}
-    fn lag_bytes(&self, _: SourceIdx, _: u64) {}
-}
-
 /// Settings shared by every source of one daemon.
 #[derive(Debug, Clone)]
 pub struct SourcesOptions {
@@ -463,6 +446,15 @@ impl Sink {
                 }
             }),
         }
+    }
+}
+
+/// The `read_error` kind of an I/O error.
+pub(crate) fn error_kind(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission_denied",
+        std::io::ErrorKind::NotFound => "not_found",
+        _ => "io",
     }
 }
 

@@ -68,12 +68,9 @@ pub enum Loaded {
     FirstStart,
     /// The saved files.
     Files(Vec<SavedFile>),
-    /// The checkpoint was unreadable or corrupt; it was renamed to `set_aside` (if that worked)
-    /// and the source starts as if for the first time.
-    SetAside {
-        /// Where the bad file went.
-        set_aside: Option<PathBuf>,
-    },
+    /// The checkpoint was unreadable or corrupt; it was renamed to `<file>.corrupt-<time>`
+    /// (if that worked, as logged) and the source starts as if for the first time.
+    SetAside,
 }
 
 /// The checkpoint file of one source.
@@ -131,9 +128,7 @@ impl Store {
             Err(e) => {
                 tracing::warn!(file = %self.path.display(), error = %e,
                     "checkpoint unreadable; setting it aside and starting from the configured start position");
-                return Loaded::SetAside {
-                    set_aside: self.set_aside(),
-                };
+                return self.set_aside();
             }
         };
         match serde_json::from_slice::<SavedSource>(&text) {
@@ -141,21 +136,17 @@ impl Store {
             Ok(s) => {
                 tracing::warn!(file = %self.path.display(), version = s.version,
                     "checkpoint has an unknown version; setting it aside and starting from the configured start position");
-                Loaded::SetAside {
-                    set_aside: self.set_aside(),
-                }
+                self.set_aside()
             }
             Err(e) => {
                 tracing::warn!(file = %self.path.display(), line = e.line(), column = e.column(),
                     "checkpoint is corrupt; setting it aside and starting from the configured start position");
-                Loaded::SetAside {
-                    set_aside: self.set_aside(),
-                }
+                self.set_aside()
             }
         }
     }
 
-    fn set_aside(&self) -> Option<PathBuf> {
+    fn set_aside(&self) -> Loaded {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -166,13 +157,12 @@ impl Store {
         match std::fs::rename(&self.path, &aside) {
             Ok(()) => {
                 tracing::warn!(file = %self.path.display(), set_aside = %aside.display(), "bad checkpoint set aside");
-                Some(aside)
             }
             Err(e) => {
                 tracing::warn!(file = %self.path.display(), error = %e, "cannot set bad checkpoint aside; it will be overwritten");
-                None
             }
         }
+        Loaded::SetAside
     }
 
     /// Write `files` atomically: temporary file, fsync, rename, fsync of the directory.
@@ -484,9 +474,14 @@ mod tests {
         }
         std::fs::write(store.path(), b"{not json").unwrap();
         match store.load() {
-            Loaded::SetAside { set_aside: Some(p) } => {
-                assert!(p.exists());
+            Loaded::SetAside => {
                 assert!(!store.path().exists());
+                let aside: Vec<_> = std::fs::read_dir(dir.path())
+                    .unwrap()
+                    .flatten()
+                    .filter(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
+                    .collect();
+                assert_eq!(aside.len(), 1, "the bad checkpoint is kept beside");
             }
             other => panic!("{other:?}"),
         }

@@ -10,11 +10,11 @@ use std::time::Instant;
 use super::checkpoint::SavedFile;
 use super::discover::WatchDir;
 use super::identity::{FileId, Fingerprint};
-use super::tailer::{resolve, Tailer};
+use super::scheduler::{ReaderThread, MAX_CLOSED_PODS};
+use super::tailer::{resolve, Start, Tailer};
 use super::unmatched::{self, Notice};
-use super::{Server, MAX_CLOSED_PODS};
 
-impl Server {
+impl ReaderThread {
     pub(super) fn watch_dirs(&self) -> Vec<WatchDir> {
         self.with_file_dirs(self.src.discovery.watch_dirs())
     }
@@ -26,7 +26,7 @@ impl Server {
         let mut seen: HashSet<&Path> = dirs.iter().map(|d| d.dir.as_path()).collect();
         let mut extra = Vec::new();
         for t in self.files.values() {
-            if let Some(dir) = t.target.as_ref().and_then(|p| p.parent()) {
+            if let Some(dir) = t.target().and_then(Path::parent) {
                 if seen.insert(dir) {
                     extra.push(WatchDir {
                         dir: dir.to_path_buf(),
@@ -42,12 +42,13 @@ impl Server {
     /// A tailer for a file found at `path` (the name the globs matched) that is at `target`
     /// when that differs, framed as the source says, with the Kubernetes identity of those
     /// paths when the source asks for it.
-    pub(super) fn tailer(
+    fn tailer(
         &self,
         id: FileId,
         path: PathBuf,
         target: Option<PathBuf>,
-        initial: bool,
+        start: Start,
+        discovered_size: u64,
         now: Instant,
     ) -> Tailer {
         let k8s = self
@@ -61,10 +62,10 @@ impl Server {
             id,
             path,
             target,
-            self.src.spec.format,
-            self.src.limits.framing,
+            (self.src.spec.format, self.src.limits.framing),
             k8s,
-            initial,
+            start,
+            discovered_size,
             now,
         )
     }
@@ -99,7 +100,7 @@ impl Server {
             if self
                 .files
                 .get(&id)
-                .is_some_and(|t| t.path != path && !same_file(t, &path))
+                .is_some_and(|t| t.path() != path && !t.is_at(&path))
             {
                 // A new file reuses the inode of one deleted while its handle was closed: it
                 // is not that file renamed, and keeps nothing of it (offset, pod labels).
@@ -109,35 +110,32 @@ impl Server {
             }
             let indexed = known == Some(id);
             if let Some(t) = self.files.get_mut(&id) {
-                if t.path != path {
+                if t.path() != path {
                     // Renamed to another path the globs match: follow it.
-                    t.path = path.clone();
-                    t.target = resolve(&path);
-                    self.src.table.moved(id, &path, t.target.as_deref());
+                    t.follow(path.clone());
+                    self.src.table.moved(id, &path, t.target());
                 }
-                let unchanged = t.file.is_none()
-                    && t.gone_since.is_none()
-                    && t.start_pending.is_none()
-                    && t.read_pos >= t.size
-                    && meta.len() == t.size
-                    && t.settled_mtime.is_some()
-                    && meta.modified().ok() == t.settled_mtime;
-                if !unchanged {
+                if !t.quiet(&meta) {
                     ready.push(id);
                 }
-                t.gone_since = None;
+                t.found_again();
                 if !indexed {
                     Self::index(&mut self.by_path, t);
                 }
                 continue;
             }
-            let mut t = self.tailer(id, path.clone(), resolve(&path), initial, now);
-            t.discovered_size = meta.len();
-            if let Some(k) = &t.k8s {
+            let start = if initial {
+                Start::FirstDiscovery
+            } else {
+                Start::Later
+            };
+            let target = resolve(&path);
+            let t = self.tailer(id, path, target, start, meta.len(), now);
+            if let Some(k) = t.k8s() {
                 self.src.observer.pod_logs(self.src.idx, k, true);
             }
             Self::index(&mut self.by_path, &t);
-            tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "watching file");
+            tracing::debug!(source = %self.src.spec.name, path = %t.path().display(), "watching file");
             self.files.insert(id, t);
             ready.push(id);
             // Fix its start offset now (End means the size at discovery, not at first read).
@@ -146,8 +144,8 @@ impl Server {
         let vanished: Vec<FileId> = self
             .files
             .values()
-            .filter(|t| !t.is_gone() && !seen.contains(&t.id))
-            .map(|t| t.id)
+            .filter(|t| !t.is_gone() && !seen.contains(&t.id()))
+            .map(Tailer::id)
             .collect();
         for id in vanished {
             self.mark_gone(id, now);
@@ -158,7 +156,7 @@ impl Server {
         }
         self.recheck_closed_pods();
         // Files that left their paths (or were never at one) still drain.
-        ready.extend(self.files.values().filter(|t| t.is_gone()).map(|t| t.id));
+        ready.extend(self.files.values().filter(|t| t.is_gone()).map(Tailer::id));
         // Files found just now may live elsewhere (a symlink's target, as in Kubernetes'
         // /var/log/containers): watch their directories at once, not from the next poll.
         // What they got before the watch is read by the drain that follows every rescan.
@@ -176,7 +174,7 @@ impl Server {
     }
 
     /// Report how many files the globs match; warn (rate-limited) while that is none.
-    pub(super) fn report_matched(&mut self, matched: u64, now: Instant) {
+    fn report_matched(&mut self, matched: u64, now: Instant) {
         self.src.observer.files_matched(self.src.idx, matched);
         let spec = &self.src.spec;
         match self.no_match.observe(matched, now) {
@@ -212,8 +210,8 @@ impl Server {
             if !meta.is_file() || self.files.contains_key(&id) {
                 continue;
             }
-            let mut t = self.tailer(id, from.clone(), Some(to.clone()), false, now);
-            t.gone_since = Some(now);
+            let mut t = self.tailer(id, from.clone(), Some(to.clone()), Start::Later, 0, now);
+            t.mark_gone(now);
             tracing::debug!(source = %self.src.spec.name, path = %to.display(), "file rotated away before it was read; draining it");
             self.files.insert(id, t);
             let _ = self.open(id);
@@ -225,7 +223,7 @@ impl Server {
     /// were last seen and in that directory (the kubelet renames `0.log` to
     /// `0.log.<timestamp>` beside it), and drained from their checkpoint with the identity
     /// they had, then closed like any rotated file. What cannot be found is logged.
-    pub(super) fn resume_rotated(&mut self, now: Instant) {
+    fn resume_rotated(&mut self, now: Instant) {
         let leftovers: Vec<SavedFile> = self
             .saved
             .iter()
@@ -256,9 +254,9 @@ impl Server {
                 self.saved.remove(&id);
                 continue; // read to its end before the stop
             }
-            let mut t = self.tailer(id, path, Some(found), false, now);
-            t.gone_since = Some(now);
-            tracing::info!(source = %self.src.spec.name, path = %t.path.display(),
+            let mut t = self.tailer(id, path, Some(found), Start::Later, 0, now);
+            t.mark_gone(now);
+            tracing::info!(source = %self.src.spec.name, path = %t.path().display(),
                 file = %t.open_path().display(), unread_bytes = size - saved.offset,
                 "resuming a file rotated or replaced while oauthwatch was down; draining it");
             self.files.insert(id, t);
@@ -268,9 +266,9 @@ impl Server {
 
     /// Where a file that left its path went, if it stayed in the same directory (rotation by
     /// rename), so a restart can still drain it.
-    pub(super) fn find_renamed(t: &Tailer) -> Option<PathBuf> {
-        let place = t.target.as_ref().unwrap_or(&t.path);
-        find_in_dir(place.parent()?, t.id, t.fingerprint).map(|(p, _)| p)
+    fn find_renamed(t: &Tailer) -> Option<PathBuf> {
+        let place = t.target().unwrap_or(t.path());
+        find_in_dir(place.parent()?, t.id(), t.fingerprint()).map(|(p, _)| p)
     }
 
     /// Stop following a file without reading more (it no longer exists as that file, or was
@@ -278,7 +276,7 @@ impl Server {
     pub(super) fn forget(&mut self, id: FileId) -> Option<Tailer> {
         let t = self.files.remove(&id);
         if let Some(t) = &t {
-            if t.file.is_some() {
+            if t.is_open() {
                 self.open_handles -= 1;
                 self.watcher.unwatch_file(id);
             }
@@ -288,21 +286,20 @@ impl Server {
         t
     }
 
-    pub(super) fn index(by_path: &mut HashMap<PathBuf, FileId>, t: &Tailer) {
-        by_path.insert(t.path.clone(), t.id);
-        if let Some(target) = &t.target {
-            by_path.insert(target.clone(), t.id);
+    fn index(by_path: &mut HashMap<PathBuf, FileId>, t: &Tailer) {
+        by_path.insert(t.path().to_path_buf(), t.id());
+        if let Some(target) = t.target() {
+            by_path.insert(target.to_path_buf(), t.id());
         }
     }
 
     pub(super) fn mark_gone(&mut self, id: FileId, now: Instant) {
         if let Some(t) = self.files.get_mut(&id) {
-            if t.gone_since.is_none() {
-                tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "file moved away or deleted; draining it");
-                t.gone_since = Some(now);
+            if t.mark_gone(now) {
+                tracing::debug!(source = %self.src.spec.name, path = %t.path().display(), "file moved away or deleted; draining it");
                 if let Some(new_path) = Self::find_renamed(t) {
                     self.src.table.retargeted(id, &new_path);
-                    t.target = Some(new_path);
+                    t.set_target(new_path);
                 }
             }
         }
@@ -313,8 +310,8 @@ impl Server {
     /// removes links and directories in no fixed order, so a directory still there is looked
     /// at again on every rescan.
     pub(super) fn report_pod_drained(&mut self, closed: &Tailer) {
-        let Some(k) = &closed.k8s else { return };
-        let Some(dir) = closed.target.as_ref().unwrap_or(&closed.path).parent() else {
+        let Some(k) = closed.k8s() else { return };
+        let Some(dir) = closed.target().unwrap_or(closed.path()).parent() else {
             return;
         };
         if self.closed_pods.len() < MAX_CLOSED_PODS {
@@ -330,7 +327,7 @@ impl Server {
             return;
         }
         let live: HashSet<&Arc<crate::sources::K8sRef>> =
-            self.files.values().filter_map(|t| t.k8s.as_ref()).collect();
+            self.files.values().filter_map(Tailer::k8s).collect();
         let mut gone = Vec::new();
         self.closed_pods.retain(|k, dir| {
             if live.contains(k) {
@@ -346,23 +343,6 @@ impl Server {
             self.src.observer.pod_logs(self.src.idx, &k, false);
         }
     }
-}
-
-/// Whether the file now at `path`, with the identity of `t`, is the file `t` follows, and not
-/// a new file that reuses the inode of one deleted while its handle was closed: an open
-/// handle pins the inode; otherwise the first bytes and the pod's UID must agree.
-fn same_file(t: &Tailer, path: &Path) -> bool {
-    if t.file.is_some() {
-        return true;
-    }
-    let uid = |p: Option<&Path>| p.and_then(crate::sources::k8s::pod_uid);
-    let (old, new) = (uid(t.target.as_deref()), uid(resolve(path).as_deref()));
-    if old.is_some() && new.is_some() && old != new {
-        return false;
-    }
-    File::open(path)
-        .and_then(|f| t.fingerprint.matches(&f))
-        .unwrap_or(false)
 }
 
 /// A file with identity `id` whose first bytes match `fingerprint`, at one of `places` or

@@ -1,42 +1,48 @@
-//! The file server: one thread per file source that discovers files, follows them through
+//! File sources: one reader thread per source that discovers files, follows them through
 //! rotation and truncation, and reads them fairly in bounded chunks.
 //!
-//! The thread sleeps until a `notify` event, the poll interval (the fallback for NFS and lost
-//! events), a framer's idle deadline, or the end of a rotated file's grace period. Each wake
-//! reads every file with news in turns of at most `read_chunk_bytes`, round-robin, so one
-//! busy file cannot starve the others; rotated-away files get their turns first, so an old
-//! file is drained before its successor is read. Sending into the bounded queue blocks when
-//! the consumer falls behind, which pauses reading: memory stays bounded by the queue, one
-//! chunk, and each file's framer.
+//! The parts, as in Vector's file source:
+//! - [`scheduler`]: the thread's loop. It sleeps until a `notify` event, a framer's idle
+//!   deadline, the end of a rotated file's grace period, or a poll (only for what events
+//!   cannot show: NFS-like or unwatchable directories, files not readable yet). Each wake
+//!   reads every file with news in turns of at most `read_chunk_bytes`, round-robin, so one
+//!   busy file cannot starve the others; rotated-away files go first, so an old file is
+//!   drained before its successor. Sending into the bounded queue blocks when the consumer
+//!   falls behind, which pauses reading: memory stays bounded by the queue, one chunk, and
+//!   each file's framer.
+//! - [`file_set`]: the file-set tracker (discovery, renames, replacement, forgetting);
+//! - [`reading`]: opening within `max_open_files`, start offsets, one read turn, sending;
+//! - [`tailer`]: one file's state machine, which owns its offsets, framer and handle;
+//! - [`identity`]: device + inode + fingerprint; [`checkpoint`]: the saved offsets;
+//! - [`discover`]: the globs; [`watch`]: `notify` events and wake-ups.
 
-pub mod checkpoint;
+pub(crate) mod checkpoint;
 pub mod discover;
 mod file_set;
 pub mod identity;
 mod reading;
 mod scheduler;
-pub mod tailer;
-pub mod unmatched;
-pub mod watch;
+mod tailer;
+pub(crate) mod unmatched;
+pub(crate) mod watch;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::sources::{LagMeter, SourceIdx, SourceObserver, SourceSpec};
 
-use checkpoint::{Checkpoints, Loaded, SavedFile};
+use checkpoint::{Checkpoints, Loaded};
 use discover::Discovery;
 use identity::FileId;
-use tailer::Tailer;
+use scheduler::ReaderThread;
 use unmatched::NoMatchWarning;
 use watch::{DirWatcher, Wake};
 
-use super::{report_framed, Sink, Stop};
+use super::Sink;
 
 /// Everything a file source's thread needs.
-pub struct FileSource {
+pub(crate) struct FileSource {
     /// Index of the source.
     pub idx: SourceIdx,
     /// Its spec.
@@ -62,50 +68,17 @@ pub struct FileSource {
     pub ready: Option<std::sync::mpsc::SyncSender<()>>,
 }
 
-/// Outcome of one read turn.
-enum Turn {
-    /// A whole chunk was read; the file may have more.
-    More,
-    /// Nothing more for now.
-    Done,
-}
-
-struct Server {
-    src: FileSource,
-    watcher: DirWatcher,
-    /// Saved positions not yet matched to a file.
-    saved: HashMap<FileId, SavedFile>,
-    /// No checkpoint existed (or it was set aside): `start_at` applies to files found first.
-    first_start: bool,
-    files: HashMap<FileId, Tailer>,
-    /// Path (and symlink target) → identity, for mapping events.
-    by_path: HashMap<PathBuf, FileId>,
-    open_handles: usize,
-    buf: Vec<u8>,
-    reported_watched: Option<u64>,
-    /// Pods whose last file was closed, with its directory: reported drained once that
-    /// directory is gone.
-    closed_pods: HashMap<Arc<crate::sources::K8sRef>, PathBuf>,
-    /// Size and acknowledged offset of every tailed file, read at each scrape.
-    lag: Arc<LagMeter>,
-    no_match: NoMatchWarning,
-}
-
-/// Pods remembered while their log directories linger (beyond it, a pod's series retire by
-/// the registry's idle eviction instead).
-const MAX_CLOSED_PODS: usize = 10_000;
-
 impl FileSource {
     /// Load the checkpoint and run until stopped (on the calling thread).
     pub fn run(self) {
         let (saved, first_start) = match self.table.load() {
             Loaded::FirstStart => (Vec::new(), true),
             Loaded::Files(f) => (f, false),
-            Loaded::SetAside { .. } => (Vec::new(), true),
+            Loaded::SetAside => (Vec::new(), true),
         };
         let watcher = DirWatcher::new(self.wake.clone(), &self.spec.name);
         let chunk = self.limits.read_chunk_bytes.max(1);
-        let mut server = Server {
+        let mut server = ReaderThread {
             saved: saved
                 .into_iter()
                 .map(|s| {

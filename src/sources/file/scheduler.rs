@@ -7,10 +7,56 @@ use std::time::Instant;
 
 use crate::framing::Framed;
 
-use super::identity::FileId;
-use super::{Server, Stop, Turn};
+use crate::sources::Stop;
 
-impl Server {
+use super::checkpoint::SavedFile;
+use super::identity::FileId;
+use super::tailer::Tailer;
+use super::unmatched::NoMatchWarning;
+use super::watch::DirWatcher;
+use super::FileSource;
+use crate::sources::LagMeter;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Outcome of one read turn.
+pub(super) enum Turn {
+    /// A whole chunk was read; the file may have more.
+    More,
+    /// Nothing more for now.
+    Done,
+}
+
+/// The state of a file source's thread: the file set it tracks and what it needs to read
+/// and send. Its methods are split by concern: the loop here, the file set in
+/// [`file_set`](super::file_set), reading in [`reading`](super::reading).
+pub(super) struct ReaderThread {
+    pub(super) src: FileSource,
+    pub(super) watcher: DirWatcher,
+    /// Saved positions not yet matched to a file.
+    pub(super) saved: HashMap<FileId, SavedFile>,
+    /// No checkpoint existed (or it was set aside): `start_at` applies to files found first.
+    pub(super) first_start: bool,
+    pub(super) files: HashMap<FileId, Tailer>,
+    /// Path (and symlink target) → identity, for mapping events.
+    pub(super) by_path: HashMap<PathBuf, FileId>,
+    pub(super) open_handles: usize,
+    pub(super) buf: Vec<u8>,
+    pub(super) reported_watched: Option<u64>,
+    /// Pods whose last file was closed, with its directory: reported drained once that
+    /// directory is gone.
+    pub(super) closed_pods: HashMap<Arc<crate::sources::K8sRef>, PathBuf>,
+    /// Size and acknowledged offset of every tailed file, read at each scrape.
+    pub(super) lag: Arc<LagMeter>,
+    pub(super) no_match: NoMatchWarning,
+}
+
+/// Pods remembered while their log directories linger (beyond it, a pod's series retire by
+/// the registry's idle eviction instead).
+pub(super) const MAX_CLOSED_PODS: usize = 10_000;
+
+impl ReaderThread {
     pub(super) fn serve(&mut self) -> Result<(), Stop> {
         self.rescan(true);
         let mut next_poll = self.poll_period().map(|p| Instant::now() + p);
@@ -54,8 +100,8 @@ impl Server {
                         ready.extend(
                             self.files
                                 .values()
-                                .filter(|t| t.is_gone() && t.file.is_some())
-                                .map(|t| t.id),
+                                .filter(|t| t.is_gone() && t.is_open())
+                                .map(Tailer::id),
                         );
                     }
                     if polled {
@@ -89,7 +135,7 @@ impl Server {
     pub(super) fn poll_period(&self) -> Option<std::time::Duration> {
         let needed = !self.watcher.sees_everything()
             || !self.closed_pods.is_empty()
-            || self.files.values().any(|t| t.open_error.is_some());
+            || self.files.values().any(Tailer::unreadable);
         needed.then_some(self.src.poll_interval)
     }
 
@@ -97,8 +143,8 @@ impl Server {
     fn unreadable(&self) -> Vec<FileId> {
         self.files
             .values()
-            .filter(|t| t.open_error.is_some())
-            .map(|t| t.id)
+            .filter(|t| t.unreadable())
+            .map(Tailer::id)
             .collect()
     }
 
@@ -108,7 +154,7 @@ impl Server {
         let grace = self.src.limits.rotated_file_grace;
         self.files
             .values()
-            .flat_map(|t| [t.framer.idle_deadline(), t.gone_since.map(|g| g + grace)])
+            .flat_map(|t| [t.idle_deadline(), t.gone_since().map(|g| g + grace)])
             .flatten()
             .chain(next_poll)
             .min()
@@ -136,13 +182,13 @@ impl Server {
         let due: Vec<FileId> = self
             .files
             .values()
-            .filter(|t| t.framer.idle_deadline().is_some_and(|d| d <= now))
-            .map(|t| t.id)
+            .filter(|t| t.idle_deadline().is_some_and(|d| d <= now))
+            .map(Tailer::id)
             .collect();
         for id in due {
             let mut framed = Framed::default();
             if let Some(t) = self.files.get_mut(&id) {
-                t.framer.flush_idle(now, &mut framed);
+                t.flush_idle(now, &mut framed);
             }
             self.emit(id, framed, 0)?;
         }
@@ -156,19 +202,19 @@ impl Server {
         let expired: Vec<FileId> = self
             .files
             .values()
-            .filter(|t| t.gone_since.is_some_and(|g| g + grace <= now))
-            .map(|t| t.id)
+            .filter(|t| t.gone_since().is_some_and(|g| g + grace <= now))
+            .map(Tailer::id)
             .collect();
         for id in expired {
             while let Turn::More = self.turn(id)? {}
             let mut framed = Framed::default();
             if let Some(t) = self.files.get_mut(&id) {
-                t.framer.finish(&mut framed);
+                t.finish(&mut framed);
             }
             self.emit(id, framed, 0)?;
             self.lag.remove(id);
             if let Some(t) = self.forget(id) {
-                tracing::debug!(source = %self.src.spec.name, path = %t.path.display(), "closed rotated or deleted file");
+                tracing::debug!(source = %self.src.spec.name, path = %t.path().display(), "closed rotated or deleted file");
                 self.report_pod_drained(&t);
             }
         }

@@ -24,9 +24,9 @@ use super::identity::FileId;
 /// Paths remembered between wake-ups before falling back to a full rescan.
 const MAX_PENDING_PATHS: usize = 4096;
 
-/// What happened since the reader last looked.
+/// What happened since the reader last looked: why it wakes.
 #[derive(Debug, Default)]
-pub struct Pending {
+pub(super) struct WakeReasons {
     /// Paths with events.
     pub paths: HashSet<PathBuf>,
     /// Something appeared, vanished or was renamed, or events were lost: rediscover.
@@ -41,7 +41,7 @@ pub struct Pending {
 /// Shared between event producers and the reader thread.
 #[derive(Debug, Default)]
 pub struct Wake {
-    pending: Mutex<Pending>,
+    pending: Mutex<WakeReasons>,
     cond: Condvar,
 }
 
@@ -51,7 +51,7 @@ impl Wake {
         Arc::new(Wake::default())
     }
 
-    fn with(&self, f: impl FnOnce(&mut Pending)) {
+    fn with(&self, f: impl FnOnce(&mut WakeReasons)) {
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut p);
         self.cond.notify_one();
@@ -93,7 +93,7 @@ impl Wake {
 
     /// Sleep until something is pending or `deadline` passes (with no deadline, until
     /// something is pending), then take what is pending.
-    pub fn wait(&self, deadline: Option<Instant>) -> Pending {
+    pub(super) fn wait(&self, deadline: Option<Instant>) -> WakeReasons {
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if p.stop || p.rescan || !p.paths.is_empty() || !p.renames.is_empty() {
@@ -158,16 +158,10 @@ const REMOTE_FILESYSTEMS: &[i64] = &[
 
 /// Whether `dir` is on a filesystem listed in [`REMOTE_FILESYSTEMS`] (or cannot be asked).
 fn on_remote_filesystem(dir: &std::path::Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+    let Ok(st) = rustix::fs::statfs(dir) else {
         return true;
     };
-    // SAFETY: statfs(2) with a NUL-terminated path and a zeroed struct it fills in.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
-        return true;
-    }
-    #[allow(clippy::unnecessary_cast)] // f_type's type differs between libc targets
+    #[allow(clippy::unnecessary_cast)] // f_type's type differs between targets
     let magic = st.f_type as i64;
     REMOTE_FILESYSTEMS.contains(&magic)
 }
