@@ -261,7 +261,8 @@ def bench_many_files(tmp):
     many, _ = idle_with_files(tmp, 4000)
     ratio = many / few if few > 0 else float("inf")
     print(f"idle CPU over {MANY_IDLE_SECONDS} s: 100 files {few:.4f}% of a core, 4,000 files "
-          f"{many:.4f}% (max_open_files 256); ratio {ratio:.1f}× (target ≤ 5×)")
+          f"{many:.4f}% (max_open_files 256); ratio {ratio:.1f}× (target ≤ 5×); "
+          f"load average {os.getloadavg()[0]:.2f}")
 
 
 def idle_config_watch(tmp, layout):
