@@ -80,16 +80,20 @@ class Daemon:
                 return float(line.rsplit(" ", 1)[1])
         return None
 
-    def cpu_seconds(self):
-        """CPU time of every thread, in nanoseconds from schedstat (utime/stime tick at 10 ms)."""
-        total = 0
+    def thread_cpu(self):
+        """CPU time of each live thread, in seconds from schedstat (utime/stime tick at 10 ms)."""
+        times = {}
         for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
             try:
                 with open(f"/proc/{self.proc.pid}/task/{tid}/schedstat") as f:
-                    total += int(f.read().split()[0])
-            except FileNotFoundError:
+                    times[tid] = int(f.read().split()[0]) / 1e9
+            except (FileNotFoundError, ProcessLookupError):
                 pass
-        return total / 1e9
+        return times
+
+    def cpu_seconds(self):
+        """CPU time of the live threads, in seconds."""
+        return sum(self.thread_cpu().values())
 
     def syscr(self):
         """Read syscalls of the whole process so far (/proc/PID/io)."""
@@ -107,11 +111,17 @@ class Daemon:
         return float("nan")
 
     def idle(self, seconds):
-        """(% of a core, read syscalls) over `seconds` of doing nothing."""
-        c0, r0, t0 = self.cpu_seconds(), self.syscr(), time.time()
-        time.sleep(seconds)
-        c1, r1, t1 = self.cpu_seconds(), self.syscr(), time.time()
-        return 100 * (c1 - c0) / (t1 - t0), r1 - r0
+        """(% of a core, read syscalls) over `seconds` of doing nothing. Threads are sampled
+        every half second and a thread that exits keeps its last reading: a sum over the live
+        threads alone drops when a short-lived worker exits, and can even go negative."""
+        start, r0, t0 = self.thread_cpu(), self.syscr(), time.time()
+        last = dict(start)
+        while time.time() < t0 + seconds:
+            time.sleep(min(0.5, max(0.0, t0 + seconds - time.time())))
+            last.update(self.thread_cpu())
+        r1, t1 = self.syscr(), time.time()
+        used = sum(v - start.get(tid, 0.0) for tid, v in last.items())
+        return 100 * used / (t1 - t0), r1 - r0
 
     def rss_mb(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
