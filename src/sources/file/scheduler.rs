@@ -2,12 +2,13 @@
 //! deadline or a rotated file's grace end; then read every file with news in turns of at most
 //! one chunk, round-robin, rotated-away files first.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::framing::Framed;
-
-use crate::sources::Stop;
+use crate::sources::{K8sRef, LagMeter, Stop};
 
 use super::checkpoint::SavedFile;
 use super::identity::FileId;
@@ -15,10 +16,6 @@ use super::tailer::Tailer;
 use super::unmatched::NoMatchWarning;
 use super::watch::DirWatcher;
 use super::FileSource;
-use crate::sources::LagMeter;
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 /// Outcome of one read turn.
 pub(super) enum Turn {
@@ -32,23 +29,30 @@ pub(super) enum Turn {
 /// and send. Its methods are split by concern: the loop here, the file set in
 /// [`file_set`](super::file_set), reading in [`reading`](super::reading).
 pub(super) struct ReaderThread {
+    /// The source's settings, sink and shared handles.
     pub(super) src: FileSource,
+    /// Its `notify` watches.
     pub(super) watcher: DirWatcher,
     /// Saved positions not yet matched to a file.
     pub(super) saved: HashMap<FileId, SavedFile>,
     /// No checkpoint existed (or it was set aside): `start_at` applies to files found first.
     pub(super) first_start: bool,
+    /// The files followed, by identity.
     pub(super) files: HashMap<FileId, Tailer>,
     /// Path (and symlink target) → identity, for mapping events.
     pub(super) by_path: HashMap<PathBuf, FileId>,
+    /// Handles open now (at most `max_open_files`).
     pub(super) open_handles: usize,
+    /// The read buffer, one chunk, shared by every file.
     pub(super) buf: Vec<u8>,
+    /// The files-watched count last reported (reported again only when it changes).
     pub(super) reported_watched: Option<u64>,
     /// Pods whose last file was closed, with its directory: reported drained once that
     /// directory is gone.
-    pub(super) closed_pods: HashMap<Arc<crate::sources::K8sRef>, PathBuf>,
+    pub(super) closed_pods: HashMap<Arc<K8sRef>, PathBuf>,
     /// Size and acknowledged offset of every tailed file, read at each scrape.
     pub(super) lag: Arc<LagMeter>,
+    /// When to warn that the globs match nothing.
     pub(super) no_match: NoMatchWarning,
 }
 
@@ -57,6 +61,7 @@ pub(super) struct ReaderThread {
 pub(super) const MAX_CLOSED_PODS: usize = 10_000;
 
 impl ReaderThread {
+    /// Discover, read what is there, then wait and read until stopped.
     pub(super) fn serve(&mut self) -> Result<(), Stop> {
         self.rescan(true);
         let mut next_poll = self.poll_period().map(|p| Instant::now() + p);
