@@ -274,11 +274,11 @@ impl ReaderThread {
     /// Stop following a file without reading more (it no longer exists as that file, or was
     /// read to its end after it went away); its checkpoint entry goes too. Returns its tailer.
     pub(super) fn forget(&mut self, id: FileId) -> Option<Tailer> {
+        self.watcher.unwatch_file(id);
         let t = self.files.remove(&id);
         if let Some(t) = &t {
             if t.is_open() {
                 self.open_handles -= 1;
-                self.watcher.unwatch_file(id);
             }
             self.by_path.retain(|_, v| *v != id);
         }

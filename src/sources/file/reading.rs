@@ -48,6 +48,8 @@ impl ReaderThread {
         }
         let size = meta.len();
         let start = self.start_offset(id, &file, size);
+        // Watched while the handle is open, through the handle.
+        self.watcher.watch_file(id, &file);
         let t = self.files.get_mut(&id)?;
         if t.open(file, size, start) {
             tracing::info!(source = %self.src.spec.name, path = %path.display(), "log file readable again");
@@ -57,7 +59,6 @@ impl ReaderThread {
         }
         self.lag.set(id, size, t.cursor());
         self.open_handles += 1;
-        self.watcher.watch_file(id, &path);
         Some(())
     }
 
@@ -114,9 +115,9 @@ impl ReaderThread {
             .min_by_key(|t| t.last_active())
             .map(|t| t.id());
         if let Some(t) = victim.and_then(|v| self.files.get_mut(&v)) {
+            self.watcher.unwatch_file(t.id());
             if t.close() {
                 self.open_handles -= 1;
-                self.watcher.unwatch_file(t.id());
             }
         }
     }

@@ -95,9 +95,12 @@ impl ReaderThread {
                     let mut ready = Vec::new();
                     let mut unknown = false;
                     for p in &pending.paths {
-                        match self.by_path.get(p) {
-                            Some(id) => ready.push(*id),
-                            None => unknown = true,
+                        match self.by_path.get(p).copied() {
+                            Some(id) => ready.push(id),
+                            None => match self.watcher.file_at(p) {
+                                Some(id) => ready.push(id),
+                                None => unknown = true,
+                            },
                         }
                     }
                     if unknown {

@@ -131,10 +131,12 @@ pub fn matters(ev: &notify::Event) -> bool {
 pub struct DirWatcher {
     watcher: Option<notify::RecommendedWatcher>,
     watched: HashMap<PathBuf, bool>,
-    /// Open files watched themselves, by identity, with the path their watch was added at:
-    /// a write through another name (a hard link elsewhere) raises no event in the watched
-    /// directory, but does on the file.
+    /// Open files watched themselves, by identity, with the handle path their watch was
+    /// added at: a write through another name (a hard link elsewhere) raises no event in the
+    /// watched directory, but does on the file.
     files: HashMap<FileId, PathBuf>,
+    /// The same, from handle path to identity (events name the handle path).
+    by_handle: HashMap<PathBuf, FileId>,
     /// A wanted directory could not be watched, or is on a filesystem whose changes made by
     /// other machines inotify never reports (NFS, SMB, FUSE…): only polling sees everything.
     blind_spots: bool,
@@ -207,6 +209,7 @@ impl DirWatcher {
             watcher,
             watched: HashMap::new(),
             files: HashMap::new(),
+            by_handle: HashMap::new(),
         }
     }
 
@@ -218,31 +221,42 @@ impl DirWatcher {
     }
 
     /// Watch an open file itself (its writes, whatever name they come through), for as long
-    /// as its handle is open. Without it the file's directory still reports writes made
-    /// through the name it is tailed by.
-    pub fn watch_file(&mut self, id: FileId, path: &std::path::Path) {
+    /// as its handle is open. The watch is added through the handle (`/proc/self/fd/<n>`), not
+    /// the file's name: a name soon leads to another file (rotation), and a second watch under
+    /// the same name would replace the first. Without it, the file's directory still reports
+    /// writes made through the name it is tailed by.
+    pub fn watch_file(&mut self, id: FileId, file: &std::fs::File) {
+        use std::os::fd::AsRawFd;
         let Some(w) = self.watcher.as_mut() else {
             return;
         };
         if self.files.contains_key(&id) {
             return;
         }
-        match w.watch(path, RecursiveMode::NonRecursive) {
+        let handle = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        match w.watch(&handle, RecursiveMode::NonRecursive) {
             Ok(()) => {
-                self.files.insert(id, path.to_path_buf());
+                self.by_handle.insert(handle.clone(), id);
+                self.files.insert(id, handle);
             }
             Err(e) => {
-                tracing::debug!(path = %path.display(), error = %e, "cannot watch file; its directory's events cover it");
+                tracing::debug!(error = %e, "cannot watch an open file; its directory's events cover it");
             }
         }
     }
 
-    /// Stop watching a file whose handle is closed.
+    /// Stop watching a file whose handle is closed (or about to be).
     pub fn unwatch_file(&mut self, id: FileId) {
-        if let (Some(w), Some(path)) = (self.watcher.as_mut(), self.files.remove(&id)) {
+        if let (Some(w), Some(handle)) = (self.watcher.as_mut(), self.files.remove(&id)) {
+            self.by_handle.remove(&handle);
             // Fails harmlessly when the kernel dropped it already (the file was deleted).
-            let _ = w.unwatch(&path);
+            let _ = w.unwatch(&handle);
         }
+    }
+
+    /// The file whose own watch reported an event at `path`, if any.
+    pub fn file_at(&self, path: &std::path::Path) -> Option<FileId> {
+        self.by_handle.get(path).copied()
     }
 
     /// Watch exactly `dirs` (adding and removing watches as needed).
