@@ -254,7 +254,9 @@ def idle_with_files(tmp, n):
             if time.time() > deadline:
                 raise SystemExit(f"daemon did not read the {n} files")
             time.sleep(0.2)
-        time.sleep(2)
+        # Idle starts once the catch-up's last checkpoint is written (checkpoint_interval, 5 s,
+        # after the last acknowledgement): that write is the tail of the work, not idling.
+        time.sleep(7)
         return d.idle(MANY_IDLE_SECONDS)
     finally:
         d.stop()
