@@ -5,8 +5,6 @@
 //! reading pauses, so memory stays bounded. File sources checkpoint offsets only once the
 //! consumer has acknowledged a batch ([`Ack::commit`]), so a crash re-counts at most one
 //! checkpoint interval and a graceful stop loses and repeats nothing.
-//!
-//! OWNER: sources helper. Keep the public names below; add freely.
 
 pub mod file;
 pub mod k8s;
@@ -18,8 +16,8 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::framing::Framed;
-use file::checkpoint::{self, SharedTable};
+use crate::framing::{Format, Framed};
+use file::checkpoint::{self, Checkpoints};
 use file::watch::Wake;
 pub use spec::{compile_glob, ReadLimits, SourceSpec, SourcesOptions, StartAt};
 
@@ -57,6 +55,9 @@ pub struct Unsaved {
     /// No acknowledgement seen since start: the next one asks for a save at once.
     eager: std::sync::atomic::AtomicBool,
     wake: tokio::sync::Notify,
+    /// Something changed since the last save (an acknowledgement, a file added, moved or
+    /// truncated): until then the checkpointer sleeps without a timer.
+    dirty: tokio::sync::Notify,
 }
 
 impl Default for Unsaved {
@@ -66,6 +67,7 @@ impl Default for Unsaved {
             records: AtomicU64::new(0),
             eager: std::sync::atomic::AtomicBool::new(true),
             wake: tokio::sync::Notify::new(),
+            dirty: tokio::sync::Notify::new(),
         }
     }
 }
@@ -75,7 +77,11 @@ impl Unsaved {
     pub fn add(&self, bytes: u64, records: u64) {
         let b = self.bytes.fetch_add(bytes, Ordering::AcqRel) + bytes;
         let r = self.records.fetch_add(records, Ordering::AcqRel) + records;
-        let first = (bytes > 0 || records > 0) && self.eager.swap(false, Ordering::AcqRel);
+        if bytes == 0 && records == 0 {
+            return;
+        }
+        self.dirty.notify_one();
+        let first = self.eager.swap(false, Ordering::AcqRel);
         if first || b >= CHECKPOINT_BYTES || r >= CHECKPOINT_RECORDS {
             self.wake.notify_one();
         }
@@ -91,6 +97,16 @@ impl Unsaved {
     /// Resolves when a threshold asks for a save.
     pub async fn wanted(&self) {
         self.wake.notified().await;
+    }
+
+    /// Record a change of a checkpoint table itself (not of an offset).
+    pub fn touched(&self) {
+        self.dirty.notify_one();
+    }
+
+    /// Resolves once something changed since the last call: there may be something to save.
+    pub async fn dirtied(&self) {
+        self.dirty.notified().await;
     }
 }
 
@@ -241,7 +257,7 @@ impl DropReason {
 }
 
 /// Everything a source reports about itself; the registry implements it (one method per
-/// event, so metric names live in one module), tests use [`NoopObserver`].
+/// event, so metric names live in one module).
 pub trait SourceObserver: Send + Sync {
     /// Bytes and physical lines read, and records produced.
     fn read(&self, source: SourceIdx, bytes: u64, lines: u64, records: u64);
@@ -328,19 +344,6 @@ impl LagMeter {
     }
 }
 
-/// Observer that ignores everything; for tests and one-shot commands.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoopObserver;
-
-impl SourceObserver for NoopObserver {
-    fn read(&self, _: SourceIdx, _: u64, _: u64, _: u64) {}
-    fn dropped(&self, _: SourceIdx, _: DropReason) {}
-    fn files_watched(&self, _: SourceIdx, _: u64) {}
-    fn rotated(&self, _: SourceIdx) {}
-    fn truncated(&self, _: SourceIdx) {}
-    fn read_error(&self, _: SourceIdx, _: &'static str) {}
-    fn checkpoint_write_failed(&self) {}
-    fn lag_bytes(&self, _: SourceIdx, _: u64) {}
 }
 
 /// Problems that keep the sources from starting at all (a missing log file is not one).
@@ -406,6 +409,15 @@ impl Sink {
     }
 }
 
+/// The `read_error` kind of an I/O error.
+pub(crate) fn error_kind(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission_denied",
+        std::io::ErrorKind::NotFound => "not_found",
+        _ => "io",
+    }
+}
+
 /// Report what one framing step produced: bytes read, lines, records, and drops.
 pub(crate) fn report_framed(obs: &dyn SourceObserver, idx: SourceIdx, f: &Framed, bytes: u64) {
     if bytes > 0 || !f.ends.is_empty() || f.lines > 0 {
@@ -436,13 +448,13 @@ pub struct Sources {
     stdin_tasks: Vec<tokio::task::JoinHandle<()>>,
     stdin_done: tokio::sync::watch::Receiver<usize>,
     checkpointer: Option<tokio::task::JoinHandle<()>>,
-    tables: Vec<SharedTable>,
+    tables: Vec<Checkpoints>,
     observer: Arc<dyn SourceObserver>,
 }
 
 /// Sources that have stopped reading; holds what the final checkpoint needs.
 pub struct Stopped {
-    tables: Vec<SharedTable>,
+    tables: Vec<Checkpoints>,
     observer: Arc<dyn SourceObserver>,
 }
 
@@ -527,9 +539,10 @@ impl Sources {
                     }));
                 }
                 Some(discovery) => {
-                    let table: SharedTable = Arc::new(std::sync::Mutex::new(
-                        checkpoint::Table::new(checkpoint::Store::new(&opts.state_dir, &spec.name)),
-                    ));
+                    let table = Checkpoints::new(
+                        checkpoint::Store::new(&opts.state_dir, &spec.name),
+                        unsaved.clone(),
+                    );
                     tables.push(table.clone());
                     let wake = Wake::new();
                     let name = spec.name.clone();
@@ -576,7 +589,12 @@ impl Sources {
             let _ = save_all(&tables, &*obs);
             tokio::spawn(async move {
                 loop {
-                    // Every interval, and at once when enough work was acknowledged.
+                    // Nothing to save while nothing changed: no timer, no wake-up.
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = unsaved.dirtied() => {}
+                    }
+                    // Then within an interval, or at once when enough work was acknowledged.
                     tokio::select! {
                         _ = cancel.cancelled() => return,
                         _ = tokio::time::sleep(every) => {}
@@ -641,16 +659,11 @@ impl Drop for Sources {
 }
 
 /// Save every table that changed; count and log failures. Returns the first error.
-fn save_all(tables: &[SharedTable], obs: &dyn SourceObserver) -> std::io::Result<()> {
+fn save_all(tables: &[Checkpoints], obs: &dyn SourceObserver) -> std::io::Result<()> {
     let mut first = Ok(());
     for t in tables {
-        if let Err(e) = checkpoint::save_if_changed(t) {
-            let path = t
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .store
-                .path()
-                .to_path_buf();
+        if let Err(e) = t.save_if_changed() {
+            let path = t.path();
             tracing::warn!(file = %path.display(), error = %e, "writing checkpoint failed");
             obs.checkpoint_write_failed();
             if first.is_ok() {

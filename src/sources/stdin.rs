@@ -62,7 +62,7 @@ pub async fn run<R: AsyncRead + Unpin>(
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     tracing::warn!(source = %spec.name, error = %e, "reading stdin failed; treating it as end of input");
-                    observer.read_error(idx, super::file::tailer::error_kind(&e));
+                    observer.read_error(idx, super::error_kind(&e));
                     framer.finish(&mut framed);
                     eof = true;
                 }

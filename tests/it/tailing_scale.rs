@@ -64,6 +64,46 @@ fn a_thousand_files_are_tailed_with_a_bounded_number_of_descriptors() {
     }
 }
 
+/// Issue 13 item 2 (an idle daemon tailing thousands of files spun) and issue 10 (nothing
+/// wakes when nothing changes): with every directory watched on a local filesystem, an idle
+/// source rediscovers nothing, however short its poll interval and however many of its files
+/// are past `max_open_files`; and a change still wakes it at once.
+#[test]
+fn an_idle_source_rescans_nothing_when_events_cover_every_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    for i in 0..300 {
+        append(&logs.join(format!("f{i:03}.log")), &format!("line {i}\n"));
+    }
+    let mut opts = options(&dir.path().join("state"));
+    opts.poll_interval = Duration::from_millis(20);
+    opts.limits.max_open_files = 16;
+    let counts = Arc::new(Counts::default());
+    let glob = logs.join("*.log");
+    let run = Running::start_with(
+        vec![file_spec("s", &[&glob], StartAt::Beginning)],
+        opts,
+        counts.clone(),
+        None,
+    );
+    run.wait_records(300);
+    let before = Counts::get(&counts.rescans);
+    // 75 poll intervals: the old periodic full rescan ran a dozen times in this window.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        Counts::get(&counts.rescans),
+        before,
+        "an idle source with every directory watched rescanned"
+    );
+    // A new file, and a write to a file whose handle was closed, still wake it.
+    append(&logs.join("new.log"), "new\n");
+    append(&logs.join("f000.log"), "again\n");
+    let got = run.wait_records(302);
+    assert!(got.contains(&"new".to_string()) && got.contains(&"again".to_string()));
+    assert_eq!(run.stop().len(), 302);
+}
+
 #[test]
 fn a_busy_file_does_not_starve_a_quiet_one() {
     let dir = tempfile::tempdir().unwrap();

@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::sources::Unsaved;
+
 use serde::{Deserialize, Serialize};
 
 use super::identity::{FileId, Fingerprint};
@@ -66,12 +68,9 @@ pub enum Loaded {
     FirstStart,
     /// The saved files.
     Files(Vec<SavedFile>),
-    /// The checkpoint was unreadable or corrupt; it was renamed to `set_aside` (if that worked)
-    /// and the source starts as if for the first time.
-    SetAside {
-        /// Where the bad file went.
-        set_aside: Option<PathBuf>,
-    },
+    /// The checkpoint was unreadable or corrupt; it was renamed to `<file>.corrupt-<time>`
+    /// (if that worked, as logged) and the source starts as if for the first time.
+    SetAside,
 }
 
 /// The checkpoint file of one source.
@@ -129,9 +128,7 @@ impl Store {
             Err(e) => {
                 tracing::warn!(file = %self.path.display(), error = %e,
                     "checkpoint unreadable; setting it aside and starting from the configured start position");
-                return Loaded::SetAside {
-                    set_aside: self.set_aside(),
-                };
+                return self.set_aside();
             }
         };
         match serde_json::from_slice::<SavedSource>(&text) {
@@ -139,21 +136,17 @@ impl Store {
             Ok(s) => {
                 tracing::warn!(file = %self.path.display(), version = s.version,
                     "checkpoint has an unknown version; setting it aside and starting from the configured start position");
-                Loaded::SetAside {
-                    set_aside: self.set_aside(),
-                }
+                self.set_aside()
             }
             Err(e) => {
                 tracing::warn!(file = %self.path.display(), line = e.line(), column = e.column(),
                     "checkpoint is corrupt; setting it aside and starting from the configured start position");
-                Loaded::SetAside {
-                    set_aside: self.set_aside(),
-                }
+                self.set_aside()
             }
         }
     }
 
-    fn set_aside(&self) -> Option<PathBuf> {
+    fn set_aside(&self) -> Loaded {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -164,13 +157,12 @@ impl Store {
         match std::fs::rename(&self.path, &aside) {
             Ok(()) => {
                 tracing::warn!(file = %self.path.display(), set_aside = %aside.display(), "bad checkpoint set aside");
-                Some(aside)
             }
             Err(e) => {
                 tracing::warn!(file = %self.path.display(), error = %e, "cannot set bad checkpoint aside; it will be overwritten");
-                None
             }
         }
+        Loaded::SetAside
     }
 
     /// Write `files` atomically: temporary file, fsync, rename, fsync of the directory.
@@ -225,88 +217,184 @@ pub struct LiveFile {
 
 /// The live checkpoint table of one source.
 #[derive(Debug)]
-pub struct Table {
-    /// Where it is saved.
-    pub store: Store,
-    /// Live files by identity.
-    pub files: HashMap<FileId, LiveFile>,
-    /// The last saved snapshot, so an idle daemon does not rewrite (and fsync) it.
-    last_saved: Option<Vec<SavedFile>>,
+struct Table {
+    store: Store,
+    files: HashMap<FileId, LiveFile>,
+    /// Bumped by every change of the set of files or of an entry (not by cursors, which
+    /// move on their own).
+    generation: u64,
+    /// What the last save wrote: the snapshot, the generation it was taken at, and each
+    /// cursor with the offset saved for it. An idle daemon does not rewrite (and fsync) it,
+    /// and finds that out without building a new snapshot.
+    saved: Option<SavedState>,
 }
 
-/// Tables of every file source, shared with the checkpointer.
-pub type SharedTable = Arc<Mutex<Table>>;
+#[derive(Debug)]
+struct SavedState {
+    snapshot: Vec<SavedFile>,
+    generation: u64,
+    cursors: Vec<(Arc<AtomicU64>, u64)>,
+}
 
 impl Table {
-    /// An empty table saved to `store`.
-    pub fn new(store: Store) -> Table {
-        Table {
-            store,
-            files: HashMap::new(),
-            last_saved: None,
-        }
-    }
-
-    /// Whether the live table still equals the last saved snapshot, found without building
-    /// a new one: an idle daemon tailing thousands of files asks every checkpoint interval.
+    /// Whether the live table still equals the last save: same generation, and no cursor
+    /// moved (one atomic load per file, no lookups or path comparisons).
     fn unchanged_since_save(&self) -> bool {
-        let Some(last) = &self.last_saved else {
-            return false;
-        };
-        // Identities are unique on both sides: same length and every saved one present and
-        // equal means the same set.
-        last.len() == self.files.len()
-            && last.iter().all(|s| {
-                let id = FileId {
-                    dev: s.dev,
-                    ino: s.ino,
-                };
-                self.files.get(&id).is_some_and(|f| {
-                    f.cursor.load(Ordering::Acquire) == s.offset
-                        && f.fingerprint.len == s.fingerprint_len
-                        && f.fingerprint.hash == s.fingerprint
-                        && f.path.to_str() == Some(s.path.as_str())
-                        && f.target.as_deref().and_then(|t| t.to_str()) == s.target.as_deref()
-                })
-            })
+        self.saved.as_ref().is_some_and(|s| {
+            s.generation == self.generation
+                && s.cursors
+                    .iter()
+                    .all(|(c, o)| c.load(Ordering::Acquire) == *o)
+        })
     }
 
-    fn snapshot(&self) -> Vec<SavedFile> {
+    fn snapshot(&self) -> (Vec<SavedFile>, Vec<(Arc<AtomicU64>, u64)>) {
+        let mut cursors = Vec::with_capacity(self.files.len());
         let mut v: Vec<SavedFile> = self
             .files
             .iter()
-            .map(|(id, f)| SavedFile {
-                path: f.path.to_string_lossy().into_owned(),
-                target: f.target.as_ref().map(|t| t.to_string_lossy().into_owned()),
-                dev: id.dev,
-                ino: id.ino,
-                fingerprint_len: f.fingerprint.len,
-                fingerprint: f.fingerprint.hash,
-                offset: f.cursor.load(Ordering::Acquire),
+            .map(|(id, f)| {
+                let offset = f.cursor.load(Ordering::Acquire);
+                cursors.push((f.cursor.clone(), offset));
+                SavedFile {
+                    path: f.path.to_string_lossy().into_owned(),
+                    target: f.target.as_ref().map(|t| t.to_string_lossy().into_owned()),
+                    dev: id.dev,
+                    ino: id.ino,
+                    fingerprint_len: f.fingerprint.len,
+                    fingerprint: f.fingerprint.hash,
+                    offset,
+                }
             })
             .collect();
         v.sort_by_key(|f| (f.dev, f.ino));
-        v
+        (v, cursors)
     }
 }
 
-/// Save a table if it changed since the last save. The lock is held only to take the
-/// snapshot, never across the disk write.
-pub fn save_if_changed(table: &SharedTable) -> std::io::Result<bool> {
-    let (store, snap) = {
-        let t = table.lock().unwrap_or_else(|e| e.into_inner());
-        if t.unchanged_since_save() {
-            return Ok(false);
+/// The handle to one source's live checkpoint table, shared by its reader (which records the
+/// files it tails, where they are, their fingerprints and cursors) and the checkpointer
+/// (which saves it). Every change goes through a method here, which takes the lock for that
+/// change only and tells the checkpointer there is something to save.
+#[derive(Debug, Clone)]
+pub struct Checkpoints {
+    table: Arc<Mutex<Table>>,
+    unsaved: Arc<Unsaved>,
+}
+
+impl Checkpoints {
+    /// An empty table saved to `store`; changes are reported to `unsaved`.
+    pub fn new(store: Store, unsaved: Arc<Unsaved>) -> Checkpoints {
+        Checkpoints {
+            table: Arc::new(Mutex::new(Table {
+                store,
+                files: HashMap::new(),
+                generation: 0,
+                saved: None,
+            })),
+            unsaved,
         }
-        let snap = t.snapshot();
-        if t.last_saved.as_ref() == Some(&snap) {
-            return Ok(false);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Apply `change` to the entry of `id`, if there is one, as a new generation.
+    fn change(&self, id: FileId, change: impl FnOnce(&mut LiveFile)) {
+        let mut t = self.lock();
+        if let Some(lf) = t.files.get_mut(&id) {
+            change(lf);
+            t.generation += 1;
+            drop(t);
+            self.unsaved.touched();
         }
-        (t.store.clone(), snap)
-    };
-    store.save(snap.clone())?;
-    table.lock().unwrap_or_else(|e| e.into_inner()).last_saved = Some(snap);
-    Ok(true)
+    }
+
+    /// The checkpoint file.
+    pub fn path(&self) -> PathBuf {
+        self.lock().store.path().to_path_buf()
+    }
+
+    /// Read the saved checkpoint (see [`Store::load`]); the lock is not held while reading.
+    pub fn load(&self) -> Loaded {
+        let store = self.lock().store.clone();
+        store.load()
+    }
+
+    /// Start (or restart) the entry of a file.
+    pub fn insert(&self, id: FileId, file: LiveFile) {
+        let mut t = self.lock();
+        t.files.insert(id, file);
+        t.generation += 1;
+        drop(t);
+        self.unsaved.touched();
+    }
+
+    /// Drop a file's entry (it is no longer tailed).
+    pub fn remove(&self, id: FileId) {
+        let mut t = self.lock();
+        if t.files.remove(&id).is_some() {
+            t.generation += 1;
+            drop(t);
+            self.unsaved.touched();
+        }
+    }
+
+    /// The file is now found at `path`, leading to `target`.
+    pub fn moved(&self, id: FileId, path: &Path, target: Option<&Path>) {
+        self.change(id, |lf| {
+            lf.path = path.to_path_buf();
+            lf.target = target.map(Path::to_path_buf);
+        });
+    }
+
+    /// The file itself is now at `target` (renamed away by rotation).
+    pub fn retargeted(&self, id: FileId, target: &Path) {
+        self.change(id, |lf| lf.target = Some(target.to_path_buf()));
+    }
+
+    /// The file's fingerprint grew.
+    pub fn fingerprinted(&self, id: FileId, fingerprint: Fingerprint) {
+        self.change(id, |lf| lf.fingerprint = fingerprint);
+    }
+
+    /// The file was truncated: a new generation with a fresh cursor.
+    pub fn truncated(&self, id: FileId, cursor: &Arc<AtomicU64>, fingerprint: Fingerprint) {
+        self.change(id, |lf| {
+            lf.cursor = cursor.clone();
+            lf.fingerprint = fingerprint;
+        });
+    }
+
+    /// Save the table if it changed since the last save. The lock is held only to take the
+    /// snapshot, never across the disk write.
+    pub fn save_if_changed(&self) -> std::io::Result<bool> {
+        let (store, snapshot, cursors, generation) = {
+            let mut t = self.lock();
+            if t.unchanged_since_save() {
+                return Ok(false);
+            }
+            let (snapshot, cursors) = t.snapshot();
+            let generation = t.generation;
+            if t.saved.as_ref().is_some_and(|s| s.snapshot == snapshot) {
+                t.saved = Some(SavedState {
+                    snapshot,
+                    generation,
+                    cursors,
+                });
+                return Ok(false);
+            }
+            (t.store.clone(), snapshot, cursors, generation)
+        };
+        store.save(snapshot.clone())?;
+        self.lock().saved = Some(SavedState {
+            snapshot,
+            generation,
+            cursors,
+        });
+        Ok(true)
+    }
 }
 
 #[cfg(test)]
@@ -316,41 +404,53 @@ mod tests {
     #[test]
     fn an_unchanged_table_is_not_saved_again_and_any_change_is() {
         let dir = tempfile::tempdir().unwrap();
-        let table: SharedTable = Arc::new(Mutex::new(Table::new(Store::new(dir.path(), "s"))));
+        let table = Checkpoints::new(Store::new(dir.path(), "s"), Arc::default());
         let cursor = Arc::new(AtomicU64::new(10));
         let id = FileId { dev: 1, ino: 2 };
-        table.lock().unwrap().files.insert(
-            id,
-            LiveFile {
-                path: "/a.log".into(),
-                target: None,
-                fingerprint: Fingerprint::default(),
-                cursor: cursor.clone(),
-            },
-        );
-        assert!(save_if_changed(&table).unwrap(), "first save");
-        assert!(!save_if_changed(&table).unwrap(), "nothing changed");
+        let live = |path: &str, cursor: &Arc<AtomicU64>| LiveFile {
+            path: path.into(),
+            target: None,
+            fingerprint: Fingerprint::default(),
+            cursor: cursor.clone(),
+        };
+        table.insert(id, live("/a.log", &cursor));
+        assert!(table.save_if_changed().unwrap(), "first save");
+        assert!(!table.save_if_changed().unwrap(), "nothing changed");
         cursor.store(20, Ordering::Release);
-        assert!(save_if_changed(&table).unwrap(), "offset moved");
-        assert!(!save_if_changed(&table).unwrap());
-        table.lock().unwrap().files.get_mut(&id).unwrap().path = "/b.log".into();
-        assert!(save_if_changed(&table).unwrap(), "path changed");
-        table.lock().unwrap().files.get_mut(&id).unwrap().target = Some("/b.log.1".into());
-        assert!(save_if_changed(&table).unwrap(), "target changed");
-        assert!(!save_if_changed(&table).unwrap());
-        table.lock().unwrap().files.insert(
-            FileId { dev: 1, ino: 3 },
-            LiveFile {
-                path: "/c.log".into(),
-                target: None,
-                fingerprint: Fingerprint::default(),
-                cursor: Arc::new(AtomicU64::new(0)),
-            },
+        assert!(table.save_if_changed().unwrap(), "offset moved");
+        assert!(!table.save_if_changed().unwrap());
+        table.moved(id, Path::new("/b.log"), None);
+        assert!(table.save_if_changed().unwrap(), "path changed");
+        table.retargeted(id, Path::new("/b.log.1"));
+        assert!(table.save_if_changed().unwrap(), "target changed");
+        assert!(!table.save_if_changed().unwrap());
+        table.fingerprinted(id, Fingerprint { len: 3, hash: 7 });
+        assert!(table.save_if_changed().unwrap(), "fingerprint grew");
+        let fresh = Arc::new(AtomicU64::new(0));
+        table.truncated(id, &fresh, Fingerprint::default());
+        assert!(table.save_if_changed().unwrap(), "truncated: new cursor");
+        cursor.store(30, Ordering::Release);
+        assert!(
+            !table.save_if_changed().unwrap(),
+            "the old generation's cursor no longer counts"
         );
-        assert!(save_if_changed(&table).unwrap(), "file added");
-        table.lock().unwrap().files.remove(&id);
-        assert!(save_if_changed(&table).unwrap(), "file removed");
-        assert!(!save_if_changed(&table).unwrap());
+        fresh.store(5, Ordering::Release);
+        assert!(table.save_if_changed().unwrap(), "the new cursor does");
+        // A change that leaves the saved content as it was is not written again.
+        table.moved(id, Path::new("/b.log"), Some(Path::new("/b.log.1")));
+        assert!(!table.save_if_changed().unwrap());
+        table.insert(
+            FileId { dev: 1, ino: 3 },
+            live("/c.log", &Arc::new(AtomicU64::new(0))),
+        );
+        assert!(table.save_if_changed().unwrap(), "file added");
+        table.remove(id);
+        assert!(table.save_if_changed().unwrap(), "file removed");
+        assert!(!table.save_if_changed().unwrap());
+        match table.load() {
+            Loaded::Files(f) => assert_eq!(f.len(), 1),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -374,9 +474,14 @@ mod tests {
         }
         std::fs::write(store.path(), b"{not json").unwrap();
         match store.load() {
-            Loaded::SetAside { set_aside: Some(p) } => {
-                assert!(p.exists());
+            Loaded::SetAside => {
                 assert!(!store.path().exists());
+                let aside: Vec<_> = std::fs::read_dir(dir.path())
+                    .unwrap()
+                    .flatten()
+                    .filter(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
+                    .collect();
+                assert_eq!(aside.len(), 1, "the bad checkpoint is kept beside");
             }
             other => panic!("{other:?}"),
         }

@@ -19,13 +19,14 @@ use std::time::Instant;
 use notify::{EventKind, RecursiveMode, Watcher as _};
 
 use super::discover::WatchDir;
+use super::identity::FileId;
 
 /// Paths remembered between wake-ups before falling back to a full rescan.
 const MAX_PENDING_PATHS: usize = 4096;
 
-/// What happened since the reader last looked.
+/// What happened since the reader last looked: why it wakes.
 #[derive(Debug, Default)]
-pub struct Pending {
+pub(super) struct WakeReasons {
     /// Paths with events.
     pub paths: HashSet<PathBuf>,
     /// Something appeared, vanished or was renamed, or events were lost: rediscover.
@@ -40,7 +41,7 @@ pub struct Pending {
 /// Shared between event producers and the reader thread.
 #[derive(Debug, Default)]
 pub struct Wake {
-    pending: Mutex<Pending>,
+    pending: Mutex<WakeReasons>,
     cond: Condvar,
 }
 
@@ -50,7 +51,7 @@ impl Wake {
         Arc::new(Wake::default())
     }
 
-    fn with(&self, f: impl FnOnce(&mut Pending)) {
+    fn with(&self, f: impl FnOnce(&mut WakeReasons)) {
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut p);
         self.cond.notify_one();
@@ -90,32 +91,32 @@ impl Wake {
         });
     }
 
-    /// Sleep until something is pending or `deadline` passes, then take what is pending.
-    pub fn wait(&self, deadline: Instant) -> Pending {
+    /// Sleep until something is pending or `deadline` passes (with no deadline, until
+    /// something is pending), then take what is pending.
+    pub(super) fn wait(&self, deadline: Option<Instant>) -> WakeReasons {
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if p.stop || p.rescan || !p.paths.is_empty() || !p.renames.is_empty() {
                 break;
             }
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            p = self
-                .cond
-                .wait_timeout(p, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            p = match deadline {
+                None => self.cond.wait(p).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    self.cond
+                        .wait_timeout(p, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
         }
         let stop = p.stop;
         let taken = std::mem::take(&mut *p);
         p.stop = stop;
         taken
-    }
-
-    /// Take what is pending without sleeping.
-    pub fn take(&self) -> Pending {
-        self.wait(Instant::now())
     }
 }
 
@@ -130,6 +131,12 @@ pub fn matters(ev: &notify::Event) -> bool {
 pub struct DirWatcher {
     watcher: Option<notify::RecommendedWatcher>,
     watched: HashMap<PathBuf, bool>,
+    /// Open files watched themselves, by identity, with the handle path their watch was
+    /// added at: a write through another name (a hard link elsewhere) raises no event in the
+    /// watched directory, but does on the file.
+    files: HashMap<FileId, PathBuf>,
+    /// The same, from handle path to identity (events name the handle path).
+    by_handle: HashMap<PathBuf, FileId>,
     /// A wanted directory could not be watched, or is on a filesystem whose changes made by
     /// other machines inotify never reports (NFS, SMB, FUSE…): only polling sees everything.
     blind_spots: bool,
@@ -153,16 +160,10 @@ const REMOTE_FILESYSTEMS: &[i64] = &[
 
 /// Whether `dir` is on a filesystem listed in [`REMOTE_FILESYSTEMS`] (or cannot be asked).
 fn on_remote_filesystem(dir: &std::path::Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+    let Ok(st) = rustix::fs::statfs(dir) else {
         return true;
     };
-    // SAFETY: statfs(2) with a NUL-terminated path and a zeroed struct it fills in.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
-        return true;
-    }
-    #[allow(clippy::unnecessary_cast)] // f_type's type differs between libc targets
+    #[allow(clippy::unnecessary_cast)] // f_type's type differs between targets
     let magic = st.f_type as i64;
     REMOTE_FILESYSTEMS.contains(&magic)
 }
@@ -207,6 +208,8 @@ impl DirWatcher {
             blind_spots: watcher.is_none(),
             watcher,
             watched: HashMap::new(),
+            files: HashMap::new(),
+            by_handle: HashMap::new(),
         }
     }
 
@@ -215,6 +218,45 @@ impl DirWatcher {
     /// rare; otherwise polling is how changes are seen.
     pub fn sees_everything(&self) -> bool {
         !self.blind_spots
+    }
+
+    /// Watch an open file itself (its writes, whatever name they come through), for as long
+    /// as its handle is open. The watch is added through the handle (`/proc/self/fd/<n>`), not
+    /// the file's name: a name soon leads to another file (rotation), and a second watch under
+    /// the same name would replace the first. Without it, the file's directory still reports
+    /// writes made through the name it is tailed by.
+    pub fn watch_file(&mut self, id: FileId, file: &std::fs::File) {
+        use std::os::fd::AsRawFd;
+        let Some(w) = self.watcher.as_mut() else {
+            return;
+        };
+        if self.files.contains_key(&id) {
+            return;
+        }
+        let handle = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        match w.watch(&handle, RecursiveMode::NonRecursive) {
+            Ok(()) => {
+                self.by_handle.insert(handle.clone(), id);
+                self.files.insert(id, handle);
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot watch an open file; its directory's events cover it");
+            }
+        }
+    }
+
+    /// Stop watching a file whose handle is closed (or about to be).
+    pub fn unwatch_file(&mut self, id: FileId) {
+        if let (Some(w), Some(handle)) = (self.watcher.as_mut(), self.files.remove(&id)) {
+            self.by_handle.remove(&handle);
+            // Fails harmlessly when the kernel dropped it already (the file was deleted).
+            let _ = w.unwatch(&handle);
+        }
+    }
+
+    /// The file whose own watch reported an event at `path`, if any.
+    pub fn file_at(&self, path: &std::path::Path) -> Option<FileId> {
+        self.by_handle.get(path).copied()
     }
 
     /// Watch exactly `dirs` (adding and removing watches as needed).

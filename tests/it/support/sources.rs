@@ -29,6 +29,8 @@ pub struct Counts {
     pub other_errors: AtomicU64,
     pub checkpoint_write_failed: AtomicU64,
     pub lag_bytes: AtomicU64,
+    /// Discovery passes (each reports the files matched).
+    pub rescans: AtomicU64,
 }
 
 impl SourceObserver for Counts {
@@ -61,6 +63,9 @@ impl SourceObserver for Counts {
     }
     fn lag_bytes(&self, _: SourceIdx, bytes: u64) {
         self.lag_bytes.store(bytes, Ordering::Relaxed);
+    }
+    fn files_matched(&self, _: SourceIdx, _: u64) {
+        self.rescans.fetch_add(1, Ordering::Relaxed);
     }
 }
 
