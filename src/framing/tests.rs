@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
+use super::ordering::MAX_HELD;
 use super::*;
 
 fn limits() -> FramingLimits {
