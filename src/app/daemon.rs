@@ -16,7 +16,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use super::logging::LogControl;
-use super::pipeline::{self, Generation};
+use super::pipeline::{self, InstalledRules};
 use super::settings;
 use crate::classifier::RuleSet;
 use crate::cli::RunArgs;
@@ -244,7 +244,7 @@ struct Reloader {
     /// The queue's sending side, kept so sources can be restarted without closing it.
     tx: mpsc::Sender<RecordBatch>,
     registry: Arc<Registry>,
-    current: Arc<ArcSwap<Generation>>,
+    current: Arc<ArcSwap<InstalledRules>>,
     log: LogControl,
     reload: Arc<tokio::sync::Notify>,
     watched: Vec<PathBuf>,
@@ -356,7 +356,7 @@ impl Reloader {
             .registry
             .install(rules.clone(), &source_labels(&cfg.sources));
         self.registry.describe_sources(&cfg.sources);
-        self.current.store(Arc::new(Generation {
+        self.current.store(Arc::new(InstalledRules {
             rules,
             tally,
             providers: providers(&cfg.sources),
@@ -431,7 +431,7 @@ pub async fn run(
     let rules = Arc::new(rules);
     let tally = registry.install(rules.clone(), &source_labels(&config.sources));
     registry.describe_sources(&config.sources);
-    let current = Arc::new(ArcSwap::from_pointee(Generation {
+    let current = Arc::new(ArcSwap::from_pointee(InstalledRules {
         rules: rules.clone(),
         tally,
         providers: providers(&config.sources),

@@ -1,8 +1,8 @@
 //! The consumer end of the queue: classify every record of every batch with the current rule
 //! set, count the matches, then acknowledge the batch so its offset may be checkpointed.
 //!
-//! The rule set and the counters bound to it travel together in one [`Generation`], swapped
-//! atomically on reload: a batch is classified and counted with one generation from start to
+//! The rule set and the counters bound to it travel together in one [`InstalledRules`], swapped
+//! atomically on reload: a batch is classified and counted with one rule set from start to
 //! end, so rule indices of two rule sets are never mixed. The loop runs on its own thread
 //! (classification is CPU work) and ends when every source has dropped its sender and the
 //! queue is empty, which is how a graceful stop knows everything read was counted.
@@ -17,7 +17,7 @@ use crate::registry::Tally;
 use crate::sources::RecordBatch;
 
 /// One installed rule set with its counters and the per-source provider hints.
-pub struct Generation {
+pub struct InstalledRules {
     /// The compiled rules.
     pub rules: Arc<RuleSet>,
     /// Counters bound to `rules`' indices.
@@ -28,7 +28,7 @@ pub struct Generation {
 
 /// What the loop did, for the shutdown log line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Totals {
+pub struct ClassifyTotals {
     /// Batches classified.
     pub batches: u64,
     /// Records classified.
@@ -37,8 +37,8 @@ pub struct Totals {
     pub matches: u64,
 }
 
-/// Classify one batch with one generation and acknowledge it.
-pub fn process(generation: &Generation, batch: RecordBatch, totals: &mut Totals) {
+/// Classify one batch with one installed rule set and acknowledge it.
+pub fn process(generation: &InstalledRules, batch: RecordBatch, totals: &mut ClassifyTotals) {
     let ctx = MatchContext {
         provider: generation
             .providers
@@ -105,12 +105,12 @@ fn for_each_match<'d>(
 /// Run the loop on a new thread until the queue closes; returns its totals on join.
 pub fn spawn(
     mut rx: mpsc::Receiver<RecordBatch>,
-    current: Arc<ArcSwap<Generation>>,
-) -> std::thread::JoinHandle<Totals> {
+    current: Arc<ArcSwap<InstalledRules>>,
+) -> std::thread::JoinHandle<ClassifyTotals> {
     std::thread::Builder::new()
         .name("classify".into())
         .spawn(move || {
-            let mut totals = Totals::default();
+            let mut totals = ClassifyTotals::default();
             while let Some(batch) = rx.blocking_recv() {
                 let generation = current.load();
                 process(&generation, batch, &mut totals);

@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 use super::multiline::{self, Next, Shape, Start};
 use super::{recycle, Framed, Span, State};
 
-/// A held multi-line record.
+/// The multi-line record of a stream still open for continuation lines (held until a line
+/// breaks it, a bound splits it, or its wait runs out).
 #[derive(Debug, Default)]
-pub(super) struct Pending {
+pub(super) struct OpenRecord {
     pub(super) active: bool,
     pub(super) buf: Vec<u8>,
     pub(super) start: u64,

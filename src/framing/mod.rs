@@ -69,7 +69,7 @@ mod tests;
 use std::time::{Duration, Instant};
 
 use container::PLAIN;
-use holding::Pending;
+use holding::OpenRecord;
 use lines::{Line, LineSplitter};
 use ordering::Held;
 use reassembly::Reassembly;
@@ -229,7 +229,7 @@ struct State {
 #[derive(Debug, Default)]
 struct Stream {
     part: Reassembly,
-    rec: Pending,
+    rec: OpenRecord,
 }
 
 /// Where a line or record lies in the input: what `consumed` and the hold are computed from.
