@@ -13,6 +13,8 @@ pub(super) struct OpenRecord {
     pub(super) active: bool,
     pub(super) buf: Vec<u8>,
     pub(super) start: u64,
+    /// Line number of its first physical line.
+    pub(super) first_line: u64,
     /// Offset of its last physical line.
     pub(super) last: u64,
     /// Physical lines in it.
@@ -76,6 +78,7 @@ impl State {
                 rec.buf.clear();
                 rec.buf.extend_from_slice(msg);
                 rec.start = span.start;
+                rec.first_line = span.first_line;
                 rec.last = span.last;
                 rec.lines = span.lines;
                 rec.joined = 1;
@@ -125,6 +128,7 @@ impl State {
             rec.buf
                 .extend_from_slice(&msg[..msg.len().min(self.limits.max_line_bytes)]);
             rec.start = span.start;
+            rec.first_line = span.first_line;
             rec.last = span.last;
             rec.lines = span.lines;
             rec.joined = 1;
@@ -164,6 +168,7 @@ impl State {
             start: rec.start,
             last: rec.last,
             lines: rec.lines,
+            first_line: rec.first_line,
         };
         self.emit(&buf, span, out);
         recycle(&mut self.streams[s].rec.buf, buf);

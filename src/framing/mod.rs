@@ -63,6 +63,7 @@ mod lines;
 mod multiline;
 mod ordering;
 mod reassembly;
+mod sparse;
 #[cfg(test)]
 mod tests;
 
@@ -167,6 +168,12 @@ pub struct Framed {
     pub split_records: u64,
     /// Container wrapper lines that could not be parsed (passed on as plain lines).
     pub malformed_wrappers: u64,
+    /// Line number (0-based, counted from where the framer started) of each record's first
+    /// physical line, parallel to `ends`.
+    pub first_lines: Vec<u64>,
+    /// Records framed and counted but left out of `data`, because they hold no candidate
+    /// literal ([`Framer::push_sparse`]); `ends.len() + skipped_records` is the record count.
+    pub skipped_records: u64,
 }
 
 impl Framed {
@@ -184,6 +191,8 @@ impl Framed {
     pub fn clear(&mut self) {
         self.data.clear();
         self.ends.clear();
+        self.first_lines.clear();
+        self.skipped_records = 0;
         self.lines = 0;
         self.truncated_lines = 0;
         self.split_records = 0;
@@ -241,14 +250,17 @@ struct Span {
     last: u64,
     /// Physical lines in it.
     lines: u32,
+    /// Line number (0-based, from where the framer started) of its first physical line.
+    first_line: u64,
 }
 
 impl Span {
-    fn line(start: u64) -> Span {
+    fn line(line: &Line<'_>) -> Span {
         Span {
-            start,
-            last: start,
+            start: line.start,
+            last: line.start,
             lines: 1,
+            first_line: line.number,
         }
     }
 }
@@ -406,12 +418,12 @@ impl State {
             out.truncated_lines += 1;
         }
         match self.format {
-            Format::Plain => self.logical(PLAIN, line.bytes, Span::line(line.start), now, out),
+            Format::Plain => self.logical(PLAIN, line.bytes, Span::line(&line), now, out),
             Format::Json => {
                 if multiline::is_blank(line.bytes) {
-                    self.drop_line(Span::line(line.start), out);
+                    self.drop_line(Span::line(&line), out);
                 } else {
-                    self.emit(line.bytes, Span::line(line.start), out);
+                    self.emit(line.bytes, Span::line(&line), out);
                 }
             }
             Format::Cri => self.cri(line, true, now, out),
@@ -422,7 +434,7 @@ impl State {
                 } else if line.bytes.first().is_some_and(u8::is_ascii_digit) {
                     self.cri(line, false, now, out)
                 } else {
-                    self.logical(PLAIN, line.bytes, Span::line(line.start), now, out)
+                    self.logical(PLAIN, line.bytes, Span::line(&line), now, out)
                 }
             }
         }

@@ -19,6 +19,7 @@ pub(super) struct HeldRec {
     pub(super) from: usize,
     pub(super) to: usize,
     pub(super) lines: u32,
+    pub(super) first_line: u64,
     /// `false`: a dropped blank line, held only for its line count.
     pub(super) record: bool,
 }
@@ -36,6 +37,7 @@ impl State {
         if self.held.recs.is_empty() && self.min_pending().is_none_or(|m| span.last < m) {
             out.data.extend_from_slice(rec);
             out.ends.push(out.data.len() as u32);
+            out.first_lines.push(span.first_line);
             out.lines += u64::from(span.lines);
             return;
         }
@@ -45,7 +47,12 @@ impl State {
     /// Keep a complete record (or, with `None`, a dropped line's count) until the pending
     /// records before it are emitted.
     pub(super) fn hold(&mut self, rec: Option<&[u8]>, span: Span, out: &mut Framed) {
-        let Span { start, last, lines } = span;
+        let Span {
+            start,
+            last,
+            lines,
+            first_line,
+        } = span;
         let from = self.held.data.len();
         if let Some(rec) = rec {
             self.held.data.extend_from_slice(rec);
@@ -56,6 +63,7 @@ impl State {
             from,
             to: self.held.data.len(),
             lines,
+            first_line,
             record: rec.is_some(),
         };
         // Kept in stream order (records nearly always complete in it).
@@ -116,6 +124,7 @@ impl State {
             if r.record {
                 out.data.extend_from_slice(&self.held.data[r.from..r.to]);
                 out.ends.push(out.data.len() as u32);
+                out.first_lines.push(r.first_line);
             }
             out.lines += u64::from(r.lines);
         }

@@ -13,6 +13,8 @@ pub(super) struct Reassembly {
     pub(super) active: bool,
     pub(super) buf: Vec<u8>,
     pub(super) start: u64,
+    /// Line number of its first piece.
+    pub(super) first_line: u64,
     pub(super) last: u64,
     pub(super) lines: u32,
     pub(super) truncated: bool,
@@ -28,7 +30,7 @@ impl State {
                 if expected {
                     out.malformed_wrappers += 1;
                 }
-                self.logical(PLAIN, line.bytes, Span::line(line.start), now, out)
+                self.logical(PLAIN, line.bytes, Span::line(&line), now, out)
             }
         }
     }
@@ -55,10 +57,10 @@ impl State {
                 self.piece(d.stream, &msg, d.partial, line, now, out)
             }
             // An application's own JSON line with a `log` key, not a wrapper.
-            Some(_) => self.logical(PLAIN, line.bytes, Span::line(line.start), now, out),
+            Some(_) => self.logical(PLAIN, line.bytes, Span::line(&line), now, out),
             None => {
                 out.malformed_wrappers += 1;
-                self.logical(PLAIN, line.bytes, Span::line(line.start), now, out)
+                self.logical(PLAIN, line.bytes, Span::line(&line), now, out)
             }
         }
         msg.clear();
@@ -78,11 +80,12 @@ impl State {
         let max = self.limits.max_line_bytes;
         let part = &mut self.streams[s].part;
         if !partial && !part.active {
-            return self.logical(s, msg, Span::line(line.start), now, out);
+            return self.logical(s, msg, Span::line(&line), now, out);
         }
         if !part.active {
             part.active = true;
             part.start = line.start;
+            part.first_line = line.number;
             part.lines = 0;
             part.truncated = false;
             part.buf.clear();
@@ -116,6 +119,7 @@ impl State {
             start: part.start,
             last: part.last,
             lines: part.lines,
+            first_line: part.first_line,
         };
         let outer = self.inflight.replace(span.start);
         self.logical(s, &buf, span, now, out);
