@@ -17,6 +17,7 @@
 
 pub mod alerting;
 pub mod app;
+pub mod batch;
 pub mod classifier;
 pub mod cli;
 pub mod config;

@@ -20,24 +20,23 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Instant;
 
+use crate::batch::{BatchFramer, Counts, Found};
 use crate::classifier::redact::{normalize_reason, redact_record};
 use crate::classifier::{MatchContext, RuleIdx, RuleSet};
 use crate::cli::{CheckArgs, ClassifyArgs, ScanArgs, ScanFormat};
 use crate::config::Config;
 use crate::diag::Diagnostics;
-use crate::framing::{Format, Framed, Framer, FramingLimits};
+use crate::framing::{Format, Framed, FramingLimits};
 use crate::registry::reasons::ReasonTable;
 use crate::registry::report::ReasonCount;
 use crate::registry::{REASONS_SHOWN, REASON_TABLE_CAPACITY};
 
 pub mod decode;
-mod lines;
 pub mod progress;
 pub mod stdin;
 pub mod text;
 pub mod walk;
 use decode::Encoding;
-use lines::LineMap;
 use progress::Progress;
 use stdin::{stdin_chunks, Chunk, Pace};
 use text::TextSample;
@@ -85,13 +84,6 @@ pub struct Scanner<'a> {
     format: Format,
     summary: ScanSummary,
     reasons: ReasonTable,
-    framed: Framed,
-    line_map: LineMap,
-    /// Lines of the inputs before the current one (line numbers restart at each input).
-    lines_before: u64,
-    /// The current input's raw lines are its records' lines (no container wrapper), so
-    /// `line_map` numbers records exactly.
-    exact: bool,
 }
 
 impl<'a> Scanner<'a> {
@@ -106,10 +98,6 @@ impl<'a> Scanner<'a> {
                 ..ScanSummary::default()
             },
             reasons: ReasonTable::new(REASON_TABLE_CAPACITY),
-            framed: Framed::default(),
-            line_map: LineMap::default(),
-            lines_before: 0,
-            exact: false,
         }
     }
 
@@ -122,12 +110,9 @@ impl<'a> Scanner<'a> {
         mut reader: impl Read,
         mut progress: impl FnMut(&ScanSummary),
     ) -> io::Result<TextSample> {
-        let mut framer = Framer::new(self.format, FramingLimits::default());
+        let mut batch = BatchFramer::new(self.format, FramingLimits::default());
         let mut buf = vec![0u8; CHUNK_BYTES];
-        let mut first_chunk = true;
         let mut sample = TextSample::default();
-        self.line_map = LineMap::default();
-        self.lines_before = self.summary.lines;
         loop {
             let n = match reader.read(&mut buf) {
                 Ok(0) => break,
@@ -135,100 +120,41 @@ impl<'a> Scanner<'a> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            if first_chunk {
-                self.exact = match self.format {
-                    Format::Plain | Format::Json => true,
-                    Format::Cri | Format::Docker => false,
-                    Format::Auto => !lines::looks_containerized(&buf[..n]),
-                };
-                first_chunk = false;
-            }
             sample.push(&buf[..n]);
-            self.line_map.push(&buf[..n]);
-            framer.push(&buf[..n], Instant::now(), &mut self.framed);
-            self.drain(input);
+            let (rules, ctx) = (self.rules, self.ctx);
+            let counts = batch.push(&buf[..n], Instant::now(), rules, &ctx, |m| {
+                self.found(input, m)
+            });
+            self.count(counts);
             progress(&self.summary);
         }
-        self.line_map.finish();
-        framer.finish(&mut self.framed);
-        self.drain(input);
-        if !self.exact {
-            self.line_map.take_all();
-        }
+        let (rules, ctx) = (self.rules, self.ctx);
+        let counts = batch.finish(rules, &ctx, |m| self.found(input, m));
+        self.count(counts);
         progress(&self.summary);
         Ok(sample)
     }
 
-    /// Classify the framed records and forget them.
-    fn drain(&mut self, input: usize) {
-        let base = self.summary.lines - self.lines_before;
-        // Line numbers: with `exact`, walk the raw lines (see `lines`). Otherwise a record's
-        // line is one line per earlier record plus one per `\n` inside earlier records,
-        // which runs early past blank lines and CRI `P` pieces; `base` resynchronises it
-        // with `Framed::lines` at every chunk.
-        let exact = self.exact;
-        let mut inner_newlines = 0u64;
-        let mut walked_rec = 0usize;
-        let mut walked_byte = 0usize;
-        let data = &self.framed.data;
-        let ends = &self.framed.ends;
-        // Index of the first record not yet dismissed or classified.
-        let mut next = 0usize;
-        while next < ends.len() {
-            let from = if next == 0 {
-                0
-            } else {
-                ends[next - 1] as usize
-            };
-            // One prefilter pass over all remaining records at once.
-            let Some(hit) = self.rules.next_candidate(&data[from..], &self.ctx) else {
-                break;
-            };
-            let hit = from + hit;
-            // The record holding the hit: the first whose end is beyond it.
-            let i = next + ends[next..].partition_point(|&e| (e as usize) <= hit);
-            if i >= ends.len() {
-                break;
-            }
-            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-            let record = &data[start..ends[i] as usize];
-            if let Some(c) = self.rules.classify(record, &self.ctx) {
-                let line = if exact {
-                    let taken = (i - walked_rec) as u64
-                        + lines::inner_nonblank(&data[walked_byte..start], walked_byte, ends);
-                    self.line_map.advance(taken);
-                    self.line_map.next_record_line()
-                } else {
-                    inner_newlines +=
-                        memchr::memchr_iter(b'\n', &data[walked_byte..start]).count() as u64;
-                    base + 1 + i as u64 + inner_newlines
-                };
-                walked_rec = i;
-                walked_byte = start;
-                let t = &mut self.summary.tallies[c.rule];
-                if t.count == 0 {
-                    t.first_line = line;
-                    t.first_input = input;
-                }
-                t.count += 1;
-                t.last_line = line;
-                t.last_input = input;
-                if let (true, Some(reason)) = (self.rules.rules()[c.rule].catch_all, c.reason) {
-                    if !reason.is_empty() {
-                        self.reasons.add(&normalize_reason(reason));
-                    }
-                }
-            }
-            next = i + 1;
+    /// Tally one classified record of input `input` (the batch path finds and numbers it).
+    fn found(&mut self, input: usize, m: Found<'_>) {
+        let t = &mut self.summary.tallies[m.class.rule];
+        if t.count == 0 {
+            t.first_line = m.line;
+            t.first_input = input;
         }
-        if exact {
-            let taken = (ends.len() - walked_rec) as u64
-                + lines::inner_nonblank(&data[walked_byte..], walked_byte, ends);
-            self.line_map.advance(taken);
+        t.count += 1;
+        t.last_line = m.line;
+        t.last_input = input;
+        if let (true, Some(reason)) = (self.rules.rules()[m.class.rule].catch_all, m.class.reason) {
+            if !reason.is_empty() {
+                self.reasons.add(&normalize_reason(reason));
+            }
         }
-        self.summary.records += self.framed.ends.len() as u64;
-        self.summary.lines += self.framed.lines;
-        self.framed.clear();
+    }
+
+    fn count(&mut self, c: Counts) {
+        self.summary.lines += c.lines;
+        self.summary.records += c.records;
     }
 
     /// The totals and tallies so far (reasons are gathered by [`Scanner::into_summary`]).

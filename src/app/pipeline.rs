@@ -12,7 +12,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
 
-use crate::classifier::{Classification, MatchContext, RuleSet};
+use crate::batch::for_each_match;
+use crate::classifier::{MatchContext, RuleSet};
 use crate::registry::Tally;
 use crate::sources::RecordBatch;
 
@@ -51,7 +52,7 @@ pub fn process(generation: &InstalledRules, batch: RecordBatch, totals: &mut Cla
         &batch.data,
         &batch.ends,
         &ctx,
-        |record, c| {
+        |_, record, c| {
             totals.matches += 1;
             generation.tally.record_match(
                 batch.source,
@@ -65,40 +66,6 @@ pub fn process(generation: &InstalledRules, batch: RecordBatch, totals: &mut Cla
     totals.batches += 1;
     if let Some(ack) = batch.ack {
         ack.commit();
-    }
-}
-
-/// Call `on_match` for every record of a batch (`data` back to back, record `i` ending at
-/// `ends[i]`) that a rule matches, in order. Most records of a log are not failures, so the
-/// whole batch is searched once for the rule set's candidate literals and only a record
-/// holding a hit is classified: the same matches as classifying each record, at the speed of
-/// one literal search over the batch (as `scan` does).
-fn for_each_match<'d>(
-    rules: &RuleSet,
-    data: &'d [u8],
-    ends: &[u32],
-    ctx: &MatchContext<'_>,
-    mut on_match: impl FnMut(&'d [u8], Classification<'d>),
-) {
-    let mut pos = 0usize;
-    while pos < data.len() {
-        let Some(hit) = rules.next_candidate(&data[pos..], ctx) else {
-            break;
-        };
-        let at = pos + hit;
-        // The record holding the hit: the first whose end lies beyond it.
-        let i = ends.partition_point(|&end| end as usize <= at);
-        let Some(&end) = ends.get(i) else {
-            break;
-        };
-        let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-        let record = &data[start..end as usize];
-        if let Some(c) = rules.classify(record, ctx) {
-            on_match(record, c);
-        }
-        // A literal straddling into the next record is not that record's: search again
-        // from its start.
-        pos = end as usize;
     }
 }
 
@@ -156,9 +123,9 @@ mod tests {
                 .filter_map(|(i, r)| rules.classify(r.as_bytes(), &ctx).map(|c| (i, c.rule)))
                 .collect();
             let mut batched = Vec::new();
-            for_each_match(&rules, &data, &ends, &ctx, |record, c| {
+            for_each_match(&rules, &data, &ends, &ctx, |i, record, c| {
                 let start = record.as_ptr() as usize - data.as_ptr() as usize;
-                let i = ends.partition_point(|&e| (e as usize) <= start);
+                assert_eq!(i, ends.partition_point(|&e| (e as usize) <= start));
                 batched.push((i, c.rule));
             });
             assert!(!one_by_one.is_empty());

@@ -1,0 +1,1 @@
+//! Parallel scan (being written).
