@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Instant;
 
-use crate::batch::{BatchFramer, Counts, Found};
+use crate::batch::{parallel, BatchFramer, Counts, Found};
 use crate::classifier::redact::{normalize_reason, redact_record};
 use crate::classifier::{MatchContext, RuleIdx, RuleSet};
 use crate::cli::{CheckArgs, ClassifyArgs, ScanArgs, ScanFormat};
@@ -135,20 +135,75 @@ impl<'a> Scanner<'a> {
         Ok(sample)
     }
 
+    /// Scan one whole uncompressed file of `size` bytes split across `threads` threads
+    /// (see [`parallel`]): the same tallies as [`Scanner::scan_reader`]. `Ok(None)` when the
+    /// file could not be split at record boundaries; scan it with `scan_reader` then.
+    pub fn scan_file_parallel(
+        &mut self,
+        input: usize,
+        path: &Path,
+        size: u64,
+        threads: usize,
+    ) -> io::Result<Option<TextSample>> {
+        let mut sample = TextSample::default();
+        let mut head = Vec::new();
+        std::fs::File::open(path)?
+            .take(text::SAMPLE_BYTES as u64)
+            .read_to_end(&mut head)?;
+        sample.push(&head);
+        let rules = self.rules;
+        let catch_all = |rule: RuleIdx| rules.rules()[rule].catch_all;
+        let pieces = parallel::scan_file(
+            path,
+            size,
+            threads,
+            self.format,
+            rules,
+            &self.ctx,
+            Vec::new,
+            |found: &mut Vec<(RuleIdx, u64, Option<String>)>, m| {
+                let reason = match (catch_all(m.class.rule), m.class.reason) {
+                    (true, Some(r)) if !r.is_empty() => Some(normalize_reason(r)),
+                    _ => None,
+                };
+                found.push((m.class.rule, m.line, reason));
+            },
+        )?;
+        let Some(pieces) = pieces else {
+            return Ok(None);
+        };
+        for piece in pieces {
+            let base = self.summary.lines;
+            for (rule, line, reason) in piece.tally {
+                self.tally(input, rule, base + line, reason.as_deref());
+            }
+            self.count(piece.counts);
+        }
+        Ok(Some(sample))
+    }
+
     /// Tally one classified record of input `input` (the batch path finds and numbers it).
     fn found(&mut self, input: usize, m: Found<'_>) {
-        let t = &mut self.summary.tallies[m.class.rule];
+        let reason = match (self.rules.rules()[m.class.rule].catch_all, m.class.reason) {
+            (true, Some(r)) if !r.is_empty() => Some(normalize_reason(r)),
+            _ => None,
+        };
+        self.tally(input, m.class.rule, m.line, reason.as_deref());
+    }
+
+    /// Count a record of `rule` at `line` of input `input`; `reason` is a catch-all's
+    /// normalised reason text.
+    fn tally(&mut self, input: usize, rule: RuleIdx, line: u64, reason: Option<&str>) {
+        let t = &mut self.summary.tallies[rule];
         if t.count == 0 {
-            t.first_line = m.line;
+            t.first_line = line;
             t.first_input = input;
         }
         t.count += 1;
-        t.last_line = m.line;
+        t.last_line = line;
         t.last_input = input;
-        if let (true, Some(reason)) = (self.rules.rules()[m.class.rule].catch_all, m.class.reason) {
-            if !reason.is_empty() {
-                self.reasons.add(&normalize_reason(reason));
-            }
+        if let Some(reason) = reason {
+            self.reasons.add(reason);
         }
     }
 
@@ -287,11 +342,34 @@ pub fn scan(args: &ScanArgs) -> ExitCode {
             ));
             continue;
         }
-        let res = scanner.scan_reader(i, reader, |s| {
-            let now = read.get();
-            progress.update(now - reported, s.lines, s.records);
-            reported = now;
-        });
+        // A large uncompressed file is split across the cores when it can be split at
+        // record boundaries (`OAUTHWATCH_SCAN_THREADS=1` keeps one thread).
+        let split = match (input, enc) {
+            (Input::File(path), Encoding::Plain) => {
+                let size = std::fs::metadata(path).map_or(0, |m| m.len());
+                let threads = parallel::threads_for(size);
+                if threads > 1 {
+                    scanner
+                        .scan_file_parallel(i, path, size, threads)
+                        .map(|s| s.map(|s| (s, size)))
+                        .transpose()
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        let res = match split {
+            Some(res) => res.map(|(sample, size)| {
+                progress.update(size, scanner.summary.lines, scanner.summary.records);
+                sample
+            }),
+            None => scanner.scan_reader(i, reader, |s| {
+                let now = read.get();
+                progress.update(now - reported, s.lines, s.records);
+                reported = now;
+            }),
+        };
         match res {
             Ok(sample) if sample.mostly_not_text() => {
                 progress.warn(&not_text_warning(name, enc, &sample))

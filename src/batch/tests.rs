@@ -197,3 +197,96 @@ fn batch_path_gives_what_record_by_record_classification_gives() {
     }
     assert!(matched > 20, "the corpora must hold failures ({matched})");
 }
+
+/// A log of ordinary lines with failures, multi-line bodies, traces and blank lines.
+fn big_log(lines: usize) -> Vec<u8> {
+    let set = include_str!("../../tests/fixtures/eval/zoom_oauth_eval.jsonl");
+    let records: Vec<String> = set
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["record"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let mut out = Vec::new();
+    for i in 0..lines {
+        let line = match i % 97 {
+            0 => records[(i / 97) % records.len()].clone(),
+            1 => "2024-05-01 12:00:02 ERROR request failed: {\n  \"status\": 500\n}".into(),
+            2 => String::new(),
+            3 => "java.lang.IllegalStateException: boom\n\tat x.Y.z(Y.java:1)".into(),
+            _ => format!("2024-05-01 12:00:00 INFO GET /api/{i} 200 1ms"),
+        };
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+type Tally = Vec<(usize, u64)>;
+
+fn parallel_result(
+    path: &Path,
+    size: u64,
+    threads: usize,
+    rules: &RuleSet,
+    ctx: &MatchContext<'_>,
+) -> Option<Result> {
+    let pieces = parallel::scan_file(
+        path,
+        size,
+        threads,
+        Format::Auto,
+        rules,
+        ctx,
+        Tally::new,
+        |t: &mut Tally, m| t.push((m.class.rule, m.line)),
+    )
+    .unwrap()?;
+    let mut r = Result::default();
+    for p in pieces {
+        let base = r.lines;
+        for (rule, line) in p.tally {
+            r.add(rule, base + line);
+        }
+        r.lines += p.counts.lines;
+        r.records += p.counts.records;
+    }
+    Some(r)
+}
+
+/// Split across threads at record boundaries, a file gives exactly what one thread gives.
+#[test]
+fn a_file_split_across_threads_gives_what_one_thread_gives() {
+    let rules = RuleSet::embedded();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let input = big_log(20_000);
+    std::fs::write(&path, &input).unwrap();
+    for provider in [None, Some("zoom")] {
+        let ctx = MatchContext { provider };
+        let one = batched(&rules, &ctx, Format::Auto, &input, 1 << 20);
+        assert!(one.per_rule.len() > 3);
+        for threads in [2, 3, 7] {
+            let got = parallel_result(&path, input.len() as u64, threads, &rules, &ctx)
+                .expect("split at record boundaries");
+            assert_eq!(got, one, "{threads} threads, provider {provider:?}");
+        }
+    }
+}
+
+/// A split point inside a record (here every line continues one held record) is detected:
+/// no parallel result, so the caller scans on one thread.
+#[test]
+fn a_split_inside_a_record_is_refused() {
+    let rules = RuleSet::embedded();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trace.log");
+    let mut input = b"java.lang.IllegalStateException: zoom token\n".to_vec();
+    for i in 0..300 {
+        input.extend_from_slice(format!("\tat x.Y.f{i}(Y.java:{i})\n").as_bytes());
+    }
+    std::fs::write(&path, &input).unwrap();
+    let ctx = MatchContext::default();
+    assert!(parallel_result(&path, input.len() as u64, 2, &rules, &ctx).is_none());
+}
