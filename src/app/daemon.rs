@@ -200,12 +200,13 @@ fn has_files(cfg: &Config) -> bool {
     cfg.sources.iter().any(|s| !s.stdin)
 }
 
-fn sources_options(cfg: &Config) -> SourcesOptions {
+fn sources_options(cfg: &Config, rules: &Arc<ArcSwap<InstalledRules>>) -> SourcesOptions {
     SourcesOptions {
         state_dir: cfg.state_dir.clone(),
         checkpoint_interval: cfg.checkpoint_interval,
         poll_interval: cfg.poll_interval,
         limits: cfg.limits.clone(),
+        candidates: Some(crate::batch::SharedCandidates(rules.clone())),
     }
 }
 
@@ -365,7 +366,7 @@ impl Reloader {
             let observer: Arc<dyn SourceObserver> = self.registry.clone();
             match Sources::start(
                 cfg.sources.clone(),
-                sources_options(&cfg),
+                sources_options(&cfg, &self.current),
                 self.tx.clone(),
                 observer,
             ) {
@@ -467,7 +468,7 @@ pub async fn run(
     let observer: Arc<dyn SourceObserver> = registry.clone();
     let sources = Sources::start(
         config.sources.clone(),
-        sources_options(&config),
+        sources_options(&config, &current),
         tx.clone(),
         observer,
     )?;

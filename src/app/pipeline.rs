@@ -8,12 +8,14 @@
 //! queue is empty, which is how a graceful stop knows everything read was counted.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
 
-use crate::batch::for_each_match;
+use crate::batch::{candidate_search, for_each_match, Candidates};
 use crate::classifier::{MatchContext, RuleSet};
+use crate::framing::{Framed, Framer};
 use crate::registry::Tally;
 use crate::sources::RecordBatch;
 
@@ -25,6 +27,31 @@ pub struct InstalledRules {
     pub tally: Arc<Tally>,
     /// `provider` of each source (by `SourceIdx`), from config.
     pub providers: Vec<Option<String>>,
+}
+
+impl InstalledRules {
+    /// The match context of source `source` (its provider hint).
+    fn context(&self, source: usize) -> MatchContext<'_> {
+        MatchContext {
+            provider: self.providers.get(source).and_then(|p| p.as_deref()),
+        }
+    }
+}
+
+/// The readers frame with the rules installed now: the same candidates as the classifier.
+impl Candidates for ArcSwap<InstalledRules> {
+    fn push(
+        &self,
+        source: usize,
+        framer: &mut Framer,
+        input: &[u8],
+        now: Instant,
+        out: &mut Framed,
+    ) {
+        let installed = self.load();
+        let ctx = installed.context(source);
+        framer.push_sparse(input, now, out, candidate_search(&installed.rules, &ctx));
+    }
 }
 
 /// What the loop did, for the shutdown log line.
@@ -40,12 +67,7 @@ pub struct ClassifyTotals {
 
 /// Classify one batch with one installed rule set and acknowledge it.
 pub fn process(generation: &InstalledRules, batch: RecordBatch, totals: &mut ClassifyTotals) {
-    let ctx = MatchContext {
-        provider: generation
-            .providers
-            .get(batch.source)
-            .and_then(|p| p.as_deref()),
-    };
+    let ctx = generation.context(batch.source);
     totals.records += batch.ends.len() as u64;
     for_each_match(
         &generation.rules,

@@ -18,6 +18,7 @@
 
 pub mod parallel;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::classifier::{Classification, MatchContext, RuleSet};
@@ -30,6 +31,48 @@ pub fn candidate_search<'a>(
     ctx: &'a MatchContext<'a>,
 ) -> impl FnMut(&[u8]) -> Option<usize> + 'a {
     move |data| rules.next_candidate(data, ctx)
+}
+
+/// What the daemon's readers frame with: the installed rules' candidate search for a source.
+/// Implemented by the daemon's installed rules (swapped on reload), so the readers skip what
+/// its classifier would skip. Records framed before a reload were framed with the rules
+/// installed then.
+pub trait Candidates: Send + Sync {
+    /// Frame `input` of source `source` sparsely ([`Framer::push_sparse`]) with the
+    /// installed rules' candidate search.
+    fn push(
+        &self,
+        source: usize,
+        framer: &mut Framer,
+        input: &[u8],
+        now: Instant,
+        out: &mut Framed,
+    );
+}
+
+/// A shared [`Candidates`], as the sources' options carry it.
+#[derive(Clone)]
+pub struct SharedCandidates(pub Arc<dyn Candidates>);
+
+impl std::fmt::Debug for SharedCandidates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedCandidates")
+    }
+}
+
+/// Frame `input` of source `source`: sparsely with `candidates` when given, else in full.
+pub fn push_with(
+    candidates: Option<&SharedCandidates>,
+    source: usize,
+    framer: &mut Framer,
+    input: &[u8],
+    now: Instant,
+    out: &mut Framed,
+) {
+    match candidates {
+        Some(c) => c.0.push(source, framer, input, now, out),
+        None => framer.push(input, now, out),
+    }
 }
 
 /// Call `on_match(i, record, classification)` for every record of a batch (`data` back to

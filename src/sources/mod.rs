@@ -383,6 +383,9 @@ pub struct SourcesOptions {
     pub poll_interval: std::time::Duration,
     /// Resource bounds (framing, queue, chunk size, open files, rotated-file grace).
     pub limits: crate::config::Limits,
+    /// The installed rules' candidate search: file sources frame sparsely with it (records
+    /// that cannot match are counted, not sent); `None` frames and sends every record.
+    pub candidates: Option<crate::batch::SharedCandidates>,
 }
 
 /// Problems that keep the sources from starting at all (a missing log file is not one).
@@ -450,8 +453,8 @@ impl Sink {
 
 /// Report what one framing step produced: bytes read, lines, records, and drops.
 pub(crate) fn report_framed(obs: &dyn SourceObserver, idx: SourceIdx, f: &Framed, bytes: u64) {
-    if bytes > 0 || !f.ends.is_empty() || f.lines > 0 {
-        obs.read(idx, bytes, f.lines, f.ends.len() as u64);
+    if bytes > 0 || !f.ends.is_empty() || f.lines > 0 || f.skipped_records > 0 {
+        obs.read(idx, bytes, f.lines, f.ends.len() as u64 + f.skipped_records);
     }
     for (n, reason) in [
         (f.truncated_lines, DropReason::LineTooLong),
@@ -581,6 +584,7 @@ impl Sources {
                         spec,
                         discovery,
                         limits: opts.limits.clone(),
+                        candidates: opts.candidates.clone(),
                         poll_interval: opts.poll_interval.max(std::time::Duration::from_millis(10)),
                         observer: observer.clone(),
                         sink: Sink {

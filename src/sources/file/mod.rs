@@ -44,6 +44,8 @@ pub struct FileSource {
     pub discovery: Discovery,
     /// Resource bounds.
     pub limits: crate::config::Limits,
+    /// The installed rules' candidate search, to frame sparsely with (`None`: in full).
+    pub candidates: Option<crate::batch::SharedCandidates>,
     /// Fallback poll period.
     pub poll_interval: Duration,
     /// Event sink.
@@ -808,7 +810,14 @@ impl Server {
             t.settled_mtime = mtime;
         }
         let mut framed = Framed::default();
-        t.framer.push(&self.buf[..n], now, &mut framed);
+        crate::batch::push_with(
+            self.src.candidates.as_ref(),
+            self.src.idx,
+            &mut t.framer,
+            &self.buf[..n],
+            now,
+            &mut framed,
+        );
         let full = n == self.buf.len();
         self.emit(id, framed, n as u64)?;
         Ok(if full { Turn::More } else { Turn::Done })
@@ -899,7 +908,7 @@ impl Server {
             offset,
             progress: Some(crate::sources::Progress {
                 unsaved: self.src.unsaved.clone(),
-                records: framed.ends.len() as u64,
+                records: framed.ends.len() as u64 + framed.skipped_records,
             }),
         };
         let k8s = t.k8s.clone();
