@@ -56,6 +56,13 @@
 //! `ERROR`/`WARN`/… message line (which a stack trace may follow). The rules, and what
 //! waits how long, are in `multiline.rs`. Joining works on the unwrapped messages, per
 //! stream, so it applies inside CRI and docker wrappers too; the `json` format never joins.
+//!
+//! # Files
+//! `mod.rs` the API (formats, limits, [`Framer`], [`Framed`]) and the per-line dispatch;
+//! `lines.rs` line splitting; `container.rs` CRI/docker parsing and `reassembly.rs` joining
+//! their pieces; `multiline.rs` the multi-line rules and `holding.rs` the record they hold
+//! open; `ordering.rs` the cross-stream hold; `sparse.rs` [`Framer::push_sparse`], which
+//! counts candidate-free one-line records instead of copying them (the batch path).
 
 mod container;
 mod holding;
