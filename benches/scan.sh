@@ -7,13 +7,16 @@
 #
 # Usage: benches/scan.sh [LINES]   (default 3,000,000 lines of ~180 bytes)
 #   BEFORE=path/to/old/oauthwatch  also measures an older binary, for a before/after line.
+#   NO_BUILD=1                     measures target/release as it is (no cargo build first).
 #   CALLGRIND=1                    also prints instruction counts (valgrind; repeatable under
 #                                  load) of one-thread scans of a 200,000-line prefix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LINES="${1:-3000000}"
 CORPUS="${CORPUS:-target/bench-corpus-$LINES.log}"
-cargo build --release --quiet --bin oauthwatch --example gen_corpus
+if [ -z "${NO_BUILD:-}" ]; then # NO_BUILD=1: measure the release binary already built
+  cargo build --release --quiet --bin oauthwatch --example gen_corpus
+fi
 if [ ! -s "$CORPUS" ]; then
   target/release/examples/gen_corpus "$CORPUS" "$LINES"
 fi

@@ -14,7 +14,10 @@
 //! line opened it (that line says more may follow, so it was framed in full), and the record
 //! is emitted whole.
 
+use std::sync::LazyLock;
 use std::time::Instant;
+
+use aho_corasick::AhoCorasick;
 
 use super::container;
 use super::lines::Line;
@@ -53,6 +56,40 @@ impl<F: FnMut(&[u8]) -> Option<usize>> Hits<'_, F> {
     }
 }
 
+/// The literals of [`multiline::HOLD_HINTS`], searched through the whole buffer at once.
+static HINTS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasick::new(multiline::HOLD_HINTS).expect("the hold hints are a valid automaton")
+});
+
+/// Where the next hold hint lies, searched lazily like [`Hits`].
+struct Hints<'a> {
+    input: &'a [u8],
+    base: u64,
+    next: u64,
+    from: u64,
+}
+
+impl Hints<'_> {
+    /// Whether a hold hint lies inside `line`.
+    fn in_line(&mut self, line: &Line<'_>) -> bool {
+        let end = line.start + line.bytes.len() as u64;
+        if line.start < self.base {
+            return HINTS.is_match(line.bytes);
+        }
+        if self.next < line.start || self.from > line.start {
+            let at = (line.start - self.base) as usize;
+            self.from = line.start;
+            self.next = match HINTS.find(&self.input[at..]) {
+                Some(m) => line.start + m.start() as u64,
+                None => u64::MAX,
+            };
+        }
+        // A hint that starts in the line but runs past its end is no hint of it; `start`
+        // decides then (it is only asked more often).
+        self.next < end
+    }
+}
+
 impl Framer {
     /// Like [`Framer::push`], but a record that holds no candidate (`find` gives the offset of
     /// the first candidate in a slice, or `None`) may be counted in
@@ -78,9 +115,15 @@ impl Framer {
             from: u64::MAX,
             find,
         };
+        let mut hints = Hints {
+            input,
+            base: hits.base,
+            next: 0,
+            from: u64::MAX,
+        };
         let st = &mut self.st;
         self.lines.push(input, now, |line| {
-            if !st.skip_line(&line, &mut hits, out) {
+            if !st.skip_line(&line, &mut hits, &mut hints, out) {
                 st.on_line(line, now, out)
             }
         });
@@ -109,6 +152,7 @@ impl State {
         &mut self,
         line: &Line<'_>,
         hits: &mut Hits<'_, F>,
+        hints: &mut Hints<'_>,
         out: &mut Framed,
     ) -> bool {
         if line.truncated || !self.nothing_pending() {
@@ -134,8 +178,13 @@ impl State {
             out.lines += 1;
             return true;
         }
-        if hits.in_line(line)
-            || (!single && multiline::start(bytes, &mut Shape::default()) == Start::Hold)
+        if hits.in_line(line) {
+            return false;
+        }
+        // Without a hold hint and an open end, `start` would say it is a one-line record.
+        if !single
+            && (multiline::ends_open(bytes) || hints.in_line(line))
+            && multiline::start(bytes, &mut Shape::default()) == Start::Hold
         {
             return false;
         }
