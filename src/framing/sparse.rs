@@ -17,6 +17,7 @@
 use std::sync::LazyLock;
 use std::time::Instant;
 
+use aho_corasick::packed;
 use aho_corasick::AhoCorasick;
 
 use super::container;
@@ -56,9 +57,33 @@ impl<F: FnMut(&[u8]) -> Option<usize>> Hits<'_, F> {
     }
 }
 
-/// The literals of [`multiline::HOLD_HINTS`], searched through the whole buffer at once.
-static HINTS: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    AhoCorasick::new(multiline::HOLD_HINTS).expect("the hold hints are a valid automaton")
+/// The literals of [`multiline::HOLD_HINTS`], searched through the whole buffer at once:
+/// with Teddy (SIMD) where the CPU has it, else an Aho-Corasick automaton.
+enum HintSearch {
+    Packed(packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
+impl HintSearch {
+    fn find(&self, data: &[u8]) -> Option<usize> {
+        match self {
+            HintSearch::Packed(s) => s.find(data).map(|m| m.start()),
+            HintSearch::Automaton(a) => a.find(data).map(|m| m.start()),
+        }
+    }
+}
+
+static HINTS: LazyLock<HintSearch> = LazyLock::new(|| {
+    let mut b = packed::Config::new().builder();
+    for h in multiline::HOLD_HINTS {
+        b.add(h);
+    }
+    match b.build() {
+        Some(s) => HintSearch::Packed(s),
+        None => HintSearch::Automaton(
+            AhoCorasick::new(multiline::HOLD_HINTS).expect("the hold hints are a valid automaton"),
+        ),
+    }
 });
 
 /// Where the next hold hint lies, searched lazily like [`Hits`].
@@ -74,13 +99,13 @@ impl Hints<'_> {
     fn in_line(&mut self, line: &Line<'_>) -> bool {
         let end = line.start + line.bytes.len() as u64;
         if line.start < self.base {
-            return HINTS.is_match(line.bytes);
+            return HINTS.find(line.bytes).is_some();
         }
         if self.next < line.start || self.from > line.start {
             let at = (line.start - self.base) as usize;
             self.from = line.start;
             self.next = match HINTS.find(&self.input[at..]) {
-                Some(m) => line.start + m.start() as u64,
+                Some(m) => line.start + m as u64,
                 None => u64::MAX,
             };
         }
