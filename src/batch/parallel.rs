@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use super::{BatchFramer, Counts, Found};
 use crate::classifier::{MatchContext, RuleSet};
-use crate::framing::{Format, FramingLimits};
+use crate::framing::{is_one_line_record, Format, FramingLimits};
 
 /// Smaller files are scanned on one thread: splitting would cost more than it saves.
 pub const MIN_PARALLEL_BYTES: u64 = 8 << 20;
@@ -78,15 +78,17 @@ pub fn split_points(file: &mut File, size: u64, parts: usize) -> io::Result<Vec<
 }
 
 /// A line start in `w` (which starts anywhere in a line) where a record most likely begins:
-/// the line before and the line at it start with a letter or digit (not indented, not a
-/// closing bracket, not blank). The first line start when none looks so.
+/// the line before is a one-line record on its own ([`is_one_line_record`]) and the line
+/// at it starts with a letter or digit (not indented, not a closing bracket, not blank). The
+/// first line start when none looks so.
 fn record_start(w: &[u8]) -> Option<usize> {
     let mut starts = memchr::memchr_iter(b'\n', w).map(|i| i + 1);
     let first = starts.next()?;
     let mut prev = first;
     for s in starts {
-        let ok = |at: usize| w.get(at).is_some_and(u8::is_ascii_alphanumeric);
-        if s < w.len() && ok(prev) && ok(s) {
+        let line = &w[prev..s - 1];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if w.get(s).is_some_and(u8::is_ascii_alphanumeric) && is_one_line_record(line) {
             return Some(s);
         }
         prev = s;

@@ -71,6 +71,7 @@ mod multiline;
 mod ordering;
 mod reassembly;
 mod sparse;
+pub use sparse::is_one_line_record;
 #[cfg(test)]
 mod tests;
 

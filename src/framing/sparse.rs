@@ -115,6 +115,16 @@ impl Hints<'_> {
     }
 }
 
+/// `line` (without terminator) is, on its own, a whole one-line plain record: not blank, not
+/// wrapped, and not a line that holds a record open for continuations. A record most likely
+/// starts right after it (where a file can be split to be framed in pieces).
+pub fn is_one_line_record(line: &[u8]) -> bool {
+    line.first().is_some_and(u8::is_ascii_alphanumeric)
+        && !line.starts_with(b"{\"log\":")
+        && container::parse_cri(line).is_none()
+        && multiline::start(line, &mut Shape::default()) == Start::Single
+}
+
 impl Framer {
     /// Like [`Framer::push`], but a record that holds no candidate (`find` gives the offset of
     /// the first candidate in a slice, or `None`) may be counted in
