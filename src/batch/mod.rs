@@ -159,8 +159,8 @@ impl BatchFramer {
     }
 
     /// Frame the next bytes and call `on_match` for each record a rule matches, in order.
-    pub fn push<'s>(
-        &'s mut self,
+    pub fn push(
+        &mut self,
         input: &[u8],
         now: Instant,
         rules: &RuleSet,
