@@ -21,6 +21,7 @@
 
 pub mod alerting;
 pub mod app;
+pub mod batch;
 pub mod classifier;
 pub mod commands;
 pub mod config;

@@ -15,8 +15,10 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use super::logging::LogControl;
-use super::pipeline::{self, Generation};
-use super::reload::{has_files, providers, source_labels, Reloader, StartupSettings};
+use super::pipeline::{self, InstalledRules};
+use super::reload::{
+    has_files, providers, source_labels, sources_options, Reloader, StartupSettings,
+};
 use super::statelock;
 use crate::classifier::RuleSet;
 use crate::config::{Config, Overlay};
@@ -133,7 +135,7 @@ pub async fn run(
     let rules = Arc::new(rules);
     let tally = registry.install(rules.clone(), &source_labels(&config.sources));
     registry.describe_sources(&config.sources);
-    let current = Arc::new(ArcSwap::from_pointee(Generation {
+    let current = Arc::new(ArcSwap::from_pointee(InstalledRules {
         rules: rules.clone(),
         tally,
         providers: providers(&config.sources),
@@ -162,7 +164,7 @@ pub async fn run(
     let observer: Arc<dyn SourceObserver> = registry.clone();
     let sources = Sources::start(
         config.sources.clone(),
-        config.sources_options(),
+        sources_options(&config, &current),
         tx.clone(),
         observer,
     )?;

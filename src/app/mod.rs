@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  Sources ──RecordBatch──▶ bounded queue ──▶ classify thread ──▶ Tally (registry) ◀── /metrics
-//!  (files, stdin)            (backpressure)    (Generation:         counters, hints      /hints
+//!  (files, stdin)            (backpressure)    (InstalledRules:     counters, hints      /hints
 //!     ▲                                         rules + counters)                          (exporter)
 //!     └──────────── Ack::commit (offsets safe to checkpoint) ◀─────┘
 //! ```

@@ -1,23 +1,26 @@
 //! The consumer end of the queue: classify every record of every batch with the current rule
 //! set, count the matches, then acknowledge the batch so its offset may be checkpointed.
 //!
-//! The rule set and the counters bound to it travel together in one [`Generation`], swapped
-//! atomically on reload: a batch is classified and counted with one generation from start to
+//! The rule set and the counters bound to it travel together in one [`InstalledRules`], swapped
+//! atomically on reload: a batch is classified and counted with one rule set from start to
 //! end, so rule indices of two rule sets are never mixed. The loop runs on its own thread
 //! (classification is CPU work) and ends when every source has dropped its sender and the
 //! queue is empty, which is how a graceful stop knows everything read was counted.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
 
-use crate::classifier::{Classification, MatchContext, RuleSet};
+use crate::batch::{candidate_search, for_each_match, Candidates};
+use crate::classifier::{MatchContext, RuleSet};
+use crate::framing::{Framed, Framer};
 use crate::registry::MatchRecorder;
 use crate::sources::RecordBatch;
 
 /// One installed rule set with its counters and the per-source provider hints.
-pub struct Generation {
+pub struct InstalledRules {
     /// The compiled rules.
     pub rules: Arc<RuleSet>,
     /// Counters bound to `rules`' indices.
@@ -26,9 +29,34 @@ pub struct Generation {
     pub providers: Vec<Option<String>>,
 }
 
+impl InstalledRules {
+    /// The match context of source `source` (its provider hint).
+    fn context(&self, source: usize) -> MatchContext<'_> {
+        MatchContext {
+            provider: self.providers.get(source).and_then(|p| p.as_deref()),
+        }
+    }
+}
+
+/// The readers frame with the rules installed now: the same candidates as the classifier.
+impl Candidates for ArcSwap<InstalledRules> {
+    fn push(
+        &self,
+        source: usize,
+        framer: &mut Framer,
+        input: &[u8],
+        now: Instant,
+        out: &mut Framed,
+    ) {
+        let installed = self.load();
+        let ctx = installed.context(source);
+        framer.push_sparse(input, now, out, candidate_search(&installed.rules, &ctx));
+    }
+}
+
 /// What the loop did, for the shutdown log line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Totals {
+pub struct ClassifyTotals {
     /// Batches classified.
     pub batches: u64,
     /// Records classified.
@@ -37,21 +65,16 @@ pub struct Totals {
     pub matches: u64,
 }
 
-/// Classify one batch with one generation and acknowledge it.
-pub fn process(generation: &Generation, batch: RecordBatch, totals: &mut Totals) {
-    let ctx = MatchContext {
-        provider: generation
-            .providers
-            .get(batch.source)
-            .and_then(|p| p.as_deref()),
-    };
+/// Classify one batch with one installed rule set and acknowledge it.
+pub fn process(generation: &InstalledRules, batch: RecordBatch, totals: &mut ClassifyTotals) {
+    let ctx = generation.context(batch.source);
     totals.records += batch.ends.len() as u64;
     for_each_match(
         &generation.rules,
         &batch.data,
         &batch.ends,
         &ctx,
-        |record, c| {
+        |_, record, c| {
             totals.matches += 1;
             generation.tally.record_match(
                 batch.source,
@@ -68,49 +91,15 @@ pub fn process(generation: &Generation, batch: RecordBatch, totals: &mut Totals)
     }
 }
 
-/// Call `on_match` for every record of a batch (`data` back to back, record `i` ending at
-/// `ends[i]`) that a rule matches, in order. Most records of a log are not failures, so the
-/// whole batch is searched once for the rule set's candidate literals and only a record
-/// holding a hit is classified: the same matches as classifying each record, at the speed of
-/// one literal search over the batch (as `scan` does).
-fn for_each_match<'d>(
-    rules: &RuleSet,
-    data: &'d [u8],
-    ends: &[u32],
-    ctx: &MatchContext<'_>,
-    mut on_match: impl FnMut(&'d [u8], Classification<'d>),
-) {
-    let mut pos = 0usize;
-    while pos < data.len() {
-        let Some(hit) = rules.next_candidate(&data[pos..], ctx) else {
-            break;
-        };
-        let at = pos + hit;
-        // The record holding the hit: the first whose end lies beyond it.
-        let i = ends.partition_point(|&end| end as usize <= at);
-        let Some(&end) = ends.get(i) else {
-            break;
-        };
-        let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-        let record = &data[start..end as usize];
-        if let Some(c) = rules.classify(record, ctx) {
-            on_match(record, c);
-        }
-        // A literal straddling into the next record is not that record's: search again
-        // from its start.
-        pos = end as usize;
-    }
-}
-
 /// Run the loop on a new thread until the queue closes; returns its totals on join.
 pub fn spawn(
     mut rx: mpsc::Receiver<RecordBatch>,
-    current: Arc<ArcSwap<Generation>>,
-) -> std::thread::JoinHandle<Totals> {
+    current: Arc<ArcSwap<InstalledRules>>,
+) -> std::thread::JoinHandle<ClassifyTotals> {
     std::thread::Builder::new()
         .name("classify".into())
         .spawn(move || {
-            let mut totals = Totals::default();
+            let mut totals = ClassifyTotals::default();
             while let Some(batch) = rx.blocking_recv() {
                 let generation = current.load();
                 process(&generation, batch, &mut totals);
@@ -156,9 +145,9 @@ mod tests {
                 .filter_map(|(i, r)| rules.classify(r.as_bytes(), &ctx).map(|c| (i, c.rule)))
                 .collect();
             let mut batched = Vec::new();
-            for_each_match(&rules, &data, &ends, &ctx, |record, c| {
+            for_each_match(&rules, &data, &ends, &ctx, |i, record, c| {
                 let start = record.as_ptr() as usize - data.as_ptr() as usize;
-                let i = ends.partition_point(|&e| (e as usize) <= start);
+                assert_eq!(i, ends.partition_point(|&e| (e as usize) <= start));
                 batched.push((i, c.rule));
             });
             assert!(!one_by_one.is_empty());

@@ -15,14 +15,14 @@ use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
 
 use super::logging::LogControl;
-use super::pipeline::Generation;
+use super::pipeline::InstalledRules;
 use super::statelock::{self, StateLock};
 use crate::classifier::RuleSet;
 use crate::config::{watch, Config, ListenAddr, LogFormat, Overlay};
 use crate::diag::Diagnostics;
 use crate::exporter::HttpOptions;
 use crate::registry::{Registry, SourceLabels};
-use crate::sources::{Ack, RecordBatch, SourceObserver, SourceSpec, Sources};
+use crate::sources::{Ack, RecordBatch, SourceObserver, SourceSpec, Sources, SourcesOptions};
 
 /// The config file (if any) with the flags over it, and the rules it names, checked against
 /// each other (every source's provider must be declared by a rule file).
@@ -41,6 +41,14 @@ pub(crate) fn source_labels(specs: &[SourceSpec]) -> Vec<SourceLabels> {
             kubernetes_metadata: s.kubernetes_metadata,
         })
         .collect()
+}
+
+/// The sources' options with the installed rules' candidate search, so file sources frame
+/// sparsely with the rules that classify (a reload switches both).
+pub(crate) fn sources_options(cfg: &Config, rules: &Arc<ArcSwap<InstalledRules>>) -> SourcesOptions {
+    let mut options = cfg.sources_options();
+    options.candidates = Some(crate::batch::SharedCandidates(rules.clone()));
+    options
 }
 
 pub(crate) fn providers(specs: &[SourceSpec]) -> Vec<Option<String>> {
@@ -179,7 +187,7 @@ pub(crate) struct Reloader {
     /// The queue's sending side, kept so sources can be restarted without closing it.
     pub(crate) tx: mpsc::Sender<RecordBatch>,
     pub(crate) registry: Arc<Registry>,
-    pub(crate) current: Arc<ArcSwap<Generation>>,
+    pub(crate) current: Arc<ArcSwap<InstalledRules>>,
     /// The daemon's own log filter; `None` when the caller did not install the logging.
     pub(crate) log: Option<LogControl>,
     /// Poked by the config file watch.
@@ -304,7 +312,7 @@ impl Reloader {
             .registry
             .install(rules.clone(), &source_labels(&cfg.sources));
         self.registry.describe_sources(&cfg.sources);
-        self.current.store(Arc::new(Generation {
+        self.current.store(Arc::new(InstalledRules {
             rules,
             tally,
             providers: providers(&cfg.sources),
@@ -313,7 +321,7 @@ impl Reloader {
             let observer: Arc<dyn SourceObserver> = self.registry.clone();
             match Sources::start(
                 cfg.sources.clone(),
-                cfg.sources_options(),
+                sources_options(&cfg, &self.current),
                 self.tx.clone(),
                 observer,
             ) {

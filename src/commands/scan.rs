@@ -9,23 +9,22 @@
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
 
 use super::decode::{self, Encoding};
-use super::text::TextSample;
+use super::text::{self, TextSample};
 use super::{encoding_note, load_rules, not_text_warning, CommandError};
+use crate::batch::{parallel, BatchFramer, Counts, Found};
 use crate::classifier::redact::normalize_reason;
 use crate::classifier::{MatchContext, RuleIdx, RuleSet};
-use crate::framing::{Format, Framed, Framer, FramingLimits};
+use crate::framing::{Format, FramingLimits};
 use crate::registry::reasons::ReasonTable;
 use crate::registry::report::ReasonCount;
 use crate::registry::{REASONS_SHOWN, REASON_TABLE_CAPACITY};
 
-mod lines;
 mod walk;
-use lines::LineMap;
 use walk::Input;
 
 /// Bytes read per chunk: large enough that per-chunk costs vanish, small enough for a cache.
@@ -67,13 +66,6 @@ pub(crate) struct Scanner<'a> {
     format: Format,
     summary: ScanSummary,
     reasons: ReasonTable,
-    framed: Framed,
-    line_map: LineMap,
-    /// Lines of the inputs before the current one (line numbers restart at each input).
-    lines_before: u64,
-    /// The current input's raw lines are its records' lines (no container wrapper), so
-    /// `line_map` numbers records exactly.
-    exact: bool,
 }
 
 impl<'a> Scanner<'a> {
@@ -88,10 +80,6 @@ impl<'a> Scanner<'a> {
                 ..ScanSummary::default()
             },
             reasons: ReasonTable::new(REASON_TABLE_CAPACITY),
-            framed: Framed::default(),
-            line_map: LineMap::default(),
-            lines_before: 0,
-            exact: false,
         }
     }
 
@@ -104,12 +92,9 @@ impl<'a> Scanner<'a> {
         mut reader: impl Read,
         mut progress: impl FnMut(&ScanSummary),
     ) -> io::Result<TextSample> {
-        let mut framer = Framer::new(self.format, FramingLimits::default());
+        let mut batch = BatchFramer::new(self.format, FramingLimits::default());
         let mut buf = vec![0u8; CHUNK_BYTES];
-        let mut first_chunk = true;
         let mut sample = TextSample::default();
-        self.line_map = LineMap::default();
-        self.lines_before = self.summary.lines;
         loop {
             let n = match reader.read(&mut buf) {
                 Ok(0) => break,
@@ -117,100 +102,96 @@ impl<'a> Scanner<'a> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            if first_chunk {
-                self.exact = match self.format {
-                    Format::Plain | Format::Json => true,
-                    Format::Cri | Format::Docker => false,
-                    Format::Auto => !lines::looks_containerized(&buf[..n]),
-                };
-                first_chunk = false;
-            }
             sample.push(&buf[..n]);
-            self.line_map.push(&buf[..n]);
-            framer.push(&buf[..n], Instant::now(), &mut self.framed);
-            self.drain(input);
+            let (rules, ctx) = (self.rules, self.ctx);
+            let counts = batch.push(&buf[..n], Instant::now(), rules, &ctx, |m| {
+                self.found(input, m)
+            });
+            self.count(counts);
             progress(&self.summary);
         }
-        self.line_map.finish();
-        framer.finish(&mut self.framed);
-        self.drain(input);
-        if !self.exact {
-            self.line_map.take_all();
-        }
+        let (rules, ctx) = (self.rules, self.ctx);
+        let counts = batch.finish(rules, &ctx, |m| self.found(input, m));
+        self.count(counts);
         progress(&self.summary);
         Ok(sample)
     }
 
-    /// Classify the framed records and forget them.
-    fn drain(&mut self, input: usize) {
-        let base = self.summary.lines - self.lines_before;
-        // Line numbers: with `exact`, walk the raw lines (see `lines`). Otherwise a record's
-        // line is one line per earlier record plus one per `\n` inside earlier records,
-        // which runs early past blank lines and CRI `P` pieces; `base` resynchronises it
-        // with `Framed::lines` at every chunk.
-        let exact = self.exact;
-        let mut inner_newlines = 0u64;
-        let mut walked_rec = 0usize;
-        let mut walked_byte = 0usize;
-        let data = &self.framed.data;
-        let ends = &self.framed.ends;
-        // Index of the first record not yet dismissed or classified.
-        let mut next = 0usize;
-        while next < ends.len() {
-            let from = if next == 0 {
-                0
-            } else {
-                ends[next - 1] as usize
-            };
-            // One prefilter pass over all remaining records at once.
-            let Some(hit) = self.rules.next_candidate(&data[from..], &self.ctx) else {
-                break;
-            };
-            let hit = from + hit;
-            // The record holding the hit: the first whose end is beyond it.
-            let i = next + ends[next..].partition_point(|&e| (e as usize) <= hit);
-            if i >= ends.len() {
-                break;
-            }
-            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-            let record = &data[start..ends[i] as usize];
-            if let Some(c) = self.rules.classify(record, &self.ctx) {
-                let line = if exact {
-                    let taken = (i - walked_rec) as u64
-                        + lines::inner_nonblank(&data[walked_byte..start], walked_byte, ends);
-                    self.line_map.advance(taken);
-                    self.line_map.next_record_line()
-                } else {
-                    inner_newlines +=
-                        memchr::memchr_iter(b'\n', &data[walked_byte..start]).count() as u64;
-                    base + 1 + i as u64 + inner_newlines
+    /// Scan one whole uncompressed file of `size` bytes split across `threads` threads
+    /// (see [`parallel`]): the same tallies as [`Scanner::scan_reader`]. `Ok(None)` when the
+    /// file could not be split at record boundaries; scan it with `scan_reader` then.
+    pub fn scan_file_parallel(
+        &mut self,
+        input: usize,
+        path: &Path,
+        size: u64,
+        threads: usize,
+    ) -> io::Result<Option<TextSample>> {
+        let mut sample = TextSample::default();
+        let mut head = Vec::new();
+        std::fs::File::open(path)?
+            .take(text::SAMPLE_BYTES as u64)
+            .read_to_end(&mut head)?;
+        sample.push(&head);
+        let rules = self.rules;
+        let catch_all = |rule: RuleIdx| rules.rules()[rule].catch_all;
+        let pieces = parallel::scan_file(
+            path,
+            size,
+            threads,
+            self.format,
+            rules,
+            &self.ctx,
+            Vec::new,
+            |found: &mut Vec<(RuleIdx, u64, Option<String>)>, m| {
+                let reason = match (catch_all(m.class.rule), m.class.reason) {
+                    (true, Some(r)) if !r.is_empty() => Some(normalize_reason(r)),
+                    _ => None,
                 };
-                walked_rec = i;
-                walked_byte = start;
-                let t = &mut self.summary.tallies[c.rule];
-                if t.count == 0 {
-                    t.first_line = line;
-                    t.first_input = input;
-                }
-                t.count += 1;
-                t.last_line = line;
-                t.last_input = input;
-                if let (true, Some(reason)) = (self.rules.rules()[c.rule].catch_all, c.reason) {
-                    if !reason.is_empty() {
-                        self.reasons.add(&normalize_reason(reason));
-                    }
-                }
+                found.push((m.class.rule, m.line, reason));
+            },
+        )?;
+        let Some(pieces) = pieces else {
+            return Ok(None);
+        };
+        for piece in pieces {
+            let base = self.summary.lines;
+            for (rule, line, reason) in piece.tally {
+                self.tally(input, rule, base + line, reason.as_deref());
             }
-            next = i + 1;
+            self.count(piece.counts);
         }
-        if exact {
-            let taken = (ends.len() - walked_rec) as u64
-                + lines::inner_nonblank(&data[walked_byte..], walked_byte, ends);
-            self.line_map.advance(taken);
+        Ok(Some(sample))
+    }
+
+    /// Tally one classified record of input `input` (the batch path finds and numbers it).
+    fn found(&mut self, input: usize, m: Found<'_>) {
+        let reason = match (self.rules.rules()[m.class.rule].catch_all, m.class.reason) {
+            (true, Some(r)) if !r.is_empty() => Some(normalize_reason(r)),
+            _ => None,
+        };
+        self.tally(input, m.class.rule, m.line, reason.as_deref());
+    }
+
+    /// Count a record of `rule` at `line` of input `input`; `reason` is a catch-all's
+    /// normalised reason text.
+    fn tally(&mut self, input: usize, rule: RuleIdx, line: u64, reason: Option<&str>) {
+        let t = &mut self.summary.tallies[rule];
+        if t.count == 0 {
+            t.first_line = line;
+            t.first_input = input;
         }
-        self.summary.records += self.framed.ends.len() as u64;
-        self.summary.lines += self.framed.lines;
-        self.framed.clear();
+        t.count += 1;
+        t.last_line = line;
+        t.last_input = input;
+        if let Some(reason) = reason {
+            self.reasons.add(reason);
+        }
+    }
+
+    fn count(&mut self, c: Counts) {
+        self.summary.lines += c.lines;
+        self.summary.records += c.records;
     }
 
     /// Finish and take the tallies, with the catch-all's most frequent reasons.
@@ -348,11 +329,34 @@ pub fn run(
             ));
             continue;
         }
-        let res = scanner.scan_reader(i, reader, |s| {
-            let now = read.get();
-            progress.advance(now - reported, s.lines, s.records);
-            reported = now;
-        });
+        // A large uncompressed file is split across the cores when it can be split at
+        // record boundaries (`OAUTHWATCH_SCAN_THREADS=1` keeps one thread).
+        let split = match (input, enc) {
+            (Input::File(path), Encoding::Plain) => {
+                let size = std::fs::metadata(path).map_or(0, |m| m.len());
+                let threads = parallel::threads_for(size);
+                if threads > 1 {
+                    scanner
+                        .scan_file_parallel(i, path, size, threads)
+                        .map(|s| s.map(|s| (s, size)))
+                        .transpose()
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        let res = match split {
+            Some(res) => res.map(|(sample, size)| {
+                progress.advance(size, scanner.summary.lines, scanner.summary.records);
+                sample
+            }),
+            None => scanner.scan_reader(i, reader, |s| {
+                let now = read.get();
+                progress.advance(now - reported, s.lines, s.records);
+                reported = now;
+            }),
+        };
         match res {
             Ok(sample) if sample.mostly_not_text() => {
                 progress.warn(&not_text_warning(name, enc, &sample))

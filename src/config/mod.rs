@@ -191,12 +191,14 @@ impl Config {
     }
 
     /// The options every source of the daemon starts with.
+    /// The sources' options (without a candidate search: the daemon adds its rules').
     pub fn sources_options(&self) -> SourcesOptions {
         SourcesOptions {
             state_dir: self.state_dir.clone(),
             checkpoint_interval: self.checkpoint_interval,
             poll_interval: self.poll_interval,
             limits: self.limits.clone(),
+            candidates: None,
         }
     }
 

@@ -23,6 +23,8 @@ pub(crate) struct Line<'a> {
     pub start: u64,
     /// The line was longer than `max` and was cut.
     pub truncated: bool,
+    /// Lines before it since the splitter started (0-based line number).
+    pub number: u64,
 }
 
 /// Splits a byte stream into [`Line`]s, whatever the chunking.
@@ -40,6 +42,8 @@ pub(crate) struct LineSplitter {
     line_start: u64,
     /// When bytes of the current unterminated line last arrived; `None` when there is none.
     last_input: Option<Instant>,
+    /// Lines completed so far (the number of the next line).
+    number: u64,
 }
 
 /// Above this, the tail buffer is given back after a line is taken from it, so one long line
@@ -56,12 +60,18 @@ impl LineSplitter {
             offset,
             line_start: offset,
             last_input: None,
+            number: 0,
         }
     }
 
     /// Stream offset where the pending unterminated line starts (or the end of input so far).
     pub fn line_start(&self) -> u64 {
         self.line_start
+    }
+
+    /// Stream offset of the next byte to be pushed.
+    pub fn offset(&self) -> u64 {
+        self.offset
     }
 
     /// When the pending unterminated line last grew; `None` when no line is pending.
@@ -98,7 +108,9 @@ impl LineSplitter {
                         bytes,
                         start: self.line_start,
                         truncated,
+                        number: self.number,
                     });
+                    self.number += 1;
                     self.reset_tail();
                     pos = i + 1;
                 }
@@ -112,7 +124,9 @@ impl LineSplitter {
                 bytes,
                 start: base + (pos + s) as u64,
                 truncated,
+                number: self.number,
             });
+            self.number += 1;
             s = i + 1;
         }
         if s < rest.len() {
@@ -134,7 +148,9 @@ impl LineSplitter {
             bytes,
             start: self.line_start,
             truncated,
+            number: self.number,
         });
+        self.number += 1;
         self.reset_tail();
         self.line_start = self.offset;
     }

@@ -56,18 +56,32 @@
 //! `ERROR`/`WARN`/… message line (which a stack trace may follow). The rules, and what
 //! waits how long, are in `multiline.rs`. Joining works on the unwrapped messages, per
 //! stream, so it applies inside CRI and docker wrappers too; the `json` format never joins.
+//!
+//! # Files
+//! `mod.rs` the API (formats, limits, [`Framer`], [`Framed`]) and the per-line dispatch;
+//! `lines.rs` line splitting; `container.rs` CRI/docker parsing and `reassembly.rs` joining
+//! their pieces; `multiline.rs` the multi-line rules and `holding.rs` the record they hold
+//! open; `ordering.rs` the cross-stream hold; `sparse.rs` [`Framer::push_sparse`], which
+//! counts candidate-free one-line records instead of copying them (the batch path).
 
 mod container;
+mod holding;
 mod lines;
 mod multiline;
+mod ordering;
+mod reassembly;
+mod sparse;
+pub use sparse::is_one_line_record;
 #[cfg(test)]
 mod tests;
 
 use std::time::{Duration, Instant};
 
 use container::PLAIN;
+use holding::OpenRecord;
 use lines::{Line, LineSplitter};
-use multiline::{Next, Shape, Start};
+use ordering::Held;
+use reassembly::Reassembly;
 
 /// How a source's lines are wrapped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -162,6 +176,12 @@ pub struct Framed {
     pub split_records: u64,
     /// Container wrapper lines that could not be parsed (passed on as plain lines).
     pub malformed_wrappers: u64,
+    /// Line number (0-based, counted from where the framer started) of each record's first
+    /// physical line, parallel to `ends`.
+    pub first_lines: Vec<u64>,
+    /// Records framed and counted but left out of `data`, because they hold no candidate
+    /// literal ([`Framer::push_sparse`]); `ends.len() + skipped_records` is the record count.
+    pub skipped_records: u64,
 }
 
 impl Framed {
@@ -179,6 +199,8 @@ impl Framed {
     pub fn clear(&mut self) {
         self.data.clear();
         self.ends.clear();
+        self.first_lines.clear();
+        self.skipped_records = 0;
         self.lines = 0;
         self.truncated_lines = 0;
         self.split_records = 0;
@@ -224,7 +246,7 @@ struct State {
 #[derive(Debug, Default)]
 struct Stream {
     part: Reassembly,
-    rec: Pending,
+    rec: OpenRecord,
 }
 
 /// Where a line or record lies in the input: what `consumed` and the hold are computed from.
@@ -236,68 +258,20 @@ struct Span {
     last: u64,
     /// Physical lines in it.
     lines: u32,
+    /// Line number (0-based, from where the framer started) of its first physical line.
+    first_line: u64,
 }
 
 impl Span {
-    fn line(start: u64) -> Span {
+    fn line(line: &Line<'_>) -> Span {
         Span {
-            start,
-            last: start,
+            start: line.start,
+            last: line.start,
             lines: 1,
+            first_line: line.number,
         }
     }
 }
-
-/// Container pieces (CRI `P`, docker without `\n`) of one application line.
-#[derive(Debug, Default)]
-struct Reassembly {
-    active: bool,
-    buf: Vec<u8>,
-    start: u64,
-    last: u64,
-    lines: u32,
-    truncated: bool,
-    since: Option<Instant>,
-}
-
-/// A held multi-line record.
-#[derive(Debug, Default)]
-struct Pending {
-    active: bool,
-    buf: Vec<u8>,
-    start: u64,
-    /// Offset of its last physical line.
-    last: u64,
-    /// Physical lines in it.
-    lines: u32,
-    /// Logical lines joined (what `max_record_lines` bounds).
-    joined: u32,
-    /// The rest of a record split at a bound: its first line is not a record's first line.
-    split: bool,
-    shape: Shape,
-    deadline: Option<Instant>,
-}
-
-#[derive(Debug, Default)]
-struct Held {
-    data: Vec<u8>,
-    recs: Vec<HeldRec>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct HeldRec {
-    start: u64,
-    last: u64,
-    from: usize,
-    to: usize,
-    lines: u32,
-    /// `false`: a dropped blank line, held only for its line count.
-    record: bool,
-}
-
-/// Most records (or blank lines) held behind a pending record of another stream; past this (or
-/// past `max_record_bytes` of them) the pending records are flushed as they are.
-const MAX_HELD: usize = 64 * 1024;
 
 /// Above this, a record buffer is given back after use (one huge record does not pin memory).
 const KEEP_CAPACITY: usize = 16 * 1024;
@@ -452,12 +426,12 @@ impl State {
             out.truncated_lines += 1;
         }
         match self.format {
-            Format::Plain => self.logical(PLAIN, line.bytes, Span::line(line.start), now, out),
+            Format::Plain => self.logical(PLAIN, line.bytes, Span::line(&line), now, out),
             Format::Json => {
                 if multiline::is_blank(line.bytes) {
-                    self.drop_line(Span::line(line.start), out);
+                    self.drop_line(Span::line(&line), out);
                 } else {
-                    self.emit(line.bytes, Span::line(line.start), out);
+                    self.emit(line.bytes, Span::line(&line), out);
                 }
             }
             Format::Cri => self.cri(line, true, now, out),
@@ -468,379 +442,9 @@ impl State {
                 } else if line.bytes.first().is_some_and(u8::is_ascii_digit) {
                     self.cri(line, false, now, out)
                 } else {
-                    self.logical(PLAIN, line.bytes, Span::line(line.start), now, out)
+                    self.logical(PLAIN, line.bytes, Span::line(&line), now, out)
                 }
             }
         }
-    }
-
-    /// A CRI line; one that does not parse is a plain line (counted if CRI was expected).
-    fn cri(&mut self, line: Line<'_>, expected: bool, now: Instant, out: &mut Framed) {
-        match container::parse_cri(line.bytes) {
-            Some(c) => self.piece(c.stream, c.message, c.partial, line, now, out),
-            None => {
-                if expected {
-                    out.malformed_wrappers += 1;
-                }
-                self.logical(PLAIN, line.bytes, Span::line(line.start), now, out)
-            }
-        }
-    }
-
-    /// A docker json-file line; one that does not parse is a plain line, counted. When the
-    /// format is `auto` (not `expected`), a line without docker's `stream` and `time` keys is
-    /// the application's own JSON and stays as it is.
-    fn docker(&mut self, line: Line<'_>, expected: bool, now: Instant, out: &mut Framed) {
-        let mut msg = std::mem::take(&mut self.scratch);
-        let parsed = container::parse_docker(line.bytes, &mut msg).or_else(|| {
-            // Cut at the cap: its JSON is incomplete, but the message is what matters.
-            line.truncated
-                .then(|| container::parse_docker_truncated(line.bytes, &mut msg))
-                .flatten()
-        });
-        match parsed {
-            Some(d) if d.complete || expected => {
-                self.piece(d.stream, &msg, d.partial, line, now, out)
-            }
-            // An application's own JSON line with a `log` key, not a wrapper.
-            Some(_) => self.logical(PLAIN, line.bytes, Span::line(line.start), now, out),
-            None => {
-                out.malformed_wrappers += 1;
-                self.logical(PLAIN, line.bytes, Span::line(line.start), now, out)
-            }
-        }
-        msg.clear();
-        self.scratch = msg;
-    }
-
-    /// An unwrapped container message: a piece of a longer line, or a whole line.
-    fn piece(
-        &mut self,
-        s: usize,
-        msg: &[u8],
-        partial: bool,
-        line: Line<'_>,
-        now: Instant,
-        out: &mut Framed,
-    ) {
-        let max = self.limits.max_line_bytes;
-        let part = &mut self.streams[s].part;
-        if !partial && !part.active {
-            return self.logical(s, msg, Span::line(line.start), now, out);
-        }
-        if !part.active {
-            part.active = true;
-            part.start = line.start;
-            part.lines = 0;
-            part.truncated = false;
-            part.buf.clear();
-        }
-        part.lines += 1;
-        part.last = line.start;
-        part.since = Some(now);
-        part.truncated |= line.truncated;
-        let room = max.saturating_sub(part.buf.len());
-        if msg.len() > room {
-            part.buf.extend_from_slice(&msg[..room]);
-            if !part.truncated {
-                out.truncated_lines += 1;
-                part.truncated = true;
-            }
-        } else {
-            part.buf.extend_from_slice(msg);
-        }
-        if !partial {
-            self.finish_part(s, now, out);
-        }
-    }
-
-    /// The reassembled application line of stream `s` is complete.
-    fn finish_part(&mut self, s: usize, now: Instant, out: &mut Framed) {
-        let part = &mut self.streams[s].part;
-        part.active = false;
-        part.since = None;
-        let buf = std::mem::take(&mut part.buf);
-        let span = Span {
-            start: part.start,
-            last: part.last,
-            lines: part.lines,
-        };
-        let outer = self.inflight.replace(span.start);
-        self.logical(s, &buf, span, now, out);
-        self.inflight = outer;
-        recycle(&mut self.streams[s].part.buf, buf);
-        self.release(out);
-    }
-
-    /// One logical (application) line of stream `s`, made of `lines` physical lines starting
-    /// at `start`: join it to the held record, or start a record with it.
-    #[inline]
-    fn logical(&mut self, s: usize, msg: &[u8], span: Span, now: Instant, out: &mut Framed) {
-        let blank = multiline::is_blank(msg);
-        if self.streams[s].rec.active {
-            let rec = &mut self.streams[s].rec;
-            if blank {
-                if rec.shape.depth > 0 {
-                    return self.join(s, msg, span, now, out);
-                }
-                if rec.shape.blanks_inside() {
-                    rec.shape.blanks += 1;
-                    rec.lines += span.lines;
-                    rec.last = span.last;
-                    return;
-                }
-                self.complete(s, out);
-                return self.drop_line(span, out);
-            }
-            match multiline::next(&mut rec.shape, rec.joined + u32::from(rec.split), msg) {
-                Next::Join => return self.join(s, msg, span, now, out),
-                Next::JoinEnd => {
-                    self.join(s, msg, span, now, out);
-                    return self.complete(s, out);
-                }
-                Next::Break => self.complete(s, out),
-            }
-        }
-        if blank {
-            return self.drop_line(span, out);
-        }
-        let mut shape = Shape::default();
-        match multiline::start(msg, &mut shape) {
-            Start::Single => self.emit(msg, span, out),
-            Start::Hold if self.limits.max_record_lines <= 1 => self.emit(msg, span, out),
-            Start::Hold => {
-                let deadline = now + self.wait(&shape, 1);
-                let rec = &mut self.streams[s].rec;
-                rec.active = true;
-                rec.buf.clear();
-                rec.buf.extend_from_slice(msg);
-                rec.start = span.start;
-                rec.last = span.last;
-                rec.lines = span.lines;
-                rec.joined = 1;
-                rec.split = false;
-                rec.shape = shape;
-                rec.deadline = Some(deadline);
-            }
-        }
-    }
-
-    /// How long a held record may wait for its next line.
-    fn wait(&self, shape: &Shape, joined: u32) -> Duration {
-        if shape.expects_more(joined) {
-            self.limits.multiline_timeout
-        } else {
-            self.grace.min(self.limits.multiline_timeout)
-        }
-    }
-
-    /// Append a continuation to the held record of stream `s`, splitting at the bounds.
-    fn join(&mut self, s: usize, msg: &[u8], span: Span, now: Instant, out: &mut Framed) {
-        let max_lines = self.limits.max_record_lines as u64;
-        let max_bytes = self.limits.max_record_bytes();
-        let rec = &self.streams[s].rec;
-        let blanks = rec.shape.blanks as usize;
-        let grows_to = rec.buf.len() + blanks + 1 + msg.len();
-        if u64::from(rec.joined) + rec.shape.blanks as u64 >= max_lines || grows_to > max_bytes {
-            // Split: emit what is held (with the blank lines it saw, unjoined); the rest goes
-            // on as a record of the same shape.
-            let shape = Shape {
-                blanks: 0,
-                ..rec.shape
-            };
-            self.complete(s, out);
-            out.split_records += 1;
-            let deadline = now + self.wait(&shape, 2);
-            let rec = &mut self.streams[s].rec;
-            rec.active = true;
-            rec.buf.clear();
-            rec.buf
-                .extend_from_slice(&msg[..msg.len().min(self.limits.max_line_bytes)]);
-            rec.start = span.start;
-            rec.last = span.last;
-            rec.lines = span.lines;
-            rec.joined = 1;
-            rec.split = true;
-            rec.shape = shape;
-            rec.deadline = Some(deadline);
-            return;
-        }
-        let deadline;
-        {
-            let rec = &mut self.streams[s].rec;
-            for _ in 0..rec.shape.blanks {
-                rec.buf.push(b'\n');
-            }
-            rec.joined += rec.shape.blanks;
-            rec.shape.blanks = 0;
-            rec.buf.push(b'\n');
-            rec.buf.extend_from_slice(msg);
-            rec.lines += span.lines;
-            rec.last = span.last;
-            rec.joined += 1;
-            deadline = now + self.wait(&self.streams[s].rec.shape, self.streams[s].rec.joined);
-        }
-        self.streams[s].rec.deadline = Some(deadline);
-    }
-
-    /// The held record of stream `s` is complete: emit it.
-    fn complete(&mut self, s: usize, out: &mut Framed) {
-        let rec = &mut self.streams[s].rec;
-        if !rec.active {
-            return;
-        }
-        rec.active = false;
-        rec.deadline = None;
-        let buf = std::mem::take(&mut rec.buf);
-        let span = Span {
-            start: rec.start,
-            last: rec.last,
-            lines: rec.lines,
-        };
-        self.emit(&buf, span, out);
-        recycle(&mut self.streams[s].rec.buf, buf);
-        self.release(out);
-    }
-
-    /// A blank line makes no record, but is counted with the records around it, so a
-    /// restart from `consumed` neither loses nor repeats it.
-    fn drop_line(&mut self, span: Span, out: &mut Framed) {
-        if self.held.recs.is_empty() && self.min_pending().is_none_or(|m| span.last < m) {
-            out.lines += u64::from(span.lines);
-        } else {
-            self.hold(None, span, out);
-        }
-    }
-
-    /// Hand on a complete record, unless a pending record (of another stream) began before its
-    /// last line: then hold it, so a record is emitted only once everything before its last
-    /// line is, and `consumed` stays exact.
-    #[inline]
-    fn emit(&mut self, rec: &[u8], span: Span, out: &mut Framed) {
-        if self.held.recs.is_empty() && self.min_pending().is_none_or(|m| span.last < m) {
-            out.data.extend_from_slice(rec);
-            out.ends.push(out.data.len() as u32);
-            out.lines += u64::from(span.lines);
-            return;
-        }
-        self.hold(Some(rec), span, out);
-    }
-
-    /// Keep a complete record (or, with `None`, a dropped line's count) until the pending
-    /// records before it are emitted.
-    fn hold(&mut self, rec: Option<&[u8]>, span: Span, out: &mut Framed) {
-        let Span { start, last, lines } = span;
-        let from = self.held.data.len();
-        if let Some(rec) = rec {
-            self.held.data.extend_from_slice(rec);
-        }
-        let r = HeldRec {
-            start,
-            last,
-            from,
-            to: self.held.data.len(),
-            lines,
-            record: rec.is_some(),
-        };
-        // Kept in stream order (records nearly always complete in it).
-        match self.held.recs.last() {
-            Some(last) if last.start > start => {
-                let at = self.held.recs.partition_point(|h| h.start < start);
-                self.held.recs.insert(at, r);
-            }
-            _ => self.held.recs.push(r),
-        }
-        if self.held.data.len() > self.limits.max_record_bytes() || self.held.recs.len() > MAX_HELD
-        {
-            // Bound the hold: take the pending records as they are.
-            let now = self.last_now;
-            if let Some(now) = now {
-                self.flush_all(now, out);
-            }
-            self.release(out);
-        }
-    }
-
-    /// Emit every pending piece and record (end of input, or the hold grew too large).
-    fn flush_all(&mut self, now: Instant, out: &mut Framed) {
-        for s in 0..self.streams.len() {
-            if self.streams[s].part.active {
-                self.finish_part(s, now, out);
-            }
-        }
-        for s in 0..self.streams.len() {
-            self.complete(s, out);
-        }
-    }
-
-    /// Emit the held records that no pending record precedes, in stream order.
-    fn release(&mut self, out: &mut Framed) {
-        if self.held.recs.is_empty() {
-            return;
-        }
-        let m = self.min_pending();
-        if m.is_some_and(|m| self.held.recs[0].last >= m) {
-            return;
-        }
-        // A prefix (in stream order) whose lines all lie before every pending record and
-        // before every record still held after it.
-        let recs = &self.held.recs;
-        let mut n = recs
-            .iter()
-            .take_while(|r| m.is_none_or(|m| r.last < m))
-            .count();
-        while n > 0 && n < recs.len() {
-            let last = recs[..n].iter().map(|r| r.last).max().unwrap_or(0);
-            if last < recs[n].start {
-                break;
-            }
-            n -= 1;
-        }
-        for r in &self.held.recs[..n] {
-            if r.record {
-                out.data.extend_from_slice(&self.held.data[r.from..r.to]);
-                out.ends.push(out.data.len() as u32);
-            }
-            out.lines += u64::from(r.lines);
-        }
-        if n == self.held.recs.len() {
-            self.held.recs.clear();
-            recycle_in_place(&mut self.held.data);
-        } else if n > 0 {
-            let mut data = Vec::new();
-            let mut recs = Vec::new();
-            for r in &self.held.recs[n..] {
-                let from = data.len();
-                data.extend_from_slice(&self.held.data[r.from..r.to]);
-                recs.push(HeldRec {
-                    from,
-                    to: data.len(),
-                    ..*r
-                });
-            }
-            self.held.data = data;
-            self.held.recs = recs;
-        }
-    }
-
-    /// The earliest start of a pending piece or record, in any stream.
-    #[inline]
-    fn min_pending(&self) -> Option<u64> {
-        let mut m: Option<u64> = self.inflight;
-        for st in &self.streams {
-            if st.part.active {
-                m = Some(m.map_or(st.part.start, |m| m.min(st.part.start)));
-            }
-            if st.rec.active {
-                m = Some(m.map_or(st.rec.start, |m| m.min(st.rec.start)));
-            }
-        }
-        m
-    }
-}
-
-impl Held {
-    fn min_start(&self) -> Option<u64> {
-        self.recs.iter().map(|r| r.start).min()
     }
 }

@@ -93,6 +93,37 @@ pub(crate) enum Next {
 /// How far into a line a level word is looked for: loggers put it right after the timestamp.
 const LEVEL_WINDOW: usize = 96;
 
+/// Literals one of which every line that [`start`] holds contains, unless its last non-blank
+/// byte is `{`, `[` or `:`: the level words, the exception and panic headers, Python's
+/// traceback header and Go oauth2's error. A line with none of them (and another last byte)
+/// is a one-line record, which lets sparse framing skip `start` for it (kept in step with
+/// `start` by the test `hold_hints_cover_every_held_line`).
+pub(crate) const HOLD_HINTS: &[&str] = &[
+    "ERROR",
+    "FATAL",
+    "WARN",
+    "SEVERE",
+    "CRITICAL",
+    "error",
+    "fatal",
+    "warn",
+    "Exception",
+    "exception",
+    "Error",
+    "Throwable",
+    "Uncaught ",
+    "panic: ",
+    "goroutine ",
+    "Traceback",
+    "cannot fetch token",
+];
+
+/// The line's last non-blank byte may open a held record (`{`, `[`, `:`).
+#[inline]
+pub(crate) fn ends_open(line: &[u8]) -> bool {
+    matches!(trim_end(line).last(), Some(b'{' | b'[' | b':'))
+}
+
 /// Decide from a record's first (non-blank) line whether to hold it, and set up its shape.
 pub(crate) fn start(line: &[u8], shape: &mut Shape) -> Start {
     *shape = Shape::default();
@@ -359,9 +390,39 @@ fn word_at(w: &[u8], i: usize, word: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn starts(line: &str) -> Start {
         start(line.as_bytes(), &mut Shape::default())
+    }
+
+    fn a_word() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => r#"[a-zA-Z0-9 ._$:\\\[\]{}="-]{0,8}"#,
+            1 => prop::sample::select(vec![
+                "ERROR", "FATAL", "WARN", "WARNING", "SEVERE", "CRITICAL", "error", "fatal",
+                "warn", "warning", "Exception in thread ", "Unhandled exception", "Uncaught ",
+                "PHP Fatal error: ", "IllegalStateException", "TypeError", "Throwable",
+                "panic: ", "fatal error: ", "goroutine 1 [", "Traceback (most recent call last):",
+                "x: cannot fetch token: 400 Bad Request", "E", "W", "[", "]", ": ", "{", "}",
+            ]).prop_map(str::to_string),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Sparse framing relies on it: a line `start` holds holds a hint or ends open.
+        #[test]
+        fn hold_hints_cover_every_held_line(words in prop::collection::vec(a_word(), 0..8)) {
+            let line = words.concat();
+            if starts(&line) == Start::Hold {
+                prop_assert!(
+                    ends_open(line.as_bytes()) || HOLD_HINTS.iter().any(|h| line.contains(h)),
+                    "{line:?}"
+                );
+            }
+        }
     }
 
     #[test]

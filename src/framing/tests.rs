@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
+use super::ordering::MAX_HELD;
 use super::*;
 
 fn limits() -> FramingLimits {
@@ -19,6 +20,8 @@ struct Out {
     split: u64,
     malformed: u64,
     consumed: u64,
+    first_lines: Vec<u64>,
+    skipped: u64,
 }
 
 impl Out {
@@ -29,6 +32,9 @@ impl Out {
         self.split += f.split_records;
         self.malformed += f.malformed_wrappers;
         self.consumed = f.consumed;
+        self.first_lines.extend_from_slice(&f.first_lines);
+        self.skipped += f.skipped_records;
+        assert_eq!(f.first_lines.len(), f.ends.len());
         f.clear();
     }
 
@@ -757,6 +763,12 @@ fn a_line() -> impl Strategy<Value = Vec<u8>> {
         1 => Just(br#"{"log":"piece ","stream":"stderr","time":"t"}"#.to_vec()),
         1 => Just(br#"{"log":"\tat \u00e9 end\n","stream":"stderr","time":"t"}"#.to_vec()),
         1 => Just(br#"{"log":"broken"#.to_vec()),
+        2 => Just(b"2024-05-01 INFO zoom token refreshed".to_vec()),
+        1 => Just(b"  \"reason\": \"Invalid Token! zoom\",".to_vec()),
+        1 => Just(b"2024 ERROR zoom exchange failed".to_vec()),
+        1 => Just(b"2024-05-01T12:00:00Z stdout F zoom: invalid_grant".to_vec()),
+        1 => Just(br#"{"log":"zoom said no\n","stream":"stdout","time":"t"}"#.to_vec()),
+        1 => Just(b"{\"msg\":\"zoom\",\"level\":\"error\"}".to_vec()),
     ]
 }
 
@@ -796,8 +808,142 @@ fn small_limits() -> FramingLimits {
     }
 }
 
+/// The candidate search the sparse tests pass in: the literal `zoom`.
+fn find_zoom(data: &[u8]) -> Option<usize> {
+    memchr::memmem::find(data, b"zoom")
+}
+
+fn holds_zoom(r: &[u8]) -> bool {
+    find_zoom(r).is_some()
+}
+
+fn run_sparse(format: Format, limits: FramingLimits, chunks: &[&[u8]]) -> Out {
+    let now = Instant::now();
+    let mut f = Framer::new(format, limits);
+    let mut framed = Framed::default();
+    let mut out = Out::default();
+    for c in chunks {
+        f.push_sparse(c, now, &mut framed, find_zoom);
+        out.take(&mut framed);
+    }
+    f.finish(&mut framed);
+    out.take(&mut framed);
+    out
+}
+
+/// What sparse framing must keep of a full run: the records holding a candidate (with their
+/// line numbers), the number of records, and every counter.
+fn assert_sparse_keeps(sparse: &Out, full: &Out) {
+    let kept = |o: &Out| -> Vec<(Vec<u8>, u64)> {
+        o.records
+            .iter()
+            .zip(&o.first_lines)
+            .filter(|(r, _)| holds_zoom(r))
+            .map(|(r, &l)| (r.clone(), l))
+            .collect()
+    };
+    assert_eq!(kept(sparse), kept(full));
+    assert_eq!(
+        sparse.records.len() as u64 + sparse.skipped,
+        full.records.len() as u64
+    );
+    assert_eq!(full.skipped, 0);
+    assert_eq!(
+        (
+            sparse.lines,
+            sparse.truncated,
+            sparse.split,
+            sparse.malformed,
+            sparse.consumed
+        ),
+        (
+            full.lines,
+            full.truncated,
+            full.split,
+            full.malformed,
+            full.consumed
+        )
+    );
+}
+
+#[test]
+fn sparse_framing_skips_candidate_free_lines_and_keeps_records_around_hits() {
+    let input = "a\nb zoom\n\nERROR exchange failed\n\tat x.Y(Y.java:1)\nbody: {\n  \"reason\": \"zoom\"\n}\nc\nd\n";
+    for format in [Format::Auto, Format::Plain] {
+        let full = run(format, input);
+        let sparse = run_sparse(format, limits(), &[input.as_bytes()]);
+        assert_sparse_keeps(&sparse, &full);
+        // `a`, `c`, `d` are skipped; the ERROR record (held, framed in full) is emitted.
+        assert_eq!(sparse.skipped, 3, "{format:?}");
+        assert_eq!(
+            sparse.strs(),
+            [
+                "b zoom",
+                "ERROR exchange failed\n\tat x.Y(Y.java:1)",
+                "body: {\n  \"reason\": \"zoom\"\n}"
+            ]
+        );
+        assert_eq!(sparse.first_lines, [1, 3, 5]);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Sparse framing gives the records with candidates, the record count and the counters
+    /// of full framing, whatever the chunking.
+    #[test]
+    fn sparse_framing_keeps_what_full_framing_gives(
+        input in an_input(),
+        format in a_format(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+        small in any::<bool>(),
+    ) {
+        let l = if small { small_limits() } else { limits() };
+        let full = run_chunks(format, l, &[&input]);
+        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
+        points.sort_unstable();
+        let mut chunks = Vec::new();
+        let mut prev = 0;
+        for p in points {
+            chunks.push(&input[prev..p]);
+            prev = p;
+        }
+        chunks.push(&input[prev..]);
+        assert_sparse_keeps(&run_sparse(format, l, &chunks), &full);
+        assert_sparse_keeps(&run_sparse(format, l, &[&input]), &full);
+    }
+
+    /// Stop anywhere, restart from `consumed` with sparse framing: the records with candidates
+    /// and the line and record counts of one uninterrupted full run.
+    #[test]
+    fn sparse_restart_from_consumed_is_exact(
+        input in an_input(),
+        format in a_format(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let now = Instant::now();
+        let stop = cut.index(input.len() + 1);
+        let whole = run_chunks(format, limits(), &[&input]);
+        let mut first = Framer::new(format, limits());
+        let mut out = Framed::default();
+        first.push_sparse(&input[..stop], now, &mut out, find_zoom);
+        let ckpt = out.consumed;
+        prop_assert!(ckpt <= stop as u64);
+        let mut got: Vec<Vec<u8>> = out.records().filter(|r| holds_zoom(r)).map(<[u8]>::to_vec).collect();
+        let (mut lines, mut records) = (out.lines, out.ends.len() as u64 + out.skipped_records);
+        let mut second = Framer::new(format, limits()).starting_at(ckpt);
+        let mut out = Framed::default();
+        second.push_sparse(&input[ckpt as usize..], now, &mut out, find_zoom);
+        second.finish(&mut out);
+        got.extend(out.records().filter(|r| holds_zoom(r)).map(<[u8]>::to_vec));
+        lines += out.lines;
+        records += out.ends.len() as u64 + out.skipped_records;
+        let want: Vec<Vec<u8>> = whole.records.iter().filter(|r| holds_zoom(r)).cloned().collect();
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(lines, whole.lines);
+        prop_assert_eq!(records, whole.records.len() as u64);
+    }
 
     #[test]
     fn any_chunking_gives_the_same_records(

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::framing::{Format, Framed};
+use crate::framing::Framed;
 use file::checkpoint::{self, Checkpoints};
 use file::watch::Wake;
 pub use spec::{compile_glob, ReadLimits, SourceSpec, SourcesOptions, StartAt};
@@ -344,8 +344,6 @@ impl LagMeter {
     }
 }
 
-}
-
 /// Problems that keep the sources from starting at all (a missing log file is not one).
 #[derive(Debug, thiserror::Error)]
 pub enum SourcesError {
@@ -420,8 +418,8 @@ pub(crate) fn error_kind(e: &std::io::Error) -> &'static str {
 
 /// Report what one framing step produced: bytes read, lines, records, and drops.
 pub(crate) fn report_framed(obs: &dyn SourceObserver, idx: SourceIdx, f: &Framed, bytes: u64) {
-    if bytes > 0 || !f.ends.is_empty() || f.lines > 0 {
-        obs.read(idx, bytes, f.lines, f.ends.len() as u64);
+    if bytes > 0 || !f.ends.is_empty() || f.lines > 0 || f.skipped_records > 0 {
+        obs.read(idx, bytes, f.lines, f.ends.len() as u64 + f.skipped_records);
     }
     for (n, reason) in [
         (f.truncated_lines, DropReason::LineTooLong),
@@ -552,6 +550,7 @@ impl Sources {
                         spec,
                         discovery,
                         limits: opts.limits.clone(),
+                        candidates: opts.candidates.clone(),
                         poll_interval: opts.poll_interval.max(std::time::Duration::from_millis(10)),
                         observer: observer.clone(),
                         sink: Sink {

@@ -109,6 +109,9 @@ pub struct SourcesOptions {
     /// Read and memory bounds (framing, queue bytes, chunk size, open files, rotated-file
     /// grace).
     pub limits: ReadLimits,
+    /// The installed rules' candidate search: file sources frame sparsely with it (records
+    /// that cannot match are counted, not sent); `None` frames and sends every record.
+    pub candidates: Option<crate::batch::SharedCandidates>,
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ mod redaction;
 mod registry_hints;
 mod registry_metrics;
 mod registry_status;
+mod scan_parallel;
 mod sources_checkpoint;
 mod sources_permissions;
 mod status_page_browser;

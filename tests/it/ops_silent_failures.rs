@@ -510,6 +510,7 @@ async fn lag_with_a_stalled_consumer_is_size_minus_acknowledged_offset() {
             checkpoint_interval: Duration::from_secs(60),
             poll_interval: Duration::from_secs(60),
             limits,
+            candidates: None,
         },
         tx,
         observer,

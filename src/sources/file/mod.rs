@@ -51,6 +51,8 @@ pub(crate) struct FileSource {
     pub discovery: Discovery,
     /// Resource bounds.
     pub limits: crate::sources::ReadLimits,
+    /// The installed rules' candidate search, to frame sparsely with (`None`: in full).
+    pub candidates: Option<crate::batch::SharedCandidates>,
     /// Fallback poll period.
     pub poll_interval: Duration,
     /// Event sink.

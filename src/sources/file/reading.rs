@@ -146,7 +146,12 @@ impl ReaderThread {
         let Some(t) = self.files.get_mut(&id) else {
             return Ok(Turn::Done);
         };
-        let read = t.read(&mut self.buf, Instant::now());
+        let read = t.read(
+            &mut self.buf,
+            Instant::now(),
+            self.src.candidates.as_ref(),
+            self.src.idx,
+        );
         if read.rewritten {
             tracing::info!(source = %self.src.spec.name, path = %t.path().display(), "file truncated; reading it again from the start");
             self.src.observer.truncated(self.src.idx);
@@ -212,7 +217,7 @@ impl ReaderThread {
             offset,
             progress: Some(Progress {
                 unsaved: self.src.unsaved.clone(),
-                records: framed.ends.len() as u64,
+                records: framed.ends.len() as u64 + framed.skipped_records,
             }),
         };
         self.src.sink.send(RecordBatch {

@@ -355,7 +355,15 @@ impl Tailer {
 
     /// One read turn of at most `buf.len()` bytes: look at the size, restart from 0 if the
     /// file was rewritten, grow the fingerprint, read and frame.
-    pub fn read(&mut self, buf: &mut [u8], now: Instant) -> ReadTurn {
+    /// `candidates` (with the source's index) frames sparsely: records that cannot match are
+    /// counted, not copied.
+    pub fn read(
+        &mut self,
+        buf: &mut [u8],
+        now: Instant,
+        candidates: Option<&crate::batch::SharedCandidates>,
+        source: usize,
+    ) -> ReadTurn {
         let mut turn = ReadTurn::default();
         let Some(file) = self.file.as_ref() else {
             return turn;
@@ -412,7 +420,14 @@ impl Tailer {
             // handle is closed later is not reopened by the next poll just to find nothing.
             self.settled_mtime = mtime;
         }
-        self.framer.push(&buf[..n], now, &mut turn.framed);
+        crate::batch::push_with(
+            candidates,
+            source,
+            &mut self.framer,
+            &buf[..n],
+            now,
+            &mut turn.framed,
+        );
         turn.bytes = n as u64;
         turn.more = n == buf.len();
         turn

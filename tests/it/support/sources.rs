@@ -108,6 +108,7 @@ pub fn options(state: &Path) -> SourcesOptions {
         checkpoint_interval: Duration::from_millis(100),
         poll_interval: Duration::from_secs(2),
         limits,
+        candidates: None,
     }
 }
 
