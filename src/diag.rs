@@ -3,6 +3,8 @@
 //! Every loader (config, rule files, checkpoints) reports through these types, and validation
 //! collects *every* problem before failing, so a user fixes a file in one pass.
 
+pub mod toml;
+
 use std::fmt;
 
 /// One problem in one input file, located as precisely as the parser allows.

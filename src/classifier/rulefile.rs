@@ -10,7 +10,7 @@ use std::time::Duration;
 use regex::bytes::{Regex, RegexBuilder};
 
 use super::{prefilter, AlertCondition, Severity};
-use crate::config::reader::{Source, Table};
+use crate::diag::toml::{Source, Table};
 use crate::diag::{Diagnostic, Diagnostics};
 
 /// A string from the file with the byte offset where it was written.

@@ -6,7 +6,9 @@
 //! Only when no problem was found is a [`Config`] returned. Relative paths in the file are
 //! resolved against the config file's directory, so a config works from any working directory.
 
-pub mod reader;
+/// The strict TOML reader, shared with the rule-file parser (it lives in `diag` so that
+/// components do not import `config`).
+pub use crate::diag::toml as reader;
 pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
