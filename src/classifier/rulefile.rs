@@ -15,141 +15,136 @@ use crate::diag::{Diagnostic, Diagnostics};
 
 /// A string from the file with the byte offset where it was written.
 #[derive(Debug, Clone)]
-pub struct At<T> {
+pub(crate) struct At<T> {
     /// The value.
-    pub value: T,
+    pub(crate) value: T,
     /// Byte offset in the file's text.
-    pub offset: usize,
+    pub(crate) offset: usize,
 }
 
-/// A compiled pattern with its source text, its prefilter literals and where it was written.
+/// A compiled pattern with its source text and its prefilter literals.
 #[derive(Debug, Clone)]
-pub struct PatternSpec {
+pub(crate) struct PatternSpec {
     /// The regex as written.
-    pub text: String,
+    pub(crate) text: String,
     /// The regex compiled (bytes, case-insensitive).
-    pub regex: Regex,
+    pub(crate) regex: Regex,
     /// Lower-cased literals one of which starts every match.
-    pub literals: Vec<Vec<u8>>,
-    /// Byte offset in the file.
-    pub offset: usize,
+    pub(crate) literals: Vec<Vec<u8>>,
 }
 
 /// One `[[rules]]` entry, validated.
 #[derive(Debug, Clone)]
-pub struct RuleSpec {
+pub(crate) struct RuleSpec {
     /// Stable snake_case id.
-    pub id: At<String>,
+    pub(crate) id: At<String>,
     /// Provider codes; empty for the catch-all.
-    pub codes: Vec<String>,
+    pub(crate) codes: Vec<String>,
     /// The provider's documented message.
-    pub message: String,
+    pub(crate) message: String,
     /// What the failure means.
-    pub description: String,
+    pub(crate) description: String,
     /// Severity label.
-    pub severity: Severity,
+    pub(crate) severity: Severity,
     /// Alert condition.
-    pub alert: AlertCondition,
+    pub(crate) alert: AlertCondition,
     /// Match patterns.
-    pub patterns: Vec<PatternSpec>,
+    pub(crate) patterns: Vec<PatternSpec>,
     /// One-line summary.
-    pub summary: String,
+    pub(crate) summary: String,
     /// What to do.
-    pub remediation: String,
+    pub(crate) remediation: String,
     /// Lines that must classify as exactly this rule.
-    pub must_match: Vec<At<String>>,
+    pub(crate) must_match: Vec<At<String>>,
     /// Lines that must not classify as any rule of the file.
-    pub must_not_match: Vec<At<String>>,
+    pub(crate) must_not_match: Vec<At<String>>,
 }
 
 impl RuleSpec {
     /// True for the provider's catch-all (`codes = []`).
-    pub fn is_catch_all(&self) -> bool {
+    pub(crate) fn is_catch_all(&self) -> bool {
         self.codes.is_empty()
     }
 }
 
-/// A regex that needs no leading literal (it runs only on records that passed the prefilter),
-/// with its source text.
+/// A regex that needs no leading literal (it runs only on records that passed the prefilter).
 #[derive(Debug, Clone)]
-pub struct CheckSpec {
-    /// The regex as written.
-    pub text: String,
+pub(crate) struct CheckSpec {
     /// The regex compiled (bytes, case-insensitive).
-    pub regex: Regex,
+    pub(crate) regex: Regex,
 }
 
 /// One `[[evidence]]` entry, validated: a shape that shows a record is this provider's, so
 /// that it counts with no provider declared for its source.
 #[derive(Debug, Clone)]
-pub struct EvidenceSpec {
+pub(crate) struct EvidenceSpec {
     /// Snake_case name, shown by `classify --all`.
-    pub name: At<String>,
+    pub(crate) name: At<String>,
     /// One line saying what the evidence is.
-    pub about: String,
+    pub(crate) about: String,
     /// Literals whose presence alone is the evidence (case-insensitive), e.g. a host name.
-    pub literals: Vec<String>,
+    pub(crate) literals: Vec<String>,
     /// Patterns one of which must match; each begins with a literal that feeds the prefilter.
-    pub patterns: Vec<PatternSpec>,
+    pub(crate) patterns: Vec<PatternSpec>,
     /// True when the evidence holds only beside a table message: one of the patterns of a
     /// rule that is not the catch-all also matches the record.
-    pub needs_message: bool,
+    pub(crate) needs_message: bool,
     /// With `needs_message`: the message must begin where a pattern's match ends (the pattern
     /// ends at the opening of a value, such as `"reason": "`), not anywhere in the record.
-    pub message_follows: bool,
+    pub(crate) message_follows: bool,
     /// Patterns that void the evidence: lookalikes of the same shape.
-    pub unless: Vec<CheckSpec>,
+    pub(crate) unless: Vec<CheckSpec>,
     /// Records that must show this evidence.
-    pub must_match: Vec<At<String>>,
+    pub(crate) must_match: Vec<At<String>>,
     /// Records that must not show it.
-    pub must_not_match: Vec<At<String>>,
+    pub(crate) must_not_match: Vec<At<String>>,
 }
 
 /// One `[[exclusions]]` entry, validated: a shape that shows a record is not one of this
 /// provider's token-endpoint failures, whatever else it contains. Applies to every source,
 /// declared or not.
 #[derive(Debug, Clone)]
-pub struct ExclusionSpec {
+pub(crate) struct ExclusionSpec {
     /// Snake_case name, shown by `classify --all`.
-    pub name: At<String>,
+    pub(crate) name: At<String>,
     /// One line saying what the exclusion keeps out.
-    pub about: String,
+    pub(crate) about: String,
     /// Literals any one of which excludes the record (case-insensitive).
-    pub literals: Vec<String>,
+    pub(crate) literals: Vec<String>,
     /// Patterns any one of which excludes the record.
-    pub patterns: Vec<CheckSpec>,
+    pub(crate) patterns: Vec<CheckSpec>,
     /// Patterns that lift the exclusion: the record is one of the provider's failures after all.
-    pub unless: Vec<CheckSpec>,
+    pub(crate) unless: Vec<CheckSpec>,
 }
 
 /// A whole rule file, validated.
 #[derive(Debug, Clone)]
-pub struct FileSpec {
+pub(crate) struct FileSpec {
     /// The file as the user named it.
-    pub origin: String,
+    pub(crate) origin: String,
     /// Its text, for locating later diagnostics.
-    pub text: String,
+    pub(crate) text: String,
     /// Provider name (`zoom`), the `provider` label.
-    pub provider: String,
+    pub(crate) provider: String,
     /// What shows a record is this provider's: the `[[evidence]]` entries, and the legacy
     /// `markers` list as an evidence named `markers`.
-    pub evidence: Vec<EvidenceSpec>,
+    pub(crate) evidence: Vec<EvidenceSpec>,
     /// What keeps a record out: the `[[exclusions]]` entries, and the legacy `exclude` list as
     /// an exclusion named `exclude`.
-    pub exclusions: Vec<ExclusionSpec>,
+    pub(crate) exclusions: Vec<ExclusionSpec>,
     /// Explicit-code patterns; the digits in a match form the code.
-    pub code_patterns: Vec<PatternSpec>,
+    pub(crate) code_patterns: Vec<PatternSpec>,
     /// Patterns whose match ends where a reason text starts.
-    pub reason_patterns: Vec<Regex>,
+    pub(crate) reason_patterns: Vec<Regex>,
     /// The rules, in file order.
-    pub rules: Vec<RuleSpec>,
+    pub(crate) rules: Vec<RuleSpec>,
 }
 
 /// Compile a pattern the way the classifier runs it: on bytes, case-insensitive, bounded.
 /// Word boundaries (`\b`, `\B`) are ASCII: a Unicode boundary makes the fast DFA give up on
 /// any non-ASCII byte (typographic quotes are common in these records) and fall back to a
 /// slower engine that allocates.
-pub fn compile_pattern(text: &str) -> Result<Regex, String> {
+pub(crate) fn compile_pattern(text: &str) -> Result<Regex, String> {
     RegexBuilder::new(&ascii_word_boundaries(&any_char_classes(text)))
         .case_insensitive(true)
         .unicode(true)
@@ -239,7 +234,7 @@ fn is_snake_case(s: &str) -> bool {
 }
 
 /// Parse and validate a rule file; every problem is reported.
-pub fn parse(text: &str, origin: &str) -> Result<FileSpec, Diagnostics> {
+pub(crate) fn parse(text: &str, origin: &str) -> Result<FileSpec, Diagnostics> {
     let mut src = Source::new(origin, text);
     let Some(doc) = src.parse() else {
         return Err(src.diags);
@@ -416,7 +411,7 @@ fn checks(src: &mut Source<'_>, t: &mut Table<'_, '_>, key: &'static str) -> Vec
         .enumerate()
     {
         match compile_pattern(&p) {
-            Ok(regex) => out.push(CheckSpec { text: p, regex }),
+            Ok(regex) => out.push(CheckSpec { regex }),
             Err(e) => src.error(at, Some(&format!("{}[{i}]", t.field(key))), e),
         }
     }
@@ -573,7 +568,6 @@ fn pattern(src: &mut Source<'_>, field: &str, text: String, at: usize) -> Option
             text,
             regex,
             literals,
-            offset: at,
         }),
         Err(e) => {
             src.error(at, Some(field), e);
@@ -744,7 +738,7 @@ fn rule(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> Option<RuleSpec> {
 }
 
 /// A diagnostic at `offset` of `file`'s text.
-pub fn diag_at(file: &FileSpec, offset: usize, field: String, message: String) -> Diagnostic {
+pub(crate) fn diag_at(file: &FileSpec, offset: usize, field: String, message: String) -> Diagnostic {
     Diagnostic::at_offset(&file.origin, &file.text, offset, Some(field), message)
 }
 
