@@ -188,8 +188,21 @@ pub(crate) fn automaton(lits: &[Vec<u8>]) -> AhoCorasick {
         .expect("a few hundred short literals always build")
 }
 
-/// Most literals a [`Gate`] searches for with Teddy's small ("slim") buckets.
-pub(crate) const GATE_PACKED_MAX: usize = 32;
+/// `lits` lower-cased and minimised, cut shorter (to 12, 10, then 8 bytes, never less, so
+/// that no cut literal becomes a common word) until at most [`GATE_PACKED_MAX`] remain.
+pub(crate) fn fit_for_teddy(lits: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut lower = minimise(lits.iter().map(|l| l.to_ascii_lowercase()).collect());
+    for cut in [12, 10, 8] {
+        if lower.len() <= GATE_PACKED_MAX {
+            break;
+        }
+        lower = minimise(lower.iter().map(|l| l[..l.len().min(cut)].to_vec()).collect());
+    }
+    lower
+}
+
+/// Most literals Teddy takes by default; past them it gives up.
+pub(crate) const GATE_PACKED_MAX: usize = 64;
 
 /// A one-pass gate over [`fold`]ed text: does it contain one of the literals, and where does
 /// the first start. Searched with the packed (Teddy) searcher alone where the CPU and the
@@ -205,20 +218,16 @@ pub(crate) enum Gate {
 
 impl Gate {
     /// A gate for `lits` (lower-cased here). More than [`GATE_PACKED_MAX`] literals are cut
-    /// shorter (and minimised again) until they fit: a shorter prefix of a literal is in every
-    /// record the literal is in, and Teddy over many literals gives up (more than 64: a
-    /// byte-at-a-time automaton, measured 8 times slower on a log than Teddy) or slows down
-    /// (more than 32: "fat" buckets, more false hits to verify).
+    /// shorter (and minimised again) to fit ([`fit_for_teddy`]): a prefix of a literal is in
+    /// every record the literal is in. Past 64 literals Teddy gives up by default and the
+    /// search is a byte-at-a-time automaton (the declared-provider gate had 73 and searched
+    /// 8 times slower than Teddy); a set still too large after the cuts gets Teddy without
+    /// that limit (up to 128).
     pub(crate) fn new(lits: &[Vec<u8>]) -> Gate {
-        let mut lower = minimise(lits.iter().map(|l| l.to_ascii_lowercase()).collect());
-        for cut in [12, 10, 8, 7, 6, 5, 4, MIN_LITERAL_LEN] {
-            if lower.len() <= GATE_PACKED_MAX {
-                break;
-            }
-            lower = minimise(lower.iter().map(|l| l[..l.len().min(cut)].to_vec()).collect());
-        }
+        let lower = fit_for_teddy(lits);
         let packed = aho_corasick::packed::Config::new()
             .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .heuristic_pattern_limits(false)
             .builder()
             .extend(&lower)
             .build();

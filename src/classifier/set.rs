@@ -1008,4 +1008,3 @@ mod tests {
         assert_eq!(c.reason, Some(&b"Invalid authorization code mk1Cq8"[..]));
     }
 }
-
