@@ -32,7 +32,10 @@ pub(crate) const MAX_LITERAL_LEN: usize = 16;
 pub(crate) fn fold(src: &[u8], dst: &mut Vec<u8>) {
     #[inline(always)]
     fn fold_byte(b: u8) -> u8 {
-        b | ((((b.wrapping_sub(b'A') < 26) | (b == 0)) as u8) << 5)
+        // The comparison as an all-ones or all-zeros byte, masked with 0x20: what a vector
+        // compare gives, so no shift or blend is needed.
+        let hit = ((b.wrapping_sub(b'A') < 26) | (b == 0)) as u8;
+        b | (hit.wrapping_neg() & 0x20)
     }
     // Every byte is written below: reuse the buffer's old bytes instead of zeroing it first
     // (a zero fill cost as much as the fold itself).
