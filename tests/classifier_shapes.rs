@@ -615,6 +615,9 @@ fn many_large_patterns_in_one_rule_load_and_each_matches() {
     let rules = RuleSet::from_toml(&big, "acme.toml").unwrap_or_else(|d| panic!("{d}"));
     let long = format!("acme: bad code 39{}", "x".repeat(40));
     assert_eq!(rule_of(&rules, &long, None).as_deref(), Some("bad_code"));
-    assert_eq!(rule_of(&rules, "acme: bad code", None).as_deref(), Some("bad_code"));
+    assert_eq!(
+        rule_of(&rules, "acme: bad code", None).as_deref(),
+        Some("bad_code")
+    );
     assert_eq!(rule_of(&rules, "acme: good code", None), None);
 }

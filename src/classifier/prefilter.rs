@@ -199,7 +199,12 @@ pub(crate) fn fit_for_teddy(lits: &[Vec<u8>]) -> Vec<Vec<u8>> {
         if lower.len() <= GATE_PACKED_MAX {
             break;
         }
-        lower = minimise(lower.iter().map(|l| l[..l.len().min(cut)].to_vec()).collect());
+        lower = minimise(
+            lower
+                .iter()
+                .map(|l| l[..l.len().min(cut)].to_vec())
+                .collect(),
+        );
     }
     lower
 }
@@ -336,7 +341,10 @@ mod tests {
         assert!(matches!(gate, Gate::Packed(_)));
         let mut text = Vec::new();
         for lit in &lits {
-            fold(&[b"x".repeat(40).as_slice(), lit, b" end"].concat(), &mut text);
+            fold(
+                &[b"x".repeat(40).as_slice(), lit, b" end"].concat(),
+                &mut text,
+            );
             assert_eq!(gate.find(&text), Some(40));
         }
         assert_eq!(gate.find(b"nothing to see here, not a literal"), None);

@@ -803,7 +803,12 @@ fn rule(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> Option<RuleSpec> {
 }
 
 /// A diagnostic at `offset` of `file`'s text.
-pub(crate) fn diag_at(file: &FileSpec, offset: usize, field: String, message: String) -> Diagnostic {
+pub(crate) fn diag_at(
+    file: &FileSpec,
+    offset: usize,
+    field: String,
+    message: String,
+) -> Diagnostic {
     Diagnostic::at_offset(&file.origin, &file.text, offset, Some(field), message)
 }
 
@@ -828,7 +833,12 @@ mod tests {
             (b"reason123456error", false),
         ] {
             prefilter::fold(text, &mut folded);
-            assert_eq!(re.is_match(&folded), hit, "{}", String::from_utf8_lossy(text));
+            assert_eq!(
+                re.is_match(&folded),
+                hit,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
         }
     }
 
@@ -881,4 +891,3 @@ mod tests {
         assert_eq!(ascii_word_boundaries(r"\d+\."), r"\d+\.");
     }
 }
-
