@@ -13,38 +13,36 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Hir, HirKind};
 
 /// Shortest literal accepted for the prefilter: shorter ones would hit on almost every line.
-pub const MIN_LITERAL_LEN: usize = 3;
+pub(crate) const MIN_LITERAL_LEN: usize = 3;
 
 /// Literals are cut to this length: a shorter prefix selects nearly as well and keeps the
 /// automaton small.
-pub const MAX_LITERAL_LEN: usize = 16;
+pub(crate) const MAX_LITERAL_LEN: usize = 16;
 
 /// Copy `src` into `dst` (cleared first) as the matchers see it: ASCII letters lower-cased and
 /// each NUL replaced by a space, so that a NUL written inside a phrase does not split it. The
 /// copy has the same length as `src`, so an offset in one is the same offset in the other.
-pub fn fold(src: &[u8], dst: &mut Vec<u8>) {
-    dst.clear();
-    dst.resize(src.len(), 0);
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of a
-        // `target_feature` function; `fold_avx2` itself is safe code.
-        unsafe { fold_avx2(src, dst) };
-        return;
-    }
-    fold_into(src, dst);
-}
-
-/// [`fold`]'s loop over two slices of the same length. Branch-free so that it compiles to
-/// SIMD: setting bit 5 lower-cases `A`..=`Z` and turns NUL (0x00) into a space (0x20); no
-/// other byte is touched.
-#[inline(always)]
-fn fold_into(src: &[u8], dst: &mut [u8]) {
+///
+/// Branch-free over fixed 32-byte steps, so the compiler turns it into vector code with no
+/// `unsafe` (setting bit 5 lower-cases `A`..=`Z` and turns NUL (0x00) into a space (0x20); no
+/// other byte is touched).
+pub(crate) fn fold(src: &[u8], dst: &mut Vec<u8>) {
     #[inline(always)]
     fn fold_byte(b: u8) -> u8 {
-        b | ((((b.wrapping_sub(b'A') < 26) | (b == 0)) as u8) << 5)
+        // The comparison as an all-ones or all-zeros byte, masked with 0x20: what a vector
+        // compare gives, so no shift or blend is needed.
+        let hit = ((b.wrapping_sub(b'A') < 26) | (b == 0)) as u8;
+        b | (hit.wrapping_neg() & 0x20)
+    }
+    // Every byte is written below: reuse the buffer's old bytes instead of zeroing it first
+    // (a zero fill cost as much as the fold itself).
+    if dst.len() < src.len() {
+        dst.resize(src.len(), 0);
+    } else {
+        dst.truncate(src.len());
     }
     let mut from = src.chunks_exact(32);
     let mut to = dst.chunks_exact_mut(32);
@@ -64,17 +62,9 @@ fn fold_into(src: &[u8], dst: &mut [u8]) {
     out.copy_from_slice(&tail[..rest.len()]);
 }
 
-/// [`fold_into`] compiled with AVX2: 32 bytes a step instead of SSE2's 16, on the hot path
-/// of every record.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn fold_avx2(src: &[u8], dst: &mut [u8]) {
-    fold_into(src, dst);
-}
-
 /// The lower-cased literals one of which every match of `pattern` starts with, or a message
 /// saying why none could be found.
-pub fn required_literals(pattern: &str) -> Result<Vec<Vec<u8>>, String> {
+pub(crate) fn required_literals(pattern: &str) -> Result<Vec<Vec<u8>>, String> {
     let hir = regex_syntax::ParserBuilder::new()
         .utf8(false)
         .build()
@@ -107,9 +97,80 @@ pub fn required_literals(pattern: &str) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
+/// The literals to search for a pattern in a gate: one of them is in every match of it. Its
+/// leading literals ([`required_literals`]), unless the pattern also requires a clearly longer
+/// word further in (4+ bytes longer than its shortest leading literal): `tokens?\b[^\n]{0,40}?\bbad request` is gated by `bad request`, not by
+/// `token`, which ordinary log lines say all the time. A hit may then lie inside a match, not
+/// at its start, which a gate allows: the caller classifies the whole record around the hit.
+pub(crate) fn gate_literals(pattern: &str) -> Result<Vec<Vec<u8>>, String> {
+    let prefix = required_literals(pattern)?;
+    let hir = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .map_err(|e| format!("invalid regex: {e}"))?;
+    Ok(match inner_literals(&hir) {
+        Some(inner) if selectivity(&inner) >= selectivity(&prefix) + 4 => inner,
+        _ => minimise(prefix),
+    })
+}
+
+/// How selective a literal set is, roughly: the length of its shortest literal (a longer word
+/// is rarer in logs), capped where more length stops mattering.
+fn selectivity(lits: &[Vec<u8>]) -> usize {
+    lits.iter().map(Vec::len).min().unwrap_or(0).min(12)
+}
+
+/// The leading literals of `hir`, lower-cased and minimised, when it has a finite set of them
+/// each at least [`MIN_LITERAL_LEN`] long.
+fn prefix_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+    seq.keep_first_bytes(MAX_LITERAL_LEN);
+    seq.dedup();
+    let lits = seq.literals()?;
+    let out: Vec<Vec<u8>> = lits
+        .iter()
+        .map(|l| l.as_bytes().to_ascii_lowercase())
+        .collect();
+    (!out.is_empty() && out.iter().all(|l| l.len() >= MIN_LITERAL_LEN)).then(|| minimise(out))
+}
+
+/// The most selective literal set one of which every match of `hir` contains, anywhere in it:
+/// the leading literals of any part of a sequence that every match goes through.
+fn inner_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    let better = |a: Option<Vec<Vec<u8>>>, b: Option<Vec<Vec<u8>>>| match (a, b) {
+        (Some(a), Some(b)) => {
+            let key = |l: &Vec<Vec<u8>>| (selectivity(l), std::cmp::Reverse(l.len()));
+            Some(if key(&b) > key(&a) { b } else { a })
+        }
+        (a, b) => a.or(b),
+    };
+    let own = prefix_literals(hir);
+    let inner = match hir.kind() {
+        HirKind::Capture(c) => inner_literals(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => inner_literals(&r.sub),
+        HirKind::Concat(subs) => (0..subs.len()).fold(None, |best, i| {
+            let tail = better(
+                prefix_literals(&Hir::concat(subs[i..].to_vec())),
+                inner_literals(&subs[i]),
+            );
+            better(best, tail)
+        }),
+        HirKind::Alternation(subs) => {
+            let mut all = Vec::new();
+            for s in subs {
+                all.extend(inner_literals(s)?);
+            }
+            Some(minimise(all))
+        }
+        _ => None,
+    };
+    better(own, inner)
+}
+
 /// Drop duplicates and every literal that contains another one: a record containing the
 /// longer also contains the shorter, so the shorter alone decides.
-pub fn minimise(mut lits: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+pub(crate) fn minimise(mut lits: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     lits.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
     lits.dedup();
     let mut kept: Vec<Vec<u8>> = Vec::with_capacity(lits.len());
@@ -123,48 +184,77 @@ pub fn minimise(mut lits: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
 
 /// An automaton over `lits`, lower-cased, to search [`fold`]ed text; pattern ids follow the
 /// order given.
-pub fn automaton(lits: &[Vec<u8>]) -> AhoCorasick {
+pub(crate) fn automaton(lits: &[Vec<u8>]) -> AhoCorasick {
     AhoCorasickBuilder::new()
         .match_kind(MatchKind::LeftmostFirst)
         .build(lits.iter().map(|l| l.to_ascii_lowercase()))
         .expect("a few hundred short literals always build")
 }
 
+/// `lits` lower-cased and minimised, cut shorter (to 12, 10, then 8 bytes, never less, so
+/// that no cut literal becomes a common word) until at most [`GATE_PACKED_MAX`] remain.
+pub(crate) fn fit_for_teddy(lits: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut lower = minimise(lits.iter().map(|l| l.to_ascii_lowercase()).collect());
+    for cut in [12, 10, 8] {
+        if lower.len() <= GATE_PACKED_MAX {
+            break;
+        }
+        lower = minimise(
+            lower
+                .iter()
+                .map(|l| l[..l.len().min(cut)].to_vec())
+                .collect(),
+        );
+    }
+    lower
+}
+
+/// Most literals Teddy takes by default; past them it gives up.
+pub(crate) const GATE_PACKED_MAX: usize = 64;
+
 /// A one-pass gate over [`fold`]ed text: does it contain one of the literals, and where does
 /// the first start. Searched with the packed (Teddy) searcher alone where the CPU and the
 /// literal count allow it, which skips the automaton's set-up on every call (most calls are
-/// one short record that contains nothing); otherwise with an automaton.
+/// one short record that contains nothing); otherwise with an automaton, built only then.
 #[derive(Debug, Clone)]
-pub struct Gate {
-    packed: Option<aho_corasick::packed::Searcher>,
-    automaton: AhoCorasick,
+pub(crate) enum Gate {
+    /// Teddy over the literals.
+    Packed(aho_corasick::packed::Searcher),
+    /// An automaton, where Teddy is not available.
+    Automaton(AhoCorasick),
 }
 
 impl Gate {
-    /// A gate for `lits` (lower-cased here).
-    pub fn new(lits: &[Vec<u8>]) -> Gate {
-        let lower: Vec<Vec<u8>> = lits.iter().map(|l| l.to_ascii_lowercase()).collect();
+    /// A gate for `lits` (lower-cased here). More than [`GATE_PACKED_MAX`] literals are cut
+    /// shorter (and minimised again) to fit ([`fit_for_teddy`]): a prefix of a literal is in
+    /// every record the literal is in. Past 64 literals Teddy gives up by default and the
+    /// search is a byte-at-a-time automaton (the declared-provider gate had 73 and searched
+    /// 8 times slower than Teddy); a set still too large after the cuts gets Teddy without
+    /// that limit (up to 128).
+    pub(crate) fn new(lits: &[Vec<u8>]) -> Gate {
+        let lower = fit_for_teddy(lits);
         let packed = aho_corasick::packed::Config::new()
             .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .heuristic_pattern_limits(false)
             .builder()
             .extend(&lower)
             .build();
-        Gate {
-            packed,
-            automaton: automaton(&lower),
+        match packed {
+            Some(p) => Gate::Packed(p),
+            None => Gate::Automaton(automaton(&lower)),
         }
     }
 
     /// Where the first literal in `text` starts.
-    pub fn find(&self, text: &[u8]) -> Option<usize> {
-        match &self.packed {
-            Some(p) => p.find(text).map(|m| m.start()),
-            None => self.automaton.find(text).map(|m| m.start()),
+    pub(crate) fn find(&self, text: &[u8]) -> Option<usize> {
+        match self {
+            Gate::Packed(p) => p.find(text).map(|m| m.start()),
+            Gate::Automaton(a) => a.find(text).map(|m| m.start()),
         }
     }
 
     /// `text` contains one of the literals.
-    pub fn is_match(&self, text: &[u8]) -> bool {
+    pub(crate) fn is_match(&self, text: &[u8]) -> bool {
         self.find(text).is_some()
     }
 }
@@ -215,6 +305,49 @@ mod tests {
         assert_eq!(gate.find(&out), Some(0));
         assert_eq!(gate.find(&out[1..]), Some(17));
         assert!(!gate.is_match(b"valid token"));
+    }
+
+    #[test]
+    fn gate_literals_prefer_a_longer_required_word_to_a_short_leading_one() {
+        let lits = gate_literals(r"tokens?\b[^\n]{0,40}?\b(?:400 )?\(?bad request\b").unwrap();
+        assert_eq!(lits, vec![b"bad request".to_vec()]);
+        // Inside an alternation each branch brings its own.
+        let lits = gate_literals(r"(?:tokens?\s+(?:is )?bad request|expired jwt)").unwrap();
+        assert_eq!(lits, vec![b"bad request".to_vec(), b"expired jwt".to_vec()]);
+        // A leading word that is long enough stays; so does a short one with nothing much
+        // longer behind it.
+        assert_eq!(
+            gate_literals(r"oauth/token[^\n]{0,160}?\binternal server error").unwrap(),
+            vec![b"oauth/token".to_vec()]
+        );
+        assert_eq!(
+            gate_literals(r"code\s*[:=]\s*47\d\d\b[\s\S]{0,80}?message").unwrap(),
+            vec![b"code".to_vec()]
+        );
+        // An optional part is never required.
+        assert_eq!(
+            gate_literals(r"reason(?: was a very long optional phrase)?").unwrap(),
+            vec![b"reason".to_vec()]
+        );
+        assert!(gate_literals(r".*token").is_err());
+    }
+
+    #[test]
+    fn a_gate_over_many_literals_cuts_them_shorter_and_still_finds_each() {
+        let lits: Vec<Vec<u8>> = (0..100)
+            .map(|i| format!("literal number {i:03} of many").into_bytes())
+            .collect();
+        let gate = Gate::new(&lits);
+        assert!(matches!(gate, Gate::Packed(_)));
+        let mut text = Vec::new();
+        for lit in &lits {
+            fold(
+                &[b"x".repeat(40).as_slice(), lit, b" end"].concat(),
+                &mut text,
+            );
+            assert_eq!(gate.find(&text), Some(40));
+        }
+        assert_eq!(gate.find(b"nothing to see here, not a literal"), None);
     }
 
     #[test]

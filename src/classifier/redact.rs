@@ -89,7 +89,7 @@ fn redactors() -> &'static Redactors {
 /// True for a word that looks random (a secret) rather than like prose, a number, a date or
 /// an identifier. Snake_case identifiers (`client_secret`, `invalid_grant`), CamelCase class
 /// names (`TokenResponseException`), timestamps and short ids stay readable.
-pub fn looks_like_token(w: &[u8]) -> bool {
+fn looks_like_token(w: &[u8]) -> bool {
     let len = w.len();
     let mut upper = 0usize;
     let mut lower = 0usize;

@@ -16,7 +16,7 @@ use super::{Classification, MatchContext, Rule, RuleIdx};
 use crate::diag::{Diagnostic, Diagnostics};
 
 /// The Zoom rule file compiled into the binary, so it runs with no files at all.
-pub const EMBEDDED_ZOOM_RULES: &str = include_str!("../../rules/zoom-oauth.toml");
+pub(crate) const EMBEDDED_ZOOM_RULES: &str = include_str!("../../rules/zoom-oauth.toml");
 
 /// The name the embedded rule file has in diagnostics.
 pub const EMBEDDED_ORIGIN: &str = "<embedded>/zoom-oauth.toml";
@@ -65,9 +65,10 @@ struct ProviderMatcher {
     code_patterns: Vec<Regex>,
     /// Code → the rules carrying it, in file order.
     by_code: Vec<(Vec<u8>, Vec<RuleIdx>)>,
-    /// Specific rules in file order, each with its patterns joined into one regex.
-    matchers: Vec<(RuleIdx, Regex)>,
-    catch_all: Option<(RuleIdx, Regex)>,
+    /// Specific rules in file order, each with its patterns (compiled one by one when the file
+    /// was read; any of them matching is the rule matching).
+    matchers: Vec<(RuleIdx, AnyOf)>,
+    catch_all: Option<(RuleIdx, AnyOf)>,
     reason_patterns: Vec<Regex>,
 }
 
@@ -154,9 +155,14 @@ impl AnyOf {
     /// The leftmost match of any pattern (the first pattern's on a tie), as the alternation
     /// of the patterns in order would find it.
     fn find<'h>(&self, haystack: &'h [u8]) -> Option<regex::bytes::Match<'h>> {
+        self.find_at(haystack, 0)
+    }
+
+    /// [`AnyOf::find`] from offset `start` (look-around sees the bytes before it).
+    fn find_at<'h>(&self, haystack: &'h [u8], start: usize) -> Option<regex::bytes::Match<'h>> {
         let mut best: Option<regex::bytes::Match<'h>> = None;
         for re in &self.0 {
-            if let Some(m) = re.find(haystack) {
+            if let Some(m) = re.find_at(haystack, start) {
                 if best.is_none_or(|b| m.start() < b.start()) {
                     best = Some(m);
                 }
@@ -217,11 +223,9 @@ impl FoundCode {
 }
 
 impl ProviderMatcher {
-    /// Compile one file's matcher. Each pattern was compiled alone when the file was read;
-    /// a rule's patterns joined into one alternation can still pass the regex size limit,
-    /// which is reported as `(rule index, error)`, never a panic (a reload keeps the old
-    /// rules).
-    fn compile(file: &FileSpec, base: RuleIdx) -> Result<ProviderMatcher, (usize, String)> {
+    /// Compile one file's matcher from its patterns, each compiled alone (and checked against
+    /// the regex size limit) when the file was read: nothing is compiled a second time.
+    fn compile(file: &FileSpec, base: RuleIdx) -> ProviderMatcher {
         let mut gate_lits: Vec<Vec<u8>> = Vec::new();
         for e in &file.evidence {
             gate_lits.extend(e.literals.iter().map(|l| {
@@ -237,11 +241,17 @@ impl ProviderMatcher {
                 .flat_map(|p| p.literals.iter().cloned())
                 .collect(),
         );
+        // The declared source's gate: for each rule and code pattern, the literals one of
+        // which every match contains (a longer word inside the pattern where its first word
+        // is a common one).
         let rule_lits = prefilter::minimise(
             file.rules
                 .iter()
-                .flat_map(|r| r.patterns.iter().flat_map(|p| p.literals.iter().cloned()))
-                .chain(code_lits.iter().cloned())
+                .flat_map(|r| &r.patterns)
+                .chain(&file.code_patterns)
+                .flat_map(|p| {
+                    prefilter::gate_literals(&p.text).unwrap_or_else(|_| p.literals.clone())
+                })
                 .collect(),
         );
         let exclude = literal_automaton(
@@ -303,13 +313,9 @@ impl ProviderMatcher {
         let mut catch_all = None;
         for (i, r) in file.rules.iter().enumerate() {
             let idx = base + i;
-            let joined = r
-                .patterns
-                .iter()
-                .map(|p| format!("(?:{})", p.text))
-                .collect::<Vec<_>>()
-                .join("|");
-            let re = rulefile::compile_pattern(&joined).map_err(|e| (i, e))?;
+            let Some(re) = AnyOf::new(r.patterns.iter().map(|p| p.regex.clone())) else {
+                continue;
+            };
             if r.is_catch_all() {
                 catch_all = Some((idx, re));
                 continue;
@@ -323,7 +329,7 @@ impl ProviderMatcher {
                 }
             }
         }
-        Ok(ProviderMatcher {
+        ProviderMatcher {
             provider: file.provider.clone(),
             range: base..base + file.rules.len(),
             provider_gate: prefilter::Gate::new(&gate_lits),
@@ -341,7 +347,7 @@ impl ProviderMatcher {
             matchers,
             catch_all,
             reason_patterns: file.reason_patterns.clone(),
-        })
+        }
     }
 
     /// The explicit code in a record: the digits of the first code-pattern match.
@@ -639,7 +645,7 @@ impl ProviderMatcher {
         }
     }
 
-    fn matcher(&self, idx: RuleIdx) -> Option<&Regex> {
+    fn matcher(&self, idx: RuleIdx) -> Option<&AnyOf> {
         self.matchers
             .iter()
             .find(|(i, _)| *i == idx)
@@ -725,7 +731,7 @@ impl RuleSet {
     fn compile(files: Vec<FileSpec>) -> Result<RuleSet, Diagnostics> {
         let mut diags = Diagnostics::default();
         let mut set = RuleSet::default();
-        for (fi, file) in files.iter().enumerate() {
+        for file in &files {
             for (ri, r) in file.rules.iter().enumerate() {
                 if let Some(prev) = set.rules.iter().position(|x| x.id == r.id.value) {
                     diags.push(diag_at(
@@ -738,7 +744,6 @@ impl RuleSet {
                         ),
                     ));
                 }
-                let _ = fi;
             }
             let base = set.rules.len();
             let digest = ring::digest::digest(&ring::digest::SHA256, file.text.as_bytes());
@@ -758,23 +763,7 @@ impl RuleSet {
                     catch_all: r.is_catch_all(),
                 });
             }
-            match ProviderMatcher::compile(file, base) {
-                Ok(matcher) => set.providers.push(matcher),
-                Err((ri, e)) => {
-                    let r = &file.rules[ri];
-                    diags.push(diag_at(
-                        file,
-                        r.patterns.first().map_or(r.id.offset, |p| p.offset),
-                        format!("rules[{ri}].patterns"),
-                        format!(
-                            "rule `{}`: its patterns together are too large to compile ({e}); \
-                             split the rule or shorten its patterns",
-                            r.id.value
-                        ),
-                    ));
-                    return Err(diags);
-                }
-            }
+            set.providers.push(ProviderMatcher::compile(file, base));
         }
         // Examples are checked against their own file's matcher, so that one file's examples
         // do not depend on which other files are loaded beside it.
@@ -848,9 +837,9 @@ impl RuleSet {
     /// calling [`RuleSet::classify`] per record. A hit may straddle two records; the caller
     /// classifies the record holding the offset and searches again after it.
     ///
-    /// The data is folded (see `prefilter::fold`) 4 KiB at a time: a window stays in the CPU
+    /// The data is folded (see `prefilter::fold`) 2 KiB at a time: a window stays in the CPU
     /// cache between folding and searching it, and after a hit little beyond it was folded
-    /// for nothing (a window that grew while no hit was found folded, on a dense corpus, a
+    /// for nothing (with 4 KiB windows, 2 KiB a hit on average) (a window that grew while no hit was found folded, on a dense corpus, a
     /// third more than it searched).
     pub fn next_candidate(&self, data: &[u8], ctx: &MatchContext<'_>) -> Option<usize> {
         let gates = || {
@@ -864,7 +853,7 @@ impl RuleSet {
         FOLDED.with(|buf| {
             let mut text = buf.borrow_mut();
             let mut pos = 0;
-            let window = 4 << 10;
+            let window = 2 << 10;
             while pos < data.len() {
                 let end = data.len().min(pos + window);
                 // A literal that starts before `end` is seen whole.

@@ -361,7 +361,7 @@ fn sigterm_counts_a_last_stdin_line_that_has_no_newline_yet() {
 fn wait_in_process(addr: &str, name: &str, labels: &[(&str, &str)], value: f64) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let (status, body) = common::http_get(addr, "/metrics");
+        let (status, body) = support::daemon::http_get(addr, "/metrics");
         if status == 200 && metric_value(&body, name, labels) == Some(value) {
             return body;
         }
