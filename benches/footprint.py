@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""Memory, idle and latency figures of the `oauthwatch run` daemon (issue 10's footprint rows).
+
+For the release binary given as argv[1], each figure beside a baseline from the same run:
+  - steady RSS tailing 100 files (VmRSS, with the anonymous / file-backed split from
+    /proc/PID/smaps_rollup and the thread count), beside `tail -F` following the same 100 files,
+    measured live, and Fluent Bit's published 3.7 MB for its tail input;
+  - append → counter on /metrics latency, median and max (same daemon);
+  - idle CPU over IDLE_SECONDS (default 60) with the same 100 files, from schedstat (ns), and
+    the wake-ups in that window (voluntary + involuntary context switches of every thread),
+    beside `tail -F` over the same window;
+  - peak RSS (VmHWM) while a writer appends BURST_LINES (default 3,000,000) lines in ~1 MiB
+    blocks, every line counted, beside `wc -l`'s peak RSS on the same file.
+
+BENCH selects sections (comma-separated: steady, burst; default both). Figures, not
+assertions: the machine is shared and noisy, so the load average is printed with them.
+Everything runs in a temp dir on loopback; every process started here is stopped.
+"""
+
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/oauthwatch")
+IDLE_SECONDS = int(os.environ.get("IDLE_SECONDS", "60"))
+LATENCY_SAMPLES = int(os.environ.get("LATENCY_SAMPLES", "50"))
+BURST_LINES = int(os.environ.get("BURST_LINES", "3000000"))
+FILES = 100
+FLUENT_BIT_TAIL_MB = 3.7  # published RSS of Fluent Bit's tail input
+FAILURE = ("2026-11-23T10:00:00Z ERROR auth: Zoom API error: invalid_request, reason: "
+           "Invalid authorization code mk1Cq8Pap6_PatCmZLwQxKCZOUJsBwojQ\n")
+NOISE = ("2026-11-23T10:00:02Z INFO http: GET /api/v1/meetings/123456789/participants 200 0.4ms "
+         "user=42 trace=5f1c0ad1e2b34c7d9a8b\n")
+ERRORS = {"rule": "invalid_authorization_code", "source": "app"}
+
+
+def status(pid, key):
+    """A `kB` field of /proc/PID/status, in MB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def rollup(pid):
+    """Anonymous and file-backed resident MB from /proc/PID/smaps_rollup."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] in ("Rss:", "Anonymous:", "Pss_File:", "Pss_Anon:"):
+                    out[parts[0][:-1]] = int(parts[1]) / 1024
+    except OSError:
+        pass
+    return out
+
+
+def threads(pid):
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def cpu_and_wakeups(pid):
+    """(CPU seconds from schedstat, context switches) summed over every thread."""
+    cpu, switches = 0, 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                cpu += int(f.read().split()[0])
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                        switches += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return cpu / 1e9, switches
+
+
+def wakeups_by_thread(pid):
+    """Context switches per thread name (who wakes when idle)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                n = sum(int(l.split()[1]) for l in f
+                        if l.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")))
+            out[name] = out.get(name, 0) + n
+        except FileNotFoundError:
+            pass
+    return out
+
+
+class Daemon:
+    def __init__(self, workdir, paths, extra=""):
+        cfg = os.path.join(workdir, "config.toml")
+        globs = ", ".join(f'"{p}"' for p in paths)
+        with open(cfg, "w") as f:
+            f.write(f'state_dir = "state"\nwatch_config = false\n{extra}\n[[sources]]\nname = "app"\n'
+                    f'paths = [{globs}]\nprovider = "zoom"\nstart_at = "beginning"\n')
+        self.stderr = open(os.path.join(workdir, "daemon.log"), "w+")
+        self.proc = subprocess.Popen(
+            [BIN, "run", "--config", cfg, "--listen", "127.0.0.1:0"],
+            stdout=subprocess.DEVNULL, stderr=self.stderr,
+            env={k: v for k, v in os.environ.items() if k != "RUST_LOG"})
+        self.pid = self.proc.pid
+        self.addr = None
+        deadline = time.time() + 30
+        while time.time() < deadline and self.addr is None:
+            time.sleep(0.05)
+            self.stderr.seek(0)
+            bound = [a for a in re.findall(r"(?:listen|bound)=\"?([0-9.]+:[0-9]+)", self.stderr.read())
+                     if not a.endswith(":0")]
+            if bound:
+                self.addr = bound[0]
+        if self.addr is None:
+            self.stop()
+            raise SystemExit("daemon did not report its address")
+
+    def value(self, name, labels):
+        with urllib.request.urlopen(f"http://{self.addr}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    def wait_lines(self, n, timeout):
+        deadline = time.time() + timeout
+        while (self.value("oauthwatch_source_lines_total", {"source": "app"}) or 0.0) < n:
+            if time.time() > deadline:
+                raise SystemExit(f"daemon did not count {n} lines within {timeout} s")
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def append(path, text):
+    with open(path, "a") as f:
+        f.write(text)
+
+
+def load():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def bench_steady(tmp):
+    logs = os.path.join(tmp, "logs")
+    os.makedirs(logs)
+    paths = [os.path.join(logs, f"app{i:03}.log") for i in range(FILES)]
+    for p in paths:
+        append(p, NOISE * 10)
+    tail = subprocess.Popen(["tail", "-q", "-n", "0", "-F"] + paths,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    d = Daemon(tmp, ["logs/*.log"])
+    try:
+        d.wait_lines(FILES * 10, 30)
+        # Latency first: the figure a user sees; then let the daemon settle for RSS and idle.
+        target = paths[0]
+        samples = []
+        for _ in range(LATENCY_SAMPLES):
+            before = d.value("oauthwatch_errors_total", ERRORS) or 0.0
+            t0 = time.perf_counter()
+            append(target, FAILURE)
+            while (d.value("oauthwatch_errors_total", ERRORS) or 0.0) <= before:
+                if time.perf_counter() - t0 > 10:
+                    raise SystemExit("a failure line was not counted within 10 s")
+                time.sleep(0.0005)
+            samples.append((time.perf_counter() - t0) * 1000)
+            time.sleep(0.02)
+        samples.sort()
+        time.sleep(3)
+        rss, roll = status(d.pid, "VmRSS"), rollup(d.pid)
+        tail_rss = status(tail.pid, "VmRSS")
+        print(f"steady RSS tailing {FILES} files: {rss:.1f} MB (anonymous {roll.get('Anonymous', 0):.1f} MB, "
+              f"file-backed {roll.get('Pss_File', 0):.1f} MB PSS; {threads(d.pid)} threads)   "
+              f"target <= 8 MB | baseline: tail -F of the same {FILES} files {tail_rss:.1f} MB; "
+              f"Fluent Bit tail input (published) {FLUENT_BIT_TAIL_MB} MB")
+        print(f"append -> counter on /metrics over {len(samples)} appends: median "
+              f"{statistics.median(samples):.2f} ms, max {samples[-1]:.2f} ms   target <= 5 / 20 ms")
+        c0, w0 = cpu_and_wakeups(d.pid)
+        tc0, tw0 = cpu_and_wakeups(tail.pid)
+        by0 = wakeups_by_thread(d.pid)
+        t0 = time.time()
+        time.sleep(IDLE_SECONDS)
+        c1, w1 = cpu_and_wakeups(d.pid)
+        tc1, tw1 = cpu_and_wakeups(tail.pid)
+        by1 = wakeups_by_thread(d.pid)
+        secs = time.time() - t0
+        woke = ", ".join(f"{k} {by1[k] - by0.get(k, 0)}" for k in sorted(by1) if by1[k] != by0.get(k, 0))
+        print(f"idle CPU, {FILES} files, {secs:.0f} s: {100 * (c1 - c0) / secs:.4f}% of a core "
+              f"({(c1 - c0) * 1000:.2f} ms CPU, {w1 - w0} wake-ups: {woke or 'none'})   target <= 0.01% | "
+              f"baseline: tail -F {100 * (tc1 - tc0) / secs:.4f}% ({tw1 - tw0} wake-ups)")
+    finally:
+        d.stop()
+        tail.terminate()
+        tail.wait()
+
+
+def bench_burst(tmp):
+    logs = os.path.join(tmp, "burst")
+    os.makedirs(logs)
+    log = os.path.join(logs, "app.log")
+    open(log, "w").close()
+    d = Daemon(tmp, ["burst/*.log"], 'checkpoint_interval = "1s"')
+    try:
+        before = status(d.pid, "VmHWM")
+        block_lines = 10000
+        block = (NOISE * 99 + FAILURE) * (block_lines // 100)
+        blocks = BURST_LINES // block_lines
+        total = blocks * block_lines
+        t0 = time.perf_counter()
+        with open(log, "a") as f:
+            for _ in range(blocks):
+                f.write(block)
+                f.flush()
+        d.wait_lines(total, 300)
+        deadline = time.time() + 60
+        while (d.value("oauthwatch_errors_total", ERRORS) or 0.0) < total // 100 and time.time() < deadline:
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - t0
+        errs = d.value("oauthwatch_errors_total", ERRORS) or 0.0
+        peak = status(d.pid, "VmHWM")
+        time.sleep(3)
+        after = status(d.pid, "VmRSS")
+    finally:
+        d.stop()
+    wc = subprocess.Popen(["wc", "-l", log], stdout=subprocess.DEVNULL)
+    _, _, usage = os.wait4(wc.pid, 0)
+    wc.returncode = 0
+    print(f"peak RSS during a {total / 1e6:.0f}M-line burst ({os.path.getsize(log) / 1e6:.0f} MB in "
+          f"{len(block) / 2**20:.1f} MiB blocks, all counted in {elapsed:.2f} s, failures {int(errs)}/{total // 100}): "
+          f"{peak:.1f} MB VmHWM (before the burst {before:.1f} MB; RSS 3 s after {after:.1f} MB)   "
+          f"target <= 24 MB | baseline: wc -l on the same file {usage.ru_maxrss / 1024:.1f} MB")
+
+
+def main():
+    if not os.path.exists(BIN):
+        raise SystemExit(f"{BIN} not found: run `cargo build --release` first")
+    tmp = tempfile.mkdtemp(prefix="oauthwatch-footprint-")
+    chosen = set(os.environ.get("BENCH", "steady,burst").split(","))
+    print(f"load average before: {load()}")
+    try:
+        for name, bench in (("steady", bench_steady), ("burst", bench_burst)):
+            if name in chosen:
+                os.makedirs(os.path.join(tmp, name))
+                bench(os.path.join(tmp, name))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"load average after: {load()}")
+
+
+if __name__ == "__main__":
+    main()
