@@ -249,7 +249,10 @@ fn run(args: RunArgs) -> ExitCode {
     // rules load (tens of milliseconds) would otherwise end the process with the default
     // action. Caught now, it is acted on once start-up completes.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        // One worker: the async side only serves HTTP and times checkpoints; reading and
+        // classifying run on their own threads. Each worker is a thread with its own stack
+        // and, under glibc, its own malloc arena.
+        .worker_threads(1)
         .thread_name("oauthwatch")
         .enable_all()
         .build()
