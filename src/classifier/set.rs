@@ -72,6 +72,30 @@ struct ProviderMatcher {
     reason_patterns: Vec<Regex>,
 }
 
+impl ProviderMatcher {
+    /// Every regex of the matcher, in a fixed order (for [`RuleSet::compile`] to put back
+    /// regexes with no search cache after the examples check).
+    fn regexes_mut(&mut self) -> Vec<&mut Regex> {
+        let mut all: Vec<&mut Regex> = Vec::new();
+        all.extend(&mut self.code_patterns);
+        all.extend(self.matchers.iter_mut().map(|(_, re)| re));
+        all.extend(self.catch_all.iter_mut().map(|(_, re)| re));
+        all.extend(&mut self.reason_patterns);
+        for e in &mut self.evidence {
+            all.extend(&mut e.each);
+            for any in e.pattern.iter_mut().chain(e.unless.iter_mut()) {
+                all.extend(&mut any.0);
+            }
+        }
+        for x in &mut self.exclusions {
+            for any in x.pattern.iter_mut().chain(x.unless.iter_mut()) {
+                all.extend(&mut any.0);
+            }
+        }
+        all
+    }
+}
+
 /// One compiled `[[evidence]]` entry.
 #[derive(Debug)]
 struct Evidence {
@@ -717,7 +741,29 @@ impl RuleSet {
     }
 
     /// Load `paths`, or the embedded Zoom rules when `paths` is empty.
+    ///
+    /// On a thread of its own: compiling the patterns and checking the examples allocate
+    /// several times what the compiled set keeps (regex builders, a search cache per regex),
+    /// and what is freed in the main heap stays resident for the daemon's life (megabytes);
+    /// a short-lived thread's malloc arena gives its top back and is reused by the next
+    /// thread started.
     pub fn load_or_embedded(paths: &[std::path::PathBuf]) -> Result<RuleSet, Diagnostics> {
+        let run = || RuleSet::load_or_embedded_here(paths);
+        let spawned = std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("rule-compile".into())
+                .spawn_scoped(scope, run)
+                .map(|h| h.join())
+        });
+        match spawned {
+            Ok(Ok(set)) => set,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => run(),
+        }
+    }
+
+    /// [`RuleSet::load_or_embedded`] on the calling thread.
+    fn load_or_embedded_here(paths: &[std::path::PathBuf]) -> Result<RuleSet, Diagnostics> {
         if paths.is_empty() {
             RuleSet::from_toml(EMBEDDED_ZOOM_RULES, EMBEDDED_ORIGIN)
         } else {
@@ -765,6 +811,12 @@ impl RuleSet {
             }
             set.providers.push(ProviderMatcher::compile(file, base));
         }
+        // A clone of a regex shares its compiled program and starts with no search cache.
+        let clean: Vec<Vec<Regex>> = set
+            .providers
+            .iter_mut()
+            .map(|p| p.regexes_mut().into_iter().map(|re| re.clone()).collect())
+            .collect();
         // Examples are checked against their own file's matcher, so that one file's examples
         // do not depend on which other files are loaded beside it.
         for (file, matcher) in files.iter().zip(&set.providers) {
@@ -826,6 +878,14 @@ impl RuleSet {
                         ));
                     }
                 }
+            }
+        }
+        // The checks left a search cache in every regex, kept as long as the regex, while
+        // records are classified on another thread, which makes its own. Put back the clones
+        // taken before the checks: the same compiled programs with empty caches.
+        for (p, clean) in set.providers.iter_mut().zip(clean) {
+            for (re, clean) in p.regexes_mut().into_iter().zip(clean) {
+                *re = clean;
             }
         }
         diags.into_result(set)
