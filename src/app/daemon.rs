@@ -30,8 +30,9 @@ use crate::sources::{SourceObserver, Sources, Stopped};
 /// kill timeout is never the thing that ends us.
 pub const SHUTDOWN_BUDGET: Duration = Duration::from_secs(20);
 
-/// How often alert hints are brought up to date when nobody scrapes (their on/off log lines
-/// are at most this late).
+/// The first look at alert hints after start, a reload or a match into empty windows; after
+/// it, the next look is when the oldest match leaves its window (the only moment a hint can
+/// turn off), so nobody scraping still sees a hint that expires logged on time.
 const HINT_TICK: Duration = Duration::from_secs(5);
 
 /// What the daemon starts with.
@@ -103,6 +104,8 @@ enum Event {
     ReloadsClosed,
     StdinEnded,
     Tick,
+    /// A match after every alert window had emptied: tick again.
+    Matched,
     ServerEnded(Result<Result<(), exporter::ServeError>, tokio::task::JoinError>),
 }
 
@@ -196,9 +199,11 @@ pub async fn run(
         reloader.reload.notify_one();
     }
     let file_changed = reloader.reload.clone();
-    // Brings alert hints up to date between scrapes, so a hint that expires is logged.
-    let mut hint_tick = tokio::time::interval(HINT_TICK);
-    hint_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Brings alert hints up to date between scrapes, so a hint that expires is logged; stopped
+    // while every window is empty (nothing can change), so an idle daemon sleeps.
+    let hint_tick = tokio::time::sleep(HINT_TICK);
+    tokio::pin!(hint_tick);
+    let mut ticking = true;
 
     let mut stdin_done = false;
     let mut reloads_open = true;
@@ -212,13 +217,30 @@ pub async fn run(
             _ = file_changed.notified() => Event::Reload("config or rule files changed"),
             _ = reloader.stdin_finished(), if !stdin_done => Event::StdinEnded,
             res = &mut server => Event::ServerEnded(res),
-            _ = hint_tick.tick() => Event::Tick,
+            () = &mut hint_tick, if ticking => Event::Tick,
+            () = registry.matched_after_quiet(), if !ticking => Event::Matched,
         };
         match event {
             Event::Stop => break,
             Event::ReloadsClosed => reloads_open = false,
-            Event::Reload(why) => reloader.reload(why).await,
-            Event::Tick => registry.tick(),
+            Event::Reload(why) => {
+                reloader.reload(why).await;
+                // Windows may have been shortened.
+                ticking = true;
+                hint_tick
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + HINT_TICK);
+            }
+            Event::Tick => match registry.tick() {
+                Some(next) => hint_tick.as_mut().reset(tokio::time::Instant::now() + next),
+                None => ticking = false,
+            },
+            Event::Matched => {
+                ticking = true;
+                hint_tick
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + HINT_TICK);
+            }
             Event::StdinEnded => {
                 stdin_done = true;
                 if exit_on_eof {

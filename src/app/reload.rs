@@ -45,7 +45,10 @@ pub(crate) fn source_labels(specs: &[SourceSpec]) -> Vec<SourceLabels> {
 
 /// The sources' options with the installed rules' candidate search, so file sources frame
 /// sparsely with the rules that classify (a reload switches both).
-pub(crate) fn sources_options(cfg: &Config, rules: &Arc<ArcSwap<InstalledRules>>) -> SourcesOptions {
+pub(crate) fn sources_options(
+    cfg: &Config,
+    rules: &Arc<ArcSwap<InstalledRules>>,
+) -> SourcesOptions {
     let mut options = cfg.sources_options();
     options.candidates = Some(crate::batch::SharedCandidates(rules.clone()));
     options

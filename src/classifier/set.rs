@@ -78,8 +78,9 @@ impl ProviderMatcher {
     fn regexes_mut(&mut self) -> Vec<&mut Regex> {
         let mut all: Vec<&mut Regex> = Vec::new();
         all.extend(&mut self.code_patterns);
-        all.extend(self.matchers.iter_mut().map(|(_, re)| re));
-        all.extend(self.catch_all.iter_mut().map(|(_, re)| re));
+        for (_, any) in self.matchers.iter_mut().chain(self.catch_all.iter_mut()) {
+            all.extend(&mut any.0);
+        }
         all.extend(&mut self.reason_patterns);
         for e in &mut self.evidence {
             all.extend(&mut e.each);

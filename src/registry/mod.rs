@@ -103,6 +103,9 @@ pub struct Registry {
     clock: Arc<dyn Clock>,
     ready: AtomicBool,
     pods: Arc<PodBook>,
+    /// Notified when a match lands in an empty window, so the daemon's hint tick, stopped
+    /// while every window is empty, starts again (see [`Registry::tick`]).
+    wake: Arc<tokio::sync::Notify>,
     next_id: AtomicU64,
     installed: Mutex<Installed>,
     sources: ArcSwap<Vec<SourceMetrics>>,
@@ -141,6 +144,7 @@ impl Registry {
             clock,
             ready: AtomicBool::new(false),
             pods,
+            wake: Arc::new(tokio::sync::Notify::new()),
             next_id: AtomicU64::new(0),
             installed: Mutex::new(Installed {
                 cells: HashMap::new(),
@@ -184,19 +188,36 @@ impl Registry {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// Bring every alert window and hint gauge up to `now`.
-    fn refresh(&self, now: u64) {
+    /// Bring every alert window and hint gauge up to `now`; returns the seconds until a match
+    /// next leaves a window (`None`: every window is empty).
+    fn refresh(&self, now: u64) -> Option<u64> {
         let order = lock(&self.installed).order.clone();
+        let mut next: Option<u64> = None;
         for cell in &order {
-            lock(&cell.state).refresh(now, &cell.pod.labels);
+            let mut st = lock(&cell.state);
+            st.refresh(now, &cell.pod.labels);
+            if let Some(secs) = st.window.next_expiry(now) {
+                next = Some(next.map_or(secs, |n| n.min(secs)));
+            }
         }
+        next
     }
 
-    /// Bring alert hints up to date (and log those that turned off since the last look).
-    /// The daemon calls it every few seconds, so a hint that expires is logged even when
-    /// nobody scrapes.
-    pub fn tick(&self) {
-        self.refresh(self.clock.now_secs());
+    /// Bring alert hints up to date (and log those that turned off since the last look), so
+    /// a hint that expires is logged even when nobody scrapes. Returns when the next tick can
+    /// change anything: when the oldest match leaves its window (the only moment a hint can
+    /// turn off; a hint turns on as a match is counted), or `None` once every window is
+    /// empty; the daemon then stops ticking until [`Registry::matched_after_quiet`]
+    /// resolves, so an idle daemon does not wake up.
+    pub fn tick(&self) -> Option<std::time::Duration> {
+        self.refresh(self.clock.now_secs())
+            .map(std::time::Duration::from_secs)
+    }
+
+    /// Resolves once a match lands in an empty window after [`Registry::tick`] returned
+    /// `None` (at once if one already did).
+    pub async fn matched_after_quiet(&self) {
+        self.wake.notified().await;
     }
 
     /// The text exposition of every metric, alert hints brought up to date first.

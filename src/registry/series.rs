@@ -105,6 +105,8 @@ pub struct MatchRecorder {
     k8s: Vec<bool>,
     pods: Arc<PodBook>,
     clock: Arc<dyn Clock>,
+    /// The registry's wake-up for its stopped hint tick.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl MatchRecorder {
@@ -138,6 +140,9 @@ impl MatchRecorder {
             _ => None,
         };
         let mut st = lock(&cell.state);
+        if st.window.is_empty() {
+            self.wake.notify_one();
+        }
         st.window.record(now);
         st.history.record(now);
         st.first_seen.get_or_insert(now);
@@ -327,6 +332,7 @@ impl Registry {
             k8s: sources.iter().map(|s| s.kubernetes_metadata).collect(),
             pods: self.pods.clone(),
             clock: self.clock.clone(),
+            wake: self.wake.clone(),
         })
     }
 }
@@ -442,5 +448,50 @@ mod tests {
         assert!(!sample.contains(&b'A'), "no partial token kept");
         keep_sample(&mut sample, b"short");
         assert_eq!(sample, b"short");
+    }
+
+    /// The daemon's hint tick stops once every window is empty, and the first match after
+    /// that wakes it (a permit is kept when nobody waits yet, so none is missed).
+    #[test]
+    fn tick_says_when_nothing_can_change_and_a_match_after_that_wakes_the_daemon() {
+        let clock = Arc::new(ManualClock::new(1_800_000_000));
+        let reg = Registry::with_clock(10, clock.clone());
+        let sources = [SourceLabels {
+            name: "app".into(),
+            kubernetes_metadata: false,
+        }];
+        let tally = reg.install(one_rule(2), &sources);
+        assert_eq!(reg.tick(), None, "no match yet: nothing to tick for");
+        let woken = || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                tokio::time::timeout(Duration::from_millis(50), reg.matched_after_quiet())
+                    .await
+                    .is_ok()
+            })
+        };
+        tally.record_match(0, 0, b"zoom invalid_client", None, None);
+        assert!(woken(), "a match in an empty window wakes the tick");
+        clock.advance(Duration::from_secs(20));
+        assert_eq!(
+            reg.tick(),
+            Some(Duration::from_secs(40)),
+            "next look when the match leaves its 60 s window"
+        );
+        tally.record_match(0, 0, b"zoom invalid_client", None, None);
+        assert!(!woken(), "a match in a window already holding one does not");
+        clock.advance(Duration::from_secs(41));
+        assert_eq!(
+            reg.tick(),
+            Some(Duration::from_secs(19)),
+            "the second match is still inside its window"
+        );
+        clock.advance(Duration::from_secs(19));
+        assert_eq!(reg.tick(), None, "every match left its window");
+        tally.record_match(0, 0, b"zoom invalid_client", None, None);
+        assert!(woken());
     }
 }

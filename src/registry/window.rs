@@ -78,6 +78,19 @@ impl SlidingWindow {
         self.total
     }
 
+    /// Whether no match is kept (none recorded, or all expired at the last count).
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
+
+    /// Seconds from `now` until the oldest match kept leaves the window (at least 1), the
+    /// next moment the count can fall; `None` when empty.
+    pub fn next_expiry(&self, now: u64) -> Option<u64> {
+        self.buckets
+            .front()
+            .map(|&(idx, _)| ((idx + self.span) * self.width).saturating_sub(now).max(1))
+    }
+
     /// Change the window length, keeping the matches that fall inside the new one.
     pub fn reconfigure(&mut self, window: Duration, now: u64) {
         let (width, span) = geometry(window);
