@@ -418,7 +418,14 @@ impl ProviderMatcher {
         ctx: &MatchContext<'_>,
     ) -> Option<Classification<'r>> {
         let declared = self.declared(ctx)?;
-        if !declared && !self.provider_gate.is_match(text) {
+        // The same one-pass gate as `RuleSet::next_candidate`'s: the routing pass below is a
+        // byte-at-a-time automaton, too slow for the ~99% of records that hold no literal.
+        let gate = if declared {
+            &self.rule_gate
+        } else {
+            &self.provider_gate
+        };
+        if !gate.is_match(text) {
             return None;
         }
         let c = self.classify_text(text, declared)?;
