@@ -14,7 +14,7 @@ use regex_syntax::hir::{
 
 use super::{prefilter, AlertCondition, Severity};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::tomldoc::{Table, TomlDocument as Source};
+use crate::tomldoc::{Table, TomlDocument};
 
 /// A string from the file with the byte offset where it was written.
 #[derive(Debug, Clone)]
@@ -300,7 +300,7 @@ fn is_snake_case(s: &str) -> bool {
 
 /// Parse and validate a rule file; every problem is reported.
 pub(crate) fn parse(text: &str, origin: &str) -> Result<FileSpec, Diagnostics> {
-    let mut src = Source::new(origin, text);
+    let mut src = TomlDocument::new(origin, text);
     let Some(doc) = src.parse() else {
         return Err(src.diags);
     };
@@ -442,7 +442,7 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<FileSpec, Diagnostics> {
 }
 
 /// A list of prefilter literals (`markers`, `literals`, `exclude`): each 3+ characters.
-fn literals(src: &mut Source<'_>, t: &mut Table<'_, '_>, key: &'static str) -> Vec<String> {
+fn literals(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>, key: &'static str) -> Vec<String> {
     let mut out = Vec::new();
     for (i, (s, at)) in t
         .strings(src, key)
@@ -467,7 +467,7 @@ fn literals(src: &mut Source<'_>, t: &mut Table<'_, '_>, key: &'static str) -> V
 }
 
 /// Regexes that run only after the prefilter, so they need no leading literal.
-fn checks(src: &mut Source<'_>, t: &mut Table<'_, '_>, key: &'static str) -> Vec<CheckSpec> {
+fn checks(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>, key: &'static str) -> Vec<CheckSpec> {
     let mut out = Vec::new();
     for (i, (p, at)) in t
         .strings(src, key)
@@ -484,7 +484,7 @@ fn checks(src: &mut Source<'_>, t: &mut Table<'_, '_>, key: &'static str) -> Vec
 }
 
 /// A required snake_case `name`.
-fn name(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> Option<At<String>> {
+fn name(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>) -> Option<At<String>> {
     match t.string(src, "name") {
         Some((n, at)) if is_snake_case(&n) => Some(At {
             value: n,
@@ -506,7 +506,7 @@ fn name(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> Option<At<String>> {
 }
 
 fn check_unique_name<T>(
-    src: &mut Source<'_>,
+    src: &mut TomlDocument<'_>,
     t: &Table<'_, '_>,
     text: &str,
     seen: &[T],
@@ -527,7 +527,10 @@ fn check_unique_name<T>(
 }
 
 /// `examples = { match = [...], no_match = [...] }`, optional.
-fn examples(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> (Vec<At<String>>, Vec<At<String>>) {
+fn examples(
+    src: &mut TomlDocument<'_>,
+    t: &mut Table<'_, '_>,
+) -> (Vec<At<String>>, Vec<At<String>>) {
     let (mut yes, mut no) = (Vec::new(), Vec::new());
     if let Some(mut ex) = t.table(src, "examples") {
         for (s, at) in ex.strings(src, "match").unwrap_or_default() {
@@ -547,7 +550,7 @@ fn examples(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> (Vec<At<String>>, Ve
     (yes, no)
 }
 
-fn evidence(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> Option<EvidenceSpec> {
+fn evidence(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>) -> Option<EvidenceSpec> {
     let name = name(src, t);
     let about = required_text(src, t, "about");
     let literals = literals(src, t, "literals");
@@ -594,7 +597,7 @@ fn evidence(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> Option<EvidenceSpec>
     })
 }
 
-fn exclusion(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> Option<ExclusionSpec> {
+fn exclusion(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>) -> Option<ExclusionSpec> {
     let name = name(src, t);
     let about = required_text(src, t, "about");
     let literals = literals(src, t, "literals");
@@ -616,11 +619,16 @@ fn exclusion(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> Option<ExclusionSpe
     })
 }
 
-fn missing(src: &mut Source<'_>, t: &Table<'_, '_>, key: &str) {
+fn missing(src: &mut TomlDocument<'_>, t: &Table<'_, '_>, key: &str) {
     src.error(t.offset(), Some(&t.field(key)), "missing required field");
 }
 
-fn pattern(src: &mut Source<'_>, field: &str, text: String, at: usize) -> Option<PatternSpec> {
+fn pattern(
+    src: &mut TomlDocument<'_>,
+    field: &str,
+    text: String,
+    at: usize,
+) -> Option<PatternSpec> {
     let regex = match compile_pattern(&text) {
         Ok(re) => re,
         Err(e) => {
@@ -641,7 +649,7 @@ fn pattern(src: &mut Source<'_>, field: &str, text: String, at: usize) -> Option
     }
 }
 
-fn required_text(src: &mut Source<'_>, t: &mut Table<'_, '_>, key: &'static str) -> String {
+fn required_text(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>, key: &'static str) -> String {
     match t.string(src, key) {
         Some((s, _)) if !s.trim().is_empty() => s,
         Some((_, at)) => {
@@ -655,7 +663,7 @@ fn required_text(src: &mut Source<'_>, t: &mut Table<'_, '_>, key: &'static str)
     }
 }
 
-fn rule(src: &mut Source<'_>, t: &mut Table<'_, '_>) -> Option<RuleSpec> {
+fn rule(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>) -> Option<RuleSpec> {
     let id = match t.string(src, "id") {
         Some((id, at)) if is_snake_case(&id) => Some(At {
             value: id,
