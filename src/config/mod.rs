@@ -28,13 +28,6 @@ use crate::sources::{compile_glob, SourceSpec, SourcesOptions, StartAt};
 use crate::tomldoc::{Table, TomlDocument};
 pub use overlay::{flag_error, resolve, Overlay};
 
-/// The endpoint options under the name of their config table (`[http]`).
-pub type Http = HttpOptions;
-
-/// The source read bounds under the name of their config table (`[limits]`); the queue's
-/// batch count is [`Config::queue_capacity`].
-pub type Limits = ReadLimits;
-
 /// The default HTTP listen address: loopback only, port 9742.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9742";
 

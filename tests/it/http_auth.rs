@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::support::http::{sample_metrics, start, TestSite};
 use base64::Engine;
-use oauthwatch::config::Http;
+use oauthwatch::exporter::HttpOptions;
 use oauthwatch::exporter::{serve, ServeError};
 
 const USER: &str = "prometheus";
 const PASSWORD: &str = "correct horse:battery staple";
 
-fn auth_http() -> Http {
+fn auth_http() -> HttpOptions {
     let mut users = BTreeMap::new();
     // Cost 4 keeps the suite quick; the daemon accepts any cost.
     users.insert(USER.to_string(), bcrypt::hash(PASSWORD, 4).unwrap());
@@ -21,9 +21,9 @@ fn auth_http() -> Http {
         "grafana".to_string(),
         bcrypt::hash("another one", 4).unwrap(),
     );
-    Http {
+    HttpOptions {
         basic_auth_users: users,
-        ..Http::default()
+        ..HttpOptions::default()
     }
 }
 

@@ -7,11 +7,11 @@ use std::io::Read;
 use std::sync::atomic::Ordering;
 
 use crate::support::http::{sample_hints, sample_metrics, start, TestSite};
-use oauthwatch::config::Http;
+use oauthwatch::exporter::HttpOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_served_as_prometheus_text() {
-    let server = start(TestSite::new(), Http::default()).await;
+    let server = start(TestSite::new(), HttpOptions::default()).await;
     let r = server.get("/metrics").await;
     assert_eq!(r.status, 200);
     assert_eq!(
@@ -26,7 +26,7 @@ async fn metrics_are_served_as_prometheus_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_gzipped_when_the_client_accepts_gzip() {
-    let server = start(TestSite::new(), Http::default()).await;
+    let server = start(TestSite::new(), HttpOptions::default()).await;
     let r = server
         .request("GET /metrics HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n")
         .await;
@@ -57,7 +57,7 @@ async fn metrics_are_gzipped_when_the_client_accepts_gzip() {
 async fn healthz_is_ok_and_readyz_follows_the_site() {
     let site = TestSite::new();
     site.ready.store(false, Ordering::SeqCst);
-    let server = start(site.clone(), Http::default()).await;
+    let server = start(site.clone(), HttpOptions::default()).await;
 
     let r = server.get("/healthz").await;
     assert_eq!((r.status, r.text().as_str()), (200, "ok"));
@@ -77,7 +77,7 @@ async fn healthz_is_ok_and_readyz_follows_the_site() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hints_are_the_report_as_json() {
-    let server = start(TestSite::new(), Http::default()).await;
+    let server = start(TestSite::new(), HttpOptions::default()).await;
     let r = server.get("/hints").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/json"));
@@ -90,7 +90,7 @@ async fn hints_are_the_report_as_json() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_page_shows_active_hints_with_log_text_escaped() {
-    let server = start(TestSite::new(), Http::default()).await;
+    let server = start(TestSite::new(), HttpOptions::default()).await;
     let r = server.get("/").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
@@ -121,7 +121,7 @@ async fn index_page_shows_active_hints_with_log_text_escaped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn head_gets_the_headers_without_a_body() {
-    let server = start(TestSite::new(), Http::default()).await;
+    let server = start(TestSite::new(), HttpOptions::default()).await;
     let mut c = server.connect().await;
     c.send(b"HEAD /metrics HTTP/1.1\r\nHost: t\r\n\r\n").await;
     let head = c.response().await.expect("HEAD response");
@@ -140,7 +140,7 @@ async fn head_gets_the_headers_without_a_body() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn methods_other_than_get_and_head_get_405_with_allow() {
-    let server = start(TestSite::new(), Http::default()).await;
+    let server = start(TestSite::new(), HttpOptions::default()).await;
     for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"] {
         for path in ["/metrics", "/", "/healthz"] {
             let r = server
@@ -169,7 +169,7 @@ async fn methods_other_than_get_and_head_get_405_with_allow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_paths_get_404() {
-    let server = start(TestSite::new(), Http::default()).await;
+    let server = start(TestSite::new(), HttpOptions::default()).await;
     for path in [
         "/nope",
         "/metrics/",
@@ -186,7 +186,7 @@ async fn unknown_paths_get_404() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_keep_alive_connection_serves_many_scrapes() {
-    let server = start(TestSite::new(), Http::default()).await;
+    let server = start(TestSite::new(), HttpOptions::default()).await;
     let mut c = server.connect().await;
     for path in ["/metrics", "/hints", "/", "/healthz", "/nope", "/metrics"] {
         c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
@@ -206,7 +206,7 @@ async fn large_metrics_bodies_pass_through_the_small_header_buffer() {
         .flat_map(|i| format!("oauthwatch_pod_errors_total{{pod=\"p{i}\"}} {i}\n").into_bytes())
         .collect();
     *site.metrics.lock().unwrap() = big.clone();
-    let server = start(site, Http::default()).await;
+    let server = start(site, HttpOptions::default()).await;
     let r = server.get("/metrics").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body.len(), big.len());
@@ -245,7 +245,7 @@ async fn a_panicking_site_costs_one_request_a_500_not_the_server() {
     let task = tokio::spawn(oauthwatch::exporter::serve(
         listener,
         std::sync::Arc::new(PanickingSite),
-        Http::default(),
+        HttpOptions::default(),
         async move {
             let _ = rx.await;
         },

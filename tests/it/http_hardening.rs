@@ -7,7 +7,7 @@ use crate::support;
 use std::time::Duration;
 
 use crate::support::http::{http_with, sample_metrics, start, TestSite};
-use oauthwatch::config::Http;
+use oauthwatch::exporter::HttpOptions;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -23,9 +23,9 @@ fn request_with_header_bytes(extra: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_request_headers_are_refused_and_the_server_keeps_serving() {
-    let http = Http {
+    let http = HttpOptions {
         max_header_bytes: 1024,
-        ..Http::default()
+        ..HttpOptions::default()
     };
     let server = start(TestSite::new(), http).await;
 
@@ -124,7 +124,7 @@ async fn connections_over_the_cap_wait_only_while_every_slot_has_a_request_in_fl
     let (entered_tx, entered_rx) = std::sync::mpsc::channel();
     let (release_tx, release_rx) = std::sync::mpsc::channel();
     *site.gate.lock().unwrap() = Some((entered_tx, release_rx));
-    let http = Http {
+    let http = HttpOptions {
         max_connections: 1,
         ..http_with(LONG, LONG)
     };
@@ -169,7 +169,7 @@ async fn connections_over_the_cap_wait_only_while_every_slot_has_a_request_in_fl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_keep_alive_connection_at_the_cap_is_evicted_for_a_new_one() {
-    let http = Http {
+    let http = HttpOptions {
         max_connections: 1,
         ..http_with(LONG, LONG)
     };
@@ -189,7 +189,7 @@ async fn idle_keep_alive_connection_at_the_cap_is_evicted_for_a_new_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_more_idle_and_slowloris_sockets_than_the_cap_never_keep_healthz_out() {
     // Timeouts far longer than the test: only eviction can make room.
-    let http = Http {
+    let http = HttpOptions {
         max_connections: 8,
         first_byte_timeout: LONG,
         ..http_with(LONG, LONG)
@@ -220,7 +220,7 @@ async fn many_more_idle_and_slowloris_sockets_than_the_cap_never_keep_healthz_ou
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_that_sends_nothing_is_closed_at_the_first_byte_timeout() {
-    let http = Http {
+    let http = HttpOptions {
         first_byte_timeout: Duration::from_secs(2),
         ..http_with(LONG, LONG)
     };
@@ -244,7 +244,7 @@ async fn a_socket_that_sends_nothing_is_closed_at_the_first_byte_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_idle_sockets_never_stall_a_scrape() {
-    let server = start(TestSite::new(), Http::default()).await;
+    let server = start(TestSite::new(), HttpOptions::default()).await;
     let mut idle = Vec::new();
     for _ in 0..16 {
         idle.push(TcpStream::connect(server.addr).await.unwrap());
@@ -290,7 +290,7 @@ async fn garbage_and_idle_sockets_never_stall_a_scrape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_sockets_holding_every_slot_are_evicted_so_scrapes_get_through() {
-    let http = Http {
+    let http = HttpOptions {
         max_connections: 4,
         ..http_with(Duration::from_millis(300), LONG)
     };

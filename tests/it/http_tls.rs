@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support::http::{sample_metrics, start, Client, TestSite};
-use oauthwatch::config::{Http, TlsFiles};
 use oauthwatch::exporter::{serve, ServeError};
+use oauthwatch::exporter::{HttpOptions, TlsFiles};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
@@ -22,13 +22,13 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn tls_http() -> Http {
-    Http {
+fn tls_http() -> HttpOptions {
+    HttpOptions {
         tls: Some(TlsFiles {
             cert_file: fixture("server.pem"),
             key_file: fixture("server.key"),
         }),
-        ..Http::default()
+        ..HttpOptions::default()
     }
 }
 
@@ -72,7 +72,7 @@ async fn https_serves_the_endpoints() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plaintext_and_stalled_handshakes_on_the_tls_port_do_not_stall_scrapes() {
-    let http = Http {
+    let http = HttpOptions {
         header_read_timeout: Duration::from_millis(300),
         max_connections: 3,
         ..tls_http()
@@ -119,7 +119,7 @@ async fn a_client_that_does_not_trust_the_certificate_gets_nothing() {
     server.stop().await.unwrap();
 }
 
-async fn start_error(http: Http) -> ServeError {
+async fn start_error(http: HttpOptions) -> ServeError {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     tokio::time::timeout(
         support::DEADLINE,
@@ -133,12 +133,12 @@ async fn start_error(http: Http) -> ServeError {
 #[tokio::test]
 async fn unusable_tls_files_fail_start_up_naming_the_file() {
     let missing = fixture("no-such.pem");
-    let err = start_error(Http {
+    let err = start_error(HttpOptions {
         tls: Some(TlsFiles {
             cert_file: missing.clone(),
             key_file: fixture("server.key"),
         }),
-        ..Http::default()
+        ..HttpOptions::default()
     })
     .await;
     assert!(
@@ -148,34 +148,34 @@ async fn unusable_tls_files_fail_start_up_naming_the_file() {
     assert!(err.to_string().contains("no-such.pem"), "{err}");
 
     // A certificate where the key should be.
-    let err = start_error(Http {
+    let err = start_error(HttpOptions {
         tls: Some(TlsFiles {
             cert_file: fixture("server.pem"),
             key_file: fixture("server.pem"),
         }),
-        ..Http::default()
+        ..HttpOptions::default()
     })
     .await;
     assert!(err.to_string().contains("no private key"), "{err}");
 
     // A key where the certificate should be.
-    let err = start_error(Http {
+    let err = start_error(HttpOptions {
         tls: Some(TlsFiles {
             cert_file: fixture("server.key"),
             key_file: fixture("server.key"),
         }),
-        ..Http::default()
+        ..HttpOptions::default()
     })
     .await;
     assert!(err.to_string().contains("no `CERTIFICATE`"), "{err}");
 
     // The CA's certificate does not match the server's key.
-    let err = start_error(Http {
+    let err = start_error(HttpOptions {
         tls: Some(TlsFiles {
             cert_file: fixture("ca.pem"),
             key_file: fixture("server.key"),
         }),
-        ..Http::default()
+        ..HttpOptions::default()
     })
     .await;
     assert!(err.to_string().contains("does not match"), "{err}");
@@ -203,12 +203,12 @@ async fn a_rotated_certificate_is_served_without_a_restart() {
     let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
     std::fs::copy(fixture("server.pem"), &cert).unwrap();
     std::fs::copy(fixture("server.key"), &key).unwrap();
-    let http = Http {
+    let http = HttpOptions {
         tls: Some(TlsFiles {
             cert_file: cert.clone(),
             key_file: key.clone(),
         }),
-        ..Http::default()
+        ..HttpOptions::default()
     };
     let server = start(TestSite::new(), http).await;
     let original = der_of("server.pem");

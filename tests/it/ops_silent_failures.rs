@@ -497,7 +497,7 @@ async fn lag_with_a_stalled_consumer_is_size_minus_acknowledged_offset() {
         stdin: false,
         kubernetes_metadata: false,
     };
-    let limits = oauthwatch::config::Limits {
+    let limits = oauthwatch::sources::ReadLimits {
         read_chunk_bytes: 64 * 1024,
         ..Default::default()
     };

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use oauthwatch::config::Http;
+use oauthwatch::exporter::HttpOptions;
 use oauthwatch::exporter::{serve, ServeError, Site};
 use oauthwatch::registry::{HintEntry, HintsReport};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -110,7 +110,7 @@ pub struct Running {
 }
 
 /// Serve `site` with `http` on a fresh loopback port.
-pub async fn start(site: Arc<TestSite>, http: Http) -> Running {
+pub async fn start(site: Arc<TestSite>, http: HttpOptions) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -291,10 +291,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 }
 
 /// HTTP settings for tests: defaults with the given timeouts.
-pub fn http_with(header_read: Duration, idle: Duration) -> Http {
-    Http {
+pub fn http_with(header_read: Duration, idle: Duration) -> HttpOptions {
+    HttpOptions {
         header_read_timeout: header_read,
         idle_timeout: idle,
-        ..Http::default()
+        ..HttpOptions::default()
     }
 }

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use oauthwatch::config::Limits;
 use oauthwatch::framing::Format;
+use oauthwatch::sources::ReadLimits;
 use oauthwatch::sources::{
     DropReason, K8sRef, RecordBatch, SourceIdx, SourceObserver, SourceSpec, Sources,
     SourcesOptions, StartAt,
@@ -100,7 +100,7 @@ pub fn file_spec(name: &str, globs: &[&Path], start_at: StartAt) -> SourceSpec {
 /// Options for tests: state in `state`, quick checkpoints, a slow poll (events must do the
 /// work), and a long partial-line timeout so partial writes wait for their newline.
 pub fn options(state: &Path) -> SourcesOptions {
-    let mut limits = Limits::default();
+    let mut limits = ReadLimits::default();
     limits.framing.partial_line_timeout = Duration::from_secs(3600);
     limits.rotated_file_grace = Duration::from_secs(2);
     SourcesOptions {
