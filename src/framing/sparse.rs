@@ -7,7 +7,11 @@
 //! pending (no partial container line, no open multi-line record, nothing held back behind
 //! another stream), it holds no candidate, it was not cut, it is not wrapped (CRI, docker),
 //! and it would start a one-line record or is blank. That is exactly the case where the
-//! framer would emit it (or count it as blank) at once and be left as it was, so records,
+//! framer would emit it (or count it as blank) at once and be left as it was. A line that
+//! would be held for continuations (a level word, an exception header) is a one-line record
+//! too when the next line is already in the buffer and breaks it (whole, not blank, not cut,
+//! not wrapped, and not a continuation by `multiline::next`): the framer would emit it alone
+//! as that line arrives, within the same push. So records,
 //! counters and `consumed` are those of [`Framer::push`], with the candidate-free records
 //! counted in [`Framed::skipped_records`] instead of copied. Every other line goes through
 //! the full framing: a hit inside a multi-line record's body belongs to a record whose first
