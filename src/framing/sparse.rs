@@ -7,7 +7,11 @@
 //! pending (no partial container line, no open multi-line record, nothing held back behind
 //! another stream), it holds no candidate, it was not cut, it is not wrapped (CRI, docker),
 //! and it would start a one-line record or is blank. That is exactly the case where the
-//! framer would emit it (or count it as blank) at once and be left as it was, so records,
+//! framer would emit it (or count it as blank) at once and be left as it was. A line that
+//! would be held for continuations (a level word, an exception header) is a one-line record
+//! too when the next line is already in the buffer and breaks it (whole, not blank, not cut,
+//! not wrapped, and not a continuation by `multiline::next`): the framer would emit it alone
+//! as that line arrives, within the same push. So records,
 //! counters and `consumed` are those of [`Framer::push`], with the candidate-free records
 //! counted in [`Framed::skipped_records`] instead of copied. Every other line goes through
 //! the full framing: a hit inside a multi-line record's body belongs to a record whose first
@@ -180,6 +184,45 @@ impl State {
             && self.streams.iter().all(|s| !s.part.active && !s.rec.active)
     }
 
+    /// `line` would be held for continuations, but the line after it in `input` (stream
+    /// offset `base`) is already there and starts a new record: the held record would be
+    /// `line` alone, completed as that next line arrives, exactly as a one-line record. The
+    /// next line must be whole, not blank, not cut and not wrapped (those take paths of
+    /// their own); otherwise `false`, and `line` is framed in full.
+    fn next_line_breaks(
+        &self,
+        line: &Line<'_>,
+        input: &[u8],
+        base: u64,
+        shape: &mut Shape,
+    ) -> bool {
+        if line.start < base || self.limits.max_record_lines <= 1 {
+            return false;
+        }
+        let after = (line.start - base) as usize + line.bytes.len();
+        let Some(nl) = input.get(after..).and_then(|r| memchr::memchr(b'\n', r)) else {
+            return false;
+        };
+        let from = after + nl + 1;
+        let Some(len) = input.get(from..).and_then(|r| memchr::memchr(b'\n', r)) else {
+            return false;
+        };
+        let mut next = &input[from..from + len];
+        if let Some(stripped) = next.strip_suffix(b"\r") {
+            next = stripped;
+        }
+        if next.len() > self.limits.max_line_bytes
+            || multiline::is_blank(next)
+            || next.starts_with(b"{\"log\":")
+            || (self.format == Format::Auto
+                && next.first().is_some_and(u8::is_ascii_digit)
+                && container::parse_cri(next).is_some())
+        {
+            return false;
+        }
+        multiline::next(shape, 1, next) == multiline::Next::Break
+    }
+
     /// Count `line` without framing it, when that is exactly what framing it would do (see
     /// the module doc); `false` when it must be framed in full.
     #[inline]
@@ -217,11 +260,13 @@ impl State {
             return false;
         }
         // Without a hold hint and an open end, `start` would say it is a one-line record.
-        if !single
-            && (multiline::ends_open(bytes) || hints.in_line(line))
-            && multiline::start(bytes, &mut Shape::default()) == Start::Hold
-        {
-            return false;
+        if !single && (multiline::ends_open(bytes) || hints.in_line(line)) {
+            let mut shape = Shape::default();
+            if multiline::start(bytes, &mut shape) == Start::Hold
+                && !self.next_line_breaks(line, hits.input, hits.base, &mut shape)
+            {
+                return false;
+            }
         }
         out.lines += 1;
         out.skipped_records += 1;

@@ -887,6 +887,31 @@ fn sparse_framing_skips_candidate_free_lines_and_keeps_records_around_hits() {
     }
 }
 
+/// A line that would be held (a level word) is counted, not copied, when the next line is
+/// already in the buffer and starts a new record; when that next line continues it, or has
+/// not arrived yet, the held record is framed in full.
+#[test]
+fn sparse_framing_skips_a_held_line_that_the_next_line_breaks() {
+    let input = "WARN queue slow\nb\nERROR exchange failed\n\tat x.Y(Y.java:1)\nWARN last\n";
+    for format in [Format::Auto, Format::Plain] {
+        let full = run(format, input);
+        let sparse = run_sparse(format, limits(), &[input.as_bytes()]);
+        assert_sparse_keeps(&sparse, &full);
+        // `WARN queue slow` (broken by `b`) and `b` are skipped; the ERROR record has a
+        // continuation, and `WARN last` has no next line yet.
+        assert_eq!(sparse.skipped, 2, "{format:?}");
+        assert_eq!(
+            sparse.strs(),
+            ["ERROR exchange failed\n\tat x.Y(Y.java:1)", "WARN last"]
+        );
+        // Pushed a line at a time, no held line has its next line in the same buffer.
+        let chunks: Vec<&[u8]> = input.split_inclusive('\n').map(str::as_bytes).collect();
+        let apart = run_sparse(format, limits(), &chunks);
+        assert_sparse_keeps(&apart, &full);
+        assert_eq!(apart.skipped, 0, "{format:?}");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
