@@ -18,15 +18,15 @@ Everything runs in a temp dir on loopback; every process started here is stopped
 """
 
 import os
-import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import daemon_bench  # noqa: E402  (the same daemon harness; BIN is argv[1] there too)
 
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/oauthwatch")
 IDLE_SECONDS = int(os.environ.get("IDLE_SECONDS", "60"))
@@ -122,39 +122,12 @@ def idle_window(pid, seconds):
     return cpu / 1e9, wake, by
 
 
-class Daemon:
-    def __init__(self, workdir, paths, extra=""):
-        cfg = os.path.join(workdir, "config.toml")
-        globs = ", ".join(f'"{p}"' for p in paths)
-        with open(cfg, "w") as f:
-            f.write(f'state_dir = "state"\nwatch_config = false\n{extra}\n[[sources]]\nname = "app"\n'
-                    f'paths = [{globs}]\nprovider = "zoom"\nstart_at = "beginning"\n')
-        self.stderr = open(os.path.join(workdir, "daemon.log"), "w+")
-        self.proc = subprocess.Popen(
-            [BIN, "run", "--config", cfg, "--listen", "127.0.0.1:0"],
-            stdout=subprocess.DEVNULL, stderr=self.stderr,
-            env={k: v for k, v in os.environ.items() if k != "RUST_LOG"})
-        self.pid = self.proc.pid
-        self.addr = None
-        deadline = time.time() + 30
-        while time.time() < deadline and self.addr is None:
-            time.sleep(0.05)
-            self.stderr.seek(0)
-            bound = [a for a in re.findall(r"(?:listen|bound)=\"?([0-9.]+:[0-9]+)", self.stderr.read())
-                     if not a.endswith(":0")]
-            if bound:
-                self.addr = bound[0]
-        if self.addr is None:
-            self.stop()
-            raise SystemExit("daemon did not report its address")
+class Daemon(daemon_bench.Daemon):
+    """daemon_bench's daemon on a config tailing `paths`, with its pid and a wait for lines."""
 
-    def value(self, name, labels):
-        with urllib.request.urlopen(f"http://{self.addr}/metrics", timeout=10) as r:
-            text = r.read().decode()
-        for line in text.splitlines():
-            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-                return float(line.rsplit(" ", 1)[1])
-        return None
+    def __init__(self, workdir, paths, extra=""):
+        super().__init__(workdir, daemon_bench.config(paths, extra))
+        self.pid = self.proc.pid
 
     def wait_lines(self, n, timeout):
         deadline = time.time() + timeout
@@ -163,19 +136,8 @@ class Daemon:
                 raise SystemExit(f"daemon did not count {n} lines within {timeout} s")
             time.sleep(0.05)
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
-
-def append(path, text):
-    with open(path, "a") as f:
-        f.write(text)
+append = daemon_bench.append
 
 
 def load():
