@@ -219,19 +219,14 @@ impl Reloader {
     /// Whether the config or rule files on disk now differ from what the daemon runs with.
     /// The watch takes its baseline when it starts, which is after the files were first read:
     /// an edit in between (a ConfigMap updated while the pod starts) would otherwise never
-    /// be reloaded. Called once, right after the first [`Reloader::rewatch`].
+    /// be reloaded. Called once, right after the first [`Reloader::rewatch`]. The config is
+    /// parsed again (cheap); the rule files are only hashed, never compiled a second time.
     pub(crate) fn changed_since_load(&self) -> bool {
-        let Ok((cfg, rules)) = load(&self.overlay) else {
+        let Ok(cfg) = crate::config::resolve(&self.overlay) else {
             // Broken now: a reload reports it (and keeps what runs).
             return true;
         };
-        let running = &self.current.load().rules;
-        let digests = |r: &RuleSet| {
-            (0..r.rules().len())
-                .map(|i| r.rules_sha256(i).to_string())
-                .collect::<Vec<_>>()
-        };
-        cfg != self.config || digests(&rules) != digests(running)
+        cfg != self.config || !self.current.load().rules.files_unchanged(&cfg.rules)
     }
 
     /// Resolves once every stdin source has reached end of input.

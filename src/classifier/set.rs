@@ -97,6 +97,12 @@ impl ProviderMatcher {
     }
 }
 
+/// SHA-256 of `bytes` in lower-case hex, as `sha256sum` prints it.
+fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// One compiled `[[evidence]]` entry.
 #[derive(Debug)]
 struct Evidence {
@@ -800,8 +806,7 @@ impl RuleSet {
                 }
             }
             let base = set.rules.len();
-            let digest = ring::digest::digest(&ring::digest::SHA256, file.text.as_bytes());
-            let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+            let hex = sha256_hex(file.text.as_bytes());
             for r in &file.rules {
                 set.file_sha256.push(hex.clone());
                 set.rules.push(Rule {
@@ -989,6 +994,23 @@ impl RuleSet {
         self.file_sha256.get(idx).map_or("", String::as_str)
     }
 
+    /// Whether `paths` (the rule files this set was loaded from, in order) still hold the
+    /// bytes it was compiled from: each file is read and hashed, nothing is compiled. An
+    /// unreadable file, or one that declares no rule (it leaves no digest here), counts as
+    /// changed. With no paths (the embedded rules) there is nothing on disk to compare.
+    pub fn files_unchanged(&self, paths: &[std::path::PathBuf]) -> bool {
+        if paths.is_empty() {
+            return true;
+        }
+        let mut loaded: Vec<&str> = self.file_sha256.iter().map(String::as_str).collect();
+        loaded.dedup();
+        loaded.len() == paths.len()
+            && paths
+                .iter()
+                .zip(loaded)
+                .all(|(path, sha)| std::fs::read(path).is_ok_and(|bytes| sha256_hex(&bytes) == sha))
+    }
+
     /// Index of the rule with this id.
     pub fn find(&self, id: &str) -> Option<RuleIdx> {
         self.rules.iter().position(|r| r.id == id)
@@ -1079,5 +1101,26 @@ mod tests {
             )
             .unwrap();
         assert_eq!(c.reason, Some(&b"Invalid authorization code mk1Cq8"[..]));
+    }
+
+    /// The start-up check for edits made while the daemon loaded: the same bytes are
+    /// unchanged, an edit or a missing file is a change, and nothing is compiled to tell.
+    #[test]
+    fn files_unchanged_compares_the_bytes_the_set_was_compiled_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zoom.toml");
+        std::fs::write(&path, EMBEDDED_ZOOM_RULES).unwrap();
+        let paths = vec![path.clone()];
+        let set = RuleSet::load_or_embedded(&paths).unwrap();
+        assert!(set.files_unchanged(&paths));
+        assert!(
+            !set.files_unchanged(&[path.clone(), path.clone()]),
+            "one file more"
+        );
+        assert!(RuleSet::embedded().files_unchanged(&[]));
+        std::fs::write(&path, format!("{EMBEDDED_ZOOM_RULES}\n# edited\n")).unwrap();
+        assert!(!set.files_unchanged(&paths));
+        std::fs::remove_file(&path).unwrap();
+        assert!(!set.files_unchanged(&paths));
     }
 }
