@@ -60,6 +60,20 @@ fn run_chunks(format: Format, limits: FramingLimits, chunks: &[&[u8]]) -> Out {
     out
 }
 
+/// `input` cut at the (sorted) positions `cuts` pick: the chunks a property test feeds.
+fn cut_at<'a>(input: &'a [u8], cuts: &[prop::sample::Index]) -> Vec<&'a [u8]> {
+    let mut points: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
+    points.sort_unstable();
+    let mut chunks = Vec::new();
+    let mut prev = 0;
+    for p in points {
+        chunks.push(&input[prev..p]);
+        prev = p;
+    }
+    chunks.push(&input[prev..]);
+    chunks
+}
+
 fn run(format: Format, input: &str) -> Out {
     run_chunks(format, limits(), &[input.as_bytes()])
 }
@@ -926,15 +940,7 @@ proptest! {
     ) {
         let l = if small { small_limits() } else { limits() };
         let full = run_chunks(format, l, &[&input]);
-        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
-        points.sort_unstable();
-        let mut chunks = Vec::new();
-        let mut prev = 0;
-        for p in points {
-            chunks.push(&input[prev..p]);
-            prev = p;
-        }
-        chunks.push(&input[prev..]);
+        let chunks = cut_at(&input, &cuts);
         assert_sparse_keeps(&run_sparse(format, l, &chunks), &full);
         assert_sparse_keeps(&run_sparse(format, l, &[&input]), &full);
     }
@@ -979,15 +985,7 @@ proptest! {
     ) {
         let l = if small { small_limits() } else { limits() };
         let whole = run_chunks(format, l, &[&input]);
-        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
-        points.sort_unstable();
-        let mut chunks = Vec::new();
-        let mut prev = 0;
-        for p in points {
-            chunks.push(&input[prev..p]);
-            prev = p;
-        }
-        chunks.push(&input[prev..]);
+        let chunks = cut_at(&input, &cuts);
         let chunked = run_chunks(format, l, &chunks);
         prop_assert_eq!(&chunked, &whole);
         prop_assert_eq!(whole.consumed, input.len() as u64);
