@@ -154,6 +154,23 @@ def append(path, text):
         f.write(text)
 
 
+def latency_samples(d, target, labels, n):
+    """Append a failure line to `target` `n` times; the milliseconds until each shows in
+    oauthwatch_errors_total{labels} on /metrics, sorted."""
+    samples = []
+    for _ in range(n):
+        before = d.value("oauthwatch_errors_total", labels) or 0.0
+        t0 = time.perf_counter()
+        append(target, FAILURE)
+        while (d.value("oauthwatch_errors_total", labels) or 0.0) <= before:
+            if time.perf_counter() - t0 > 10:
+                raise SystemExit("a failure line was not counted within 10 s")
+            time.sleep(0.0005)
+        samples.append((time.perf_counter() - t0) * 1000)
+        time.sleep(0.02)
+    return sorted(samples)
+
+
 def bench_latency_idle_rss(tmp):
     logs = os.path.join(tmp, "logs")
     os.makedirs(logs)
@@ -167,19 +184,7 @@ def bench_latency_idle_rss(tmp):
             if time.time() > deadline:
                 raise SystemExit("daemon did not read the 100 files")
             time.sleep(0.1)
-        target = os.path.join(logs, "app000.log")
-        samples = []
-        for _ in range(LATENCY_SAMPLES):
-            before = d.value("oauthwatch_errors_total", labels) or 0.0
-            t0 = time.perf_counter()
-            append(target, FAILURE)
-            while (d.value("oauthwatch_errors_total", labels) or 0.0) <= before:
-                if time.perf_counter() - t0 > 10:
-                    raise SystemExit("a failure line was not counted within 10 s")
-                time.sleep(0.0005)
-            samples.append((time.perf_counter() - t0) * 1000)
-            time.sleep(0.02)
-        samples.sort()
+        samples = latency_samples(d, os.path.join(logs, "app000.log"), labels, LATENCY_SAMPLES)
         print(f"append→/metrics latency over {len(samples)} appends: "
               f"median {statistics.median(samples):.2f} ms, p90 {samples[int(len(samples) * 0.9) - 1]:.2f} ms, "
               f"max {samples[-1]:.2f} ms   (target ≤ 10 ms median, ≤ 50 ms max; mtail: 196 / 262 ms)")

@@ -34,10 +34,7 @@ LATENCY_SAMPLES = int(os.environ.get("LATENCY_SAMPLES", "50"))
 BURST_LINES = int(os.environ.get("BURST_LINES", "3000000"))
 FILES = 100
 FLUENT_BIT_TAIL_MB = 3.7  # published RSS of Fluent Bit's tail input
-FAILURE = ("2026-11-23T10:00:00Z ERROR auth: Zoom API error: invalid_request, reason: "
-           "Invalid authorization code mk1Cq8Pap6_PatCmZLwQxKCZOUJsBwojQ\n")
-NOISE = ("2026-11-23T10:00:02Z INFO http: GET /api/v1/meetings/123456789/participants 200 0.4ms "
-         "user=42 trace=5f1c0ad1e2b34c7d9a8b\n")
+FAILURE, NOISE = daemon_bench.FAILURE, daemon_bench.NOISE  # the same lines as daemon.sh
 ERRORS = {"rule": "invalid_authorization_code", "source": "app"}
 
 
@@ -157,19 +154,7 @@ def bench_steady(tmp):
     try:
         d.wait_lines(FILES * 10, 30)
         # Latency first: the figure a user sees; then let the daemon settle for RSS and idle.
-        target = paths[0]
-        samples = []
-        for _ in range(LATENCY_SAMPLES):
-            before = d.value("oauthwatch_errors_total", ERRORS) or 0.0
-            t0 = time.perf_counter()
-            append(target, FAILURE)
-            while (d.value("oauthwatch_errors_total", ERRORS) or 0.0) <= before:
-                if time.perf_counter() - t0 > 10:
-                    raise SystemExit("a failure line was not counted within 10 s")
-                time.sleep(0.0005)
-            samples.append((time.perf_counter() - t0) * 1000)
-            time.sleep(0.02)
-        samples.sort()
+        samples = daemon_bench.latency_samples(d, paths[0], ERRORS, LATENCY_SAMPLES)
         time.sleep(3)
         rss, roll = status(d.pid, "VmRSS"), rollup(d.pid)
         tail_rss = status(tail.pid, "VmRSS")
