@@ -28,7 +28,7 @@ pub const MIN_PARALLEL_BYTES: u64 = 8 << 20;
 pub const THREADS_ENV: &str = "OAUTHWATCH_SCAN_THREADS";
 
 /// Bytes read at a time by each piece's thread.
-const CHUNK_BYTES: usize = 1 << 20;
+const CHUNK_BYTES: usize = 128 << 10;
 
 /// How far past a nominal split point a record start is looked for.
 const SPLIT_WINDOW: usize = 64 << 10;

@@ -27,8 +27,10 @@ use crate::registry::{REASONS_SHOWN, REASON_TABLE_CAPACITY};
 mod walk;
 use walk::Input;
 
-/// Bytes read per chunk: large enough that per-chunk costs vanish, small enough for a cache.
-const CHUNK_BYTES: usize = 1 << 20;
+/// Bytes read per chunk: large enough that per-chunk costs vanish, small enough that the
+/// kernel's copy and the search over it stay in the CPU's L2 cache (1 MiB chunks made `read`
+/// 3 times slower: 90 ms of system time on a 175 MB file against 30 ms).
+const CHUNK_BYTES: usize = 128 << 10;
 
 /// How often and where one rule matched in a scan.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
