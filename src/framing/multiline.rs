@@ -93,35 +93,79 @@ pub(crate) enum Next {
 /// How far into a line a level word is looked for: loggers put it right after the timestamp.
 const LEVEL_WINDOW: usize = 96;
 
-/// Literals one of which every line that [`start`] holds contains, unless its last non-blank
-/// byte is `{`, `[` or `:`: the level words, the exception and panic headers, Python's
-/// traceback header and Go oauth2's error. A line with none of them (and another last byte)
-/// is a one-line record, which lets sparse framing skip `start` for it (kept in step with
-/// `start` by the test `hold_hints_cover_every_held_line`).
-pub(crate) const HOLD_HINTS: &[&str] = &[
-    "ERROR",
-    "FATAL",
-    "WARN",
-    "SEVERE",
-    "CRITICAL",
-    "error",
-    "fatal",
-    "warn",
-    "Exception",
-    "exception",
-    "Error",
-    "Throwable",
-    "Uncaught ",
-    "panic: ",
-    "goroutine ",
-    "Traceback",
-    "cannot fetch token",
-];
+/// Whether `next` (the line right after `first`, a record's first line; neither blank) starts
+/// a new record: `next(shape, 1, next)` is `Break` for the shape [`start`] sets up for
+/// `first`, whatever it is. Conservative: `false` also when unsure, and the caller then asks
+/// [`start`] and [`next`] themselves. Sparse framing uses it to count a line as a one-line
+/// record without looking into it: most log lines begin with a timestamp, a word or a JSON
+/// object, which no continuation does.
+#[inline]
+pub(crate) fn surely_breaks(first: &[u8], next: &[u8]) -> bool {
+    let Some(&b0) = next.first() else {
+        return false;
+    };
+    if b0 == b'{' {
+        // `{` continues only an open bracket or a line ending in `:` (a body after
+        // "…response:").
+        if ends_open(first) {
+            return false;
+        }
+    } else if !b0.is_ascii_alphanumeric() {
+        // Continuations begin with a space, a tab, a bracket, a quote, `#`, `.`, `[`.
+        return false;
+    } else if matches!(
+        b0,
+        b'C' | b'D' | b'E' | b'N' | b'P' | b'R' | b'S' | b'T' | b'U' | b'c' | b'e' | b'g'
+    ) {
+        const JOINING_STARTS: &[&[u8]] = &[
+            b"Caused by:",
+            b"Suppressed:",
+            b"Next ",
+            b"Traceback",
+            b"Response: ",
+            b"goroutine ",
+            b"created by ",
+            b"exit status ",
+            b"Stack trace:",
+            b"During handling",
+            b"The above exception",
+            b"Exception in thread ",
+            b"Unhandled exception",
+            b"Uncaught ",
+            b"PHP Fatal error: ",
+        ];
+        if JOINING_STARTS.iter().any(|p| next.starts_with(p)) {
+            return false;
+        }
+    }
+    // A Go call line (`main.main()`, `net/http.(*conn).serve(…)`) has a `(` before any space.
+    if memchr::memchr2(b' ', b'(', next).is_some_and(|i| next[i] == b'(') {
+        return false;
+    }
+    // An exception header (`FooException: …`, `TypeError`) is a run of class-name bytes
+    // followed by `:`, by blanks only, or by nothing.
+    let run = next
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'$' | b'\\')))
+        .unwrap_or(next.len());
+    let header_shaped = match next.get(run) {
+        None | Some(b':') => true,
+        Some(_) => next[run..].iter().all(u8::is_ascii_whitespace),
+    };
+    !(header_shaped && names_a_throwable(&next[..run]))
+}
 
 /// The line's last non-blank byte may open a held record (`{`, `[`, `:`).
 #[inline]
-pub(crate) fn ends_open(line: &[u8]) -> bool {
+fn ends_open(line: &[u8]) -> bool {
     matches!(trim_end(line).last(), Some(b'{' | b'[' | b':'))
+}
+
+/// The class-name run holds one of the words that make an exception header.
+fn names_a_throwable(run: &[u8]) -> bool {
+    [&b"Exception"[..], b"Error", b"Throwable"]
+        .iter()
+        .any(|w| memchr::memmem::find(run, w).is_some())
 }
 
 /// Decide from a record's first (non-blank) line whether to hold it, and set up its shape.
@@ -405,6 +449,8 @@ mod tests {
                 "PHP Fatal error: ", "IllegalStateException", "TypeError", "Throwable",
                 "panic: ", "fatal error: ", "goroutine 1 [", "Traceback (most recent call last):",
                 "x: cannot fetch token: 400 Bad Request", "E", "W", "[", "]", ": ", "{", "}",
+                "(", ")", "main.main()", "a-b.c(0x1)", "Caused by: ", "Next ", "Response: ",
+                "created by ", "exit status ", "\t", "#1 ", "... ", "\"}", "'",
             ]).prop_map(str::to_string),
         ]
     }
@@ -412,15 +458,26 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4096))]
 
-        /// Sparse framing relies on it: a line `start` holds holds a hint or ends open.
+        /// Sparse framing relies on it: when `surely_breaks` says a line starts a new record,
+        /// it does.
         #[test]
-        fn hold_hints_cover_every_held_line(words in prop::collection::vec(a_word(), 0..8)) {
-            let line = words.concat();
-            if starts(&line) == Start::Hold {
-                prop_assert!(
-                    ends_open(line.as_bytes()) || HOLD_HINTS.iter().any(|h| line.contains(h)),
-                    "{line:?}"
-                );
+        fn surely_breaks_is_never_wrong(
+            first in prop::collection::vec(a_word(), 1..8),
+            second in prop::collection::vec(a_word(), 1..8),
+        ) {
+            let (first, second) = (first.concat(), second.concat());
+            prop_assume!(!is_blank(first.as_bytes()) && !is_blank(second.as_bytes()));
+            if surely_breaks(first.as_bytes(), second.as_bytes()) {
+                let mut shape = Shape::default();
+                if start(first.as_bytes(), &mut shape) == Start::Hold {
+                    prop_assert_eq!(
+                        next(&mut shape, 1, second.as_bytes()),
+                        Next::Break,
+                        "{:?} then {:?}",
+                        first,
+                        second
+                    );
+                }
             }
         }
     }

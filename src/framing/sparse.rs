@@ -18,11 +18,7 @@
 //! line opened it (that line says more may follow, so it was framed in full), and the record
 //! is emitted whole.
 
-use std::sync::LazyLock;
 use std::time::Instant;
-
-use aho_corasick::packed;
-use aho_corasick::AhoCorasick;
 
 use super::container;
 use super::lines::Line;
@@ -61,64 +57,6 @@ impl<F: FnMut(&[u8]) -> Option<usize>> Hits<'_, F> {
     }
 }
 
-/// The literals of [`multiline::HOLD_HINTS`], searched through the whole buffer at once:
-/// with Teddy (SIMD) where the CPU has it, else an Aho-Corasick automaton.
-enum HintSearch {
-    Packed(packed::Searcher),
-    Automaton(AhoCorasick),
-}
-
-impl HintSearch {
-    fn find(&self, data: &[u8]) -> Option<usize> {
-        match self {
-            HintSearch::Packed(s) => s.find(data).map(|m| m.start()),
-            HintSearch::Automaton(a) => a.find(data).map(|m| m.start()),
-        }
-    }
-}
-
-static HINTS: LazyLock<HintSearch> = LazyLock::new(|| {
-    let mut b = packed::Config::new().builder();
-    for h in multiline::HOLD_HINTS {
-        b.add(h);
-    }
-    match b.build() {
-        Some(s) => HintSearch::Packed(s),
-        None => HintSearch::Automaton(
-            AhoCorasick::new(multiline::HOLD_HINTS).expect("the hold hints are a valid automaton"),
-        ),
-    }
-});
-
-/// Where the next hold hint lies, searched lazily like [`Hits`].
-struct Hints<'a> {
-    input: &'a [u8],
-    base: u64,
-    next: u64,
-    from: u64,
-}
-
-impl Hints<'_> {
-    /// Whether a hold hint lies inside `line`.
-    fn in_line(&mut self, line: &Line<'_>) -> bool {
-        let end = line.start + line.bytes.len() as u64;
-        if line.start < self.base {
-            return HINTS.find(line.bytes).is_some();
-        }
-        if self.next < line.start || self.from > line.start {
-            let at = (line.start - self.base) as usize;
-            self.from = line.start;
-            self.next = match HINTS.find(&self.input[at..]) {
-                Some(m) => line.start + m as u64,
-                None => u64::MAX,
-            };
-        }
-        // A hint that starts in the line but runs past its end is no hint of it; `start`
-        // decides then (it is only asked more often).
-        self.next < end
-    }
-}
-
 /// `line` (without terminator) is, on its own, a whole one-line plain record: not blank, not
 /// wrapped, and not a line that holds a record open for continuations. A record most likely
 /// starts right after it (where a file can be split to be framed in pieces).
@@ -147,25 +85,51 @@ impl Framer {
             return self.push(input, now, out);
         }
         self.st.last_now = Some(now);
+        let base = self.lines.offset();
         let mut hits = Hits {
             input,
-            base: self.lines.offset(),
+            base,
             next: 0,
             from: u64::MAX,
             find,
         };
-        let mut hints = Hints {
-            input,
-            base: hits.base,
-            next: 0,
-            from: u64::MAX,
-        };
         let st = &mut self.st;
+        // The last line, when it would be a one-line record unless the line after it
+        // continues it: decided when that line arrives.
+        let mut deferred: Option<Deferred> = None;
         self.lines.push(input, now, |line| {
-            if !st.skip_line(&line, &mut hits, &mut hints, out) {
-                st.on_line(line, now, out)
+            let wrapped = st.is_wrapped(line.bytes);
+            if let Some(d) = deferred.take() {
+                let first = d.line(input, base);
+                if st.breaks(&first, &line, wrapped) {
+                    out.lines += 1;
+                    out.skipped_records += 1;
+                } else {
+                    st.on_line(first, now, out);
+                }
+            }
+            match st.skip_line(&line, wrapped, &mut hits, out) {
+                Skip::Counted => {}
+                Skip::Deferred => {
+                    deferred = Some(Deferred {
+                        start: line.start,
+                        len: line.bytes.len(),
+                        number: line.number,
+                    })
+                }
+                Skip::Framed => st.on_line(line, now, out),
             }
         });
+        if let Some(d) = deferred {
+            // Nothing after it yet: counted only if it cannot be continued at all.
+            let line = d.line(input, base);
+            if multiline::start(line.bytes, &mut Shape::default()) == Start::Single {
+                out.lines += 1;
+                out.skipped_records += 1;
+            } else {
+                self.st.on_line(line, now, out);
+            }
+        }
         self.st.release(out);
         out.consumed = self.consumed();
     }
@@ -177,6 +141,36 @@ impl Framer {
     }
 }
 
+/// A whole, uncut line of the pushed input whose fate waits for the line after it.
+#[derive(Clone, Copy)]
+struct Deferred {
+    start: u64,
+    len: usize,
+    number: u64,
+}
+
+impl Deferred {
+    fn line<'a>(&self, input: &'a [u8], base: u64) -> Line<'a> {
+        let at = (self.start - base) as usize;
+        Line {
+            bytes: &input[at..at + self.len],
+            start: self.start,
+            truncated: false,
+            number: self.number,
+        }
+    }
+}
+
+/// What sparse framing does with a line.
+enum Skip {
+    /// Counted (as a one-line record, or as a blank line), not framed.
+    Counted,
+    /// A one-line record unless the next line continues it: decided when that line arrives.
+    Deferred,
+    /// Framed in full.
+    Framed,
+}
+
 impl State {
     fn nothing_pending(&self) -> bool {
         self.held.recs.is_empty()
@@ -184,92 +178,68 @@ impl State {
             && self.streams.iter().all(|s| !s.part.active && !s.rec.active)
     }
 
-    /// `line` would be held for continuations, but the line after it in `input` (stream
-    /// offset `base`) is already there and starts a new record: the held record would be
-    /// `line` alone, completed as that next line arrives, exactly as a one-line record. The
-    /// next line must be whole, not blank, not cut and not wrapped (those take paths of
-    /// their own); otherwise `false`, and `line` is framed in full.
-    fn next_line_breaks(
-        &self,
-        line: &Line<'_>,
-        input: &[u8],
-        base: u64,
-        shape: &mut Shape,
-    ) -> bool {
-        if line.start < base || self.limits.max_record_lines <= 1 {
-            return false;
-        }
-        let after = (line.start - base) as usize + line.bytes.len();
-        let Some(nl) = input.get(after..).and_then(|r| memchr::memchr(b'\n', r)) else {
-            return false;
-        };
-        let from = after + nl + 1;
-        let Some(len) = input.get(from..).and_then(|r| memchr::memchr(b'\n', r)) else {
-            return false;
-        };
-        let mut next = &input[from..from + len];
-        if let Some(stripped) = next.strip_suffix(b"\r") {
-            next = stripped;
-        }
-        if next.len() > self.limits.max_line_bytes
-            || multiline::is_blank(next)
-            || next.starts_with(b"{\"log\":")
-            || (self.format == Format::Auto
-                && next.first().is_some_and(u8::is_ascii_digit)
-                && container::parse_cri(next).is_some())
-        {
-            return false;
-        }
-        multiline::next(shape, 1, next) == multiline::Next::Break
+    /// `line` is wrapped by a container runtime (`auto` format): it must be unwrapped, so it
+    /// is always framed in full.
+    #[inline]
+    fn is_wrapped(&self, line: &[u8]) -> bool {
+        self.format == Format::Auto
+            && (line.starts_with(b"{\"log\":")
+                || (line.first().is_some_and(u8::is_ascii_digit)
+                    && container::parse_cri(line).is_some()))
     }
 
-    /// Count `line` without framing it, when that is exactly what framing it would do (see
-    /// the module doc); `false` when it must be framed in full.
+    /// `first` (a deferred line: nothing was pending before it, no candidate, whole, not
+    /// blank, not wrapped) is a one-line record now that `next` has arrived: either it is one
+    /// on its own, or it would be held and `next` breaks it. `next` must then be whole, not
+    /// blank, not cut and not wrapped (those take paths of their own).
+    #[inline]
+    fn breaks(&self, first: &Line<'_>, next: &Line<'_>, next_wrapped: bool) -> bool {
+        if next.truncated || next_wrapped || multiline::is_blank(next.bytes) {
+            // Framing `first` alone is what framing does here only if `start` says so.
+            return multiline::start(first.bytes, &mut Shape::default()) == Start::Single;
+        }
+        if multiline::surely_breaks(first.bytes, next.bytes) {
+            return true;
+        }
+        let mut shape = Shape::default();
+        multiline::start(first.bytes, &mut shape) == Start::Single
+            || (self.limits.max_record_lines > 1
+                && multiline::next(&mut shape, 1, next.bytes) == multiline::Next::Break)
+    }
+
+    /// What to do with `line` (see the module doc).
     #[inline]
     fn skip_line<F: FnMut(&[u8]) -> Option<usize>>(
         &mut self,
         line: &Line<'_>,
+        wrapped: bool,
         hits: &mut Hits<'_, F>,
-        hints: &mut Hints<'_>,
         out: &mut Framed,
-    ) -> bool {
-        if line.truncated || !self.nothing_pending() {
-            return false;
+    ) -> Skip {
+        if line.truncated || wrapped || !self.nothing_pending() {
+            return Skip::Framed;
         }
         let bytes = line.bytes;
-        let single = match self.format {
-            Format::Json => true,
-            Format::Plain => false,
-            Format::Auto => {
-                if bytes.starts_with(b"{\"log\":")
-                    || (bytes.first().is_some_and(u8::is_ascii_digit)
-                        && container::parse_cri(bytes).is_some())
-                {
-                    return false;
-                }
-                false
-            }
-            Format::Cri | Format::Docker => return false,
-        };
         if multiline::is_blank(bytes) {
             // Blank: counted, no record (as `drop_line` with nothing pending).
             out.lines += 1;
-            return true;
+            return Skip::Counted;
         }
         if hits.in_line(line) {
-            return false;
+            return Skip::Framed;
         }
-        // Without a hold hint and an open end, `start` would say it is a one-line record.
-        if !single && (multiline::ends_open(bytes) || hints.in_line(line)) {
-            let mut shape = Shape::default();
-            if multiline::start(bytes, &mut shape) == Start::Hold
-                && !self.next_line_breaks(line, hits.input, hits.base, &mut shape)
-            {
-                return false;
-            }
+        let alone = self.format == Format::Json
+            || (line.start < hits.base
+                && multiline::start(bytes, &mut Shape::default()) == Start::Single);
+        if alone {
+            out.lines += 1;
+            out.skipped_records += 1;
+            return Skip::Counted;
         }
-        out.lines += 1;
-        out.skipped_records += 1;
-        true
+        if line.start < hits.base {
+            // Completed from an earlier push's bytes, which are gone by the next line.
+            return Skip::Framed;
+        }
+        Skip::Deferred
     }
 }
