@@ -95,6 +95,7 @@ pub struct Classification<'r> {
     pub reason: Option<&'r [u8]>,
 }
 
+mod lazy;
 mod prefilter;
 pub mod redact;
 mod rulefile;
