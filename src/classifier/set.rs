@@ -781,16 +781,28 @@ fn trim_ascii(mut s: &[u8]) -> &[u8] {
 
 impl RuleSet {
     /// Compile a rule file's text; `origin` names it in diagnostics. Patterns are validated
-    /// now and compiled on first use; the file's examples are checked unless it is the
-    /// embedded file (checked by the test suite).
+    /// now and compiled on first use; the file's examples are checked. The embedded file's
+    /// text is trusted instead (see [`Compile::Trusted`]).
     pub fn from_toml(text: &str, origin: &str) -> Result<RuleSet, Diagnostics> {
-        let spec = rulefile::parse(text, origin, Compile::Lazy)?;
-        RuleSet::compile(vec![spec], Compile::Lazy)
+        let spec = rulefile::parse(text, origin, RuleSet::mode_for(text, false))?;
+        RuleSet::compile(vec![spec])
     }
 
     /// Load and compile rule files; every problem in every file is reported.
     pub fn load(paths: &[&Path]) -> Result<RuleSet, Diagnostics> {
-        RuleSet::load_with(paths, Compile::Lazy)
+        RuleSet::load_with(paths, false)
+    }
+
+    /// How to read a rule file's `text`: every pattern compiled when `strict`, else the
+    /// embedded file's text trusted (see [`Compile::Trusted`]) and any other validated.
+    fn mode_for(text: &str, strict: bool) -> Compile {
+        if strict {
+            Compile::Eager
+        } else if text == EMBEDDED_ZOOM_RULES {
+            Compile::Trusted
+        } else {
+            Compile::Lazy
+        }
     }
 
     /// [`RuleSet::load_or_embedded`] as `oauthwatch check` needs it: every pattern compiled
@@ -800,21 +812,22 @@ impl RuleSet {
         RuleSet::on_compile_thread(|| {
             if paths.is_empty() {
                 let spec = rulefile::parse(EMBEDDED_ZOOM_RULES, EMBEDDED_ORIGIN, Compile::Eager)?;
-                RuleSet::compile(vec![spec], Compile::Eager)
+                RuleSet::compile(vec![spec])
             } else {
                 let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
-                RuleSet::load_with(&refs, Compile::Eager)
+                RuleSet::load_with(&refs, true)
             }
         })
     }
 
-    fn load_with(paths: &[&Path], mode: Compile) -> Result<RuleSet, Diagnostics> {
+    fn load_with(paths: &[&Path], strict: bool) -> Result<RuleSet, Diagnostics> {
         let mut diags = Diagnostics::default();
         let mut specs = Vec::new();
         for path in paths {
             let origin = path.display().to_string();
             match std::fs::read_to_string(path) {
-                Ok(text) => match rulefile::parse(&text, &origin, mode) {
+                Ok(text) => match rulefile::parse(&text, &origin, RuleSet::mode_for(&text, strict))
+                {
                     Ok(spec) => specs.push(spec),
                     Err(d) => diags.0.extend(d.0),
                 },
@@ -827,7 +840,7 @@ impl RuleSet {
         if !diags.is_empty() {
             return Err(diags);
         }
-        RuleSet::compile(specs, mode)
+        RuleSet::compile(specs)
     }
 
     /// Load `paths`, or the embedded Zoom rules when `paths` is empty.
@@ -873,10 +886,10 @@ impl RuleSet {
     /// Compile validated files into one set; reports ids duplicated across files and every
     /// example that does not classify as the file says.
     ///
-    /// The examples of a file whose text is the embedded file's are not checked with
-    /// [`Compile::Lazy`]: the test suite checks them (`embedded_rules_compile_and_every_example_passes`),
-    /// and checking them compiled nearly every pattern, which start-up exists to avoid.
-    fn compile(files: Vec<FileSpec>, mode: Compile) -> Result<RuleSet, Diagnostics> {
+    /// The examples of a file read as [`Compile::Trusted`] (the embedded file's text) are
+    /// not checked: the test suite checks them, and checking them compiled nearly every
+    /// pattern, which start-up exists to avoid.
+    fn compile(files: Vec<FileSpec>) -> Result<RuleSet, Diagnostics> {
         let mut diags = Diagnostics::default();
         let mut set = RuleSet::default();
         for file in &files {
@@ -915,7 +928,7 @@ impl RuleSet {
         // Examples are checked against their own file's matcher, so that one file's examples
         // do not depend on which other files are loaded beside it.
         for (file, matcher) in files.iter().zip(&set.providers) {
-            if mode == Compile::Lazy && file.text == EMBEDDED_ZOOM_RULES {
+            if file.mode == Compile::Trusted {
                 continue;
             }
             for (i, e) in file.evidence.iter().enumerate() {
@@ -981,8 +994,8 @@ impl RuleSet {
         // The checks compiled most patterns (each with a search cache, kept as long as the
         // regex); records are classified on other threads, and most patterns never meet one
         // on a given host. Forget them: what real records need compiles on first use.
-        if mode == Compile::Lazy {
-            for p in &mut set.providers {
+        for (file, p) in files.iter().zip(&mut set.providers) {
+            if file.mode != Compile::Eager {
                 for re in &mut p.regexes {
                     re.reset();
                 }
@@ -1151,9 +1164,16 @@ mod tests {
         let (compiled, _) = set.compiled_patterns();
         assert!(compiled > 0 && compiled < all / 2, "{compiled} of {all}");
 
-        // An edited copy is a user's file: its examples are checked (a broken one is
-        // reported), and a good one loads with nothing compiled.
+        // A copy of the embedded file on disk is trusted as the embedded text is; an edited
+        // copy is a user's file: its examples are checked (a broken one is reported), and a
+        // good one loads with nothing compiled.
         let edited = format!("{EMBEDDED_ZOOM_RULES}\n# local copy\n");
+        assert_eq!(
+            RuleSet::mode_for(EMBEDDED_ZOOM_RULES, false),
+            Compile::Trusted
+        );
+        assert_eq!(RuleSet::mode_for(&edited, false), Compile::Lazy);
+        assert_eq!(RuleSet::mode_for(EMBEDDED_ZOOM_RULES, true), Compile::Eager);
         let set = RuleSet::from_toml(&edited, "zoom.toml").unwrap();
         assert_eq!(set.compiled_patterns().0, 0);
         let broken = edited.replacen(
