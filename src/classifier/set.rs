@@ -6,6 +6,7 @@
 
 use std::ops::Range;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
@@ -52,8 +53,12 @@ struct ProviderMatcher {
     /// exclusions that have no `unless`; the others are checked one by one.
     exclusions: Vec<Exclusion>,
     /// Rule and code-pattern literals: the gate for a source declared to talk only to this
-    /// provider, searched over whole batches by [`RuleSet::next_candidate`].
-    rule_gate: prefilter::Gate,
+    /// provider, searched over whole batches by [`RuleSet::next_candidate`]. Built on first
+    /// use ([`ProviderMatcher::rule_gate`]): finding the words inside each pattern was a third
+    /// of start-up, and with no declared source it is never needed.
+    rule_gate: OnceLock<prefilter::Gate>,
+    /// What `rule_gate` is built from: each rule and code pattern, with its leading literals.
+    rule_gate_patterns: Vec<(PatId, Vec<Vec<u8>>)>,
     /// The same literals, kept per rule (not minimised across rules): one overlapping pass
     /// over a candidate record says which rules can match and whether a code can be there,
     /// so only those regexes run.
@@ -313,19 +318,16 @@ impl ProviderMatcher {
                 .flat_map(|p| p.literals.iter().cloned())
                 .collect(),
         );
-        // The declared source's gate: for each rule and code pattern, the literals one of
-        // which every match contains (a longer word inside the pattern where its first word
-        // is a common one).
-        let rule_lits = prefilter::minimise(
-            file.rules
-                .iter()
-                .flat_map(|r| &r.patterns)
-                .chain(&file.code_patterns)
-                .flat_map(|p| {
-                    prefilter::gate_literals(&p.text).unwrap_or_else(|_| p.literals.clone())
-                })
-                .collect(),
-        );
+        let rule_gate_patterns = file
+            .rules
+            .iter()
+            .flat_map(|r| &r.patterns)
+            .chain(&file.code_patterns)
+            .map(|p| {
+                let id = table.add(&p.text, &p.field, p.compiled.as_ref());
+                (id, p.literals.clone())
+            })
+            .collect();
         let exclude = literal_automaton(
             &file
                 .exclusions
@@ -412,7 +414,8 @@ impl ProviderMatcher {
             provider_gate: prefilter::Gate::new(&gate_lits),
             evidence,
             exclusions,
-            rule_gate: prefilter::Gate::new(&rule_lits),
+            rule_gate: OnceLock::new(),
+            rule_gate_patterns,
             routing: AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
                 .kind(AUTOMATON_KIND)
@@ -427,6 +430,23 @@ impl ProviderMatcher {
             catch_all,
             reason_patterns,
         }
+    }
+
+    /// The declared source's gate: for each rule and code pattern, the literals one of which
+    /// every match contains (a longer word inside the pattern where its first word is a
+    /// common one), built the first time it is needed.
+    fn rule_gate(&self) -> &prefilter::Gate {
+        self.rule_gate.get_or_init(|| {
+            let lits = self
+                .rule_gate_patterns
+                .iter()
+                .flat_map(|(id, leading)| {
+                    prefilter::gate_literals(self.regexes[*id as usize].text())
+                        .unwrap_or_else(|_| leading.clone())
+                })
+                .collect();
+            prefilter::Gate::new(&prefilter::minimise(lits))
+        })
     }
 
     /// The explicit code in a record: the digits of the first code-pattern match.
@@ -502,7 +522,7 @@ impl ProviderMatcher {
         // The same one-pass gate as `RuleSet::next_candidate`'s: the routing pass below is a
         // byte-at-a-time automaton, too slow for the ~99% of records that hold no literal.
         let gate = if declared {
-            &self.rule_gate
+            self.rule_gate()
         } else {
             &self.provider_gate
         };
@@ -1022,7 +1042,7 @@ impl RuleSet {
     pub fn next_candidate(&self, data: &[u8], ctx: &MatchContext<'_>) -> Option<usize> {
         let gates = || {
             self.providers.iter().filter_map(|p| match ctx.provider {
-                Some(name) if name == p.provider => Some(&p.rule_gate),
+                Some(name) if name == p.provider => Some(p.rule_gate()),
                 Some(_) => None,
                 None => Some(&p.provider_gate),
             })
