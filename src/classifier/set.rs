@@ -1,7 +1,7 @@
 //! The compiled, immutable rule set and the hot-path `classify`.
 //!
-//! Built once from validated [`FileSpec`]s; afterwards read-only, `Send + Sync`, shared behind
-//! an `Arc`. `classify` allocates nothing: it runs one Aho-Corasick pass (the provider gate or
+//! Built once from validated [`FileSpec`]s; afterwards read-only (each pattern's regex is
+//! compiled on first use, behind a `OnceLock`), `Send + Sync`, shared behind an `Arc`. `classify` allocates nothing: it runs one Aho-Corasick pass (the provider gate or
 //! the rule-literal gate) over the record, and only a record that passes it meets a regex.
 
 use std::ops::Range;
@@ -802,7 +802,7 @@ fn trim_ascii(mut s: &[u8]) -> &[u8] {
 impl RuleSet {
     /// Compile a rule file's text; `origin` names it in diagnostics. Patterns are validated
     /// now and compiled on first use; the file's examples are checked. The embedded file's
-    /// text is trusted instead (see [`Compile::Trusted`]).
+    /// text is trusted instead: the test suite compiles its patterns and checks its examples.
     pub fn from_toml(text: &str, origin: &str) -> Result<RuleSet, Diagnostics> {
         let spec = rulefile::parse(text, origin, RuleSet::mode_for(text, false))?;
         RuleSet::compile(vec![spec])
