@@ -186,6 +186,12 @@ mod tests {
             r"’[^’]{1,64}’",
             r"x{0}",
             r"",
+            r"(?:alpha|beta|gamma|delta|epsilon|zeta|eta|theta){1,40}",
+            r"(?:invalid_(?:request|client|grant|scope)|unauthorized_client)+",
+            r"\w{0,60}\s+\W{2,9}",
+            r"[^\n]{0,500}?x",
+            r"(?:a(?:b(?:c|d)?)*){3,7}",
+            r"\b(?:\d{1,3}\.){3}\d{1,3}\b",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -212,6 +218,59 @@ mod tests {
             checked > 60,
             "the embedded file's patterns were checked ({checked})"
         );
+    }
+
+    /// Patterns built at random from the shapes rule files use (words, Unicode and byte
+    /// classes, alternations, bounded and unbounded repeats, nested): the bound is never below
+    /// what the builder needs.
+    fn shape() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            "[a-z]{1,8}",
+            Just(r"\w".to_string()),
+            Just(r"\s".to_string()),
+            Just(r"\d".to_string()),
+            Just(r"[^\n]".to_string()),
+            Just(r"[\s\S]".to_string()),
+            Just(r"[^'\x22‘’“”\n\\]".to_string()),
+            Just(r"\p{Greek}".to_string()),
+            Just(r"(?-u:\xDF)".to_string()),
+            Just(r"\b".to_string()),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 1..4).prop_map(|v| v.concat()),
+                proptest::collection::vec(inner.clone(), 2..4)
+                    .prop_map(|v| format!("(?:{})", v.join("|"))),
+                (inner.clone(), 0u32..4, 0u32..40, any::<bool>()).prop_map(
+                    |(p, min, extra, lazy)| {
+                        format!(
+                            "(?:{p}){{{min},{}}}{}",
+                            min + extra,
+                            if lazy { "?" } else { "" }
+                        )
+                    }
+                ),
+                (inner, 0u32..3)
+                    .prop_map(|(p, k)| format!("(?:{p}){}", ["*", "+", "?"][k as usize])),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+        #[test]
+        fn size_bound_holds_for_random_shapes(p in shape()) {
+            let hir = parse_for_folded(&p).unwrap();
+            let bound = nfa_size_bound(&hir);
+            // Bounds far over the limit are compiled at load anyway; keep the test fast.
+            if bound <= 4 * NFA_SIZE_LIMIT {
+                let built = regex::bytes::RegexBuilder::new(&super::super::rulefile::folded_text(hir))
+                    .size_limit(bound)
+                    .build();
+                proptest::prop_assert!(built.is_ok(), "bound {} too small for `{}`: {:?}", bound, p, built.err());
+            }
+        }
     }
 
     /// Every string of a pattern-bearing key in the parsed rule file.
