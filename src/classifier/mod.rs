@@ -1,8 +1,9 @@
 //! The classifier: which rule, if any, a log record is an instance of.
 //!
-//! Pure: no I/O beyond reading rule files at load time. A [`RuleSet`] is compiled once from one
-//! or more rule files (`rules/*.toml`, or the Zoom file embedded in the binary), is immutable,
-//! and is shared behind an `Arc` by every worker. `classify` is the hot path: it must not
+//! Pure: no I/O beyond reading rule files at load time. A [`RuleSet`] is built once from one
+//! or more rule files (`rules/*.toml`, or the Zoom file embedded in the binary), is immutable
+//! but for each pattern's regex, compiled the first time a record needs it (`lazy`), and is
+//! shared behind an `Arc` by every worker. `classify` is the hot path: it must not
 //! allocate, and a literal prefilter dismisses a record that cannot match in one pass.
 
 use std::time::Duration;
@@ -95,6 +96,7 @@ pub struct Classification<'r> {
     pub reason: Option<&'r [u8]>,
 }
 
+mod lazy;
 mod prefilter;
 pub mod redact;
 mod rulefile;

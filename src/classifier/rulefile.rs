@@ -12,7 +12,7 @@ use regex_syntax::hir::{
     Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind,
 };
 
-use super::{prefilter, AlertCondition, Severity};
+use super::{lazy, prefilter, AlertCondition, Severity};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::tomldoc::{Table, TomlDocument};
 
@@ -25,13 +25,30 @@ pub(crate) struct At<T> {
     pub(crate) offset: usize,
 }
 
-/// A compiled pattern with its source text and its prefilter literals.
+/// How much of a pattern is compiled while a file is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Compile {
+    /// Parse each pattern and bound its size; compile only one that might be over the regex
+    /// size limit. The rest compile on first use ([`super::lazy::LazyRegex`]).
+    Lazy,
+    /// Compile every pattern now (`oauthwatch check`: every failure reported before a deploy).
+    Eager,
+    /// The embedded file's text: its patterns are not even parsed here, nor its examples
+    /// checked; the test suite compiles every pattern and checks every example of it
+    /// (`embedded_rules_compile_and_every_example_passes`), and the same bytes compile the
+    /// same way every time.
+    Trusted,
+}
+
+/// A validated pattern with its source text and its prefilter literals.
 #[derive(Debug, Clone)]
 pub(crate) struct PatternSpec {
     /// The regex as written.
     pub(crate) text: String,
-    /// The regex compiled (bytes, case-insensitive).
-    pub(crate) regex: Regex,
+    /// Where it was written (`rules[2].patterns[0]`).
+    pub(crate) field: String,
+    /// The regex, if it was compiled while the file was read (see [`Compile`]).
+    pub(crate) compiled: Option<Regex>,
     /// Lower-cased literals one of which starts every match.
     pub(crate) literals: Vec<Vec<u8>>,
 }
@@ -70,11 +87,16 @@ impl RuleSpec {
     }
 }
 
-/// A regex that needs no leading literal (it runs only on records that passed the prefilter).
+/// A validated regex that needs no leading literal (it runs only on records that passed the
+/// prefilter).
 #[derive(Debug, Clone)]
 pub(crate) struct CheckSpec {
-    /// The regex compiled (bytes, case-insensitive).
-    pub(crate) regex: Regex,
+    /// The regex as written.
+    pub(crate) text: String,
+    /// Where it was written (`exclusions[0].unless[1]`).
+    pub(crate) field: String,
+    /// The regex, if it was compiled while the file was read (see [`Compile`]).
+    pub(crate) compiled: Option<Regex>,
 }
 
 /// One `[[evidence]]` entry, validated: a shape that shows a record is this provider's, so
@@ -125,6 +147,8 @@ pub(crate) struct ExclusionSpec {
 pub(crate) struct FileSpec {
     /// The file as the user named it.
     pub(crate) origin: String,
+    /// How it was read: what of it is compiled and checked at load.
+    pub(crate) mode: Compile,
     /// Its text, for locating later diagnostics.
     pub(crate) text: String,
     /// Provider name (`zoom`), the `provider` label.
@@ -138,7 +162,7 @@ pub(crate) struct FileSpec {
     /// Explicit-code patterns; the digits in a match form the code.
     pub(crate) code_patterns: Vec<PatternSpec>,
     /// Patterns whose match ends where a reason text starts.
-    pub(crate) reason_patterns: Vec<Regex>,
+    pub(crate) reason_patterns: Vec<CheckSpec>,
     /// The rules, in file order.
     pub(crate) rules: Vec<RuleSpec>,
 }
@@ -156,19 +180,47 @@ pub(crate) struct FileSpec {
 /// the regex engine builds a literal searcher for; `cannot fetch token` took 600 µs instead
 /// of 8).
 pub(crate) fn compile_pattern(text: &str) -> Result<Regex, String> {
+    build(parse_for_folded(text)?)
+}
+
+/// `text` parsed as [`compile_pattern`] parses it (case-insensitive, ASCII word boundaries,
+/// `[\s\S]` as any character), before the case folding is taken out again.
+pub(crate) fn parse_for_folded(text: &str) -> Result<Hir, String> {
     let pattern = ascii_word_boundaries(&any_char_classes(text));
-    let hir = regex_syntax::ParserBuilder::new()
+    regex_syntax::ParserBuilder::new()
         .case_insensitive(true)
         .utf8(false)
         .build()
         .parse(&pattern)
-        .map_err(|e| format!("invalid regex: {e}"))?;
-    RegexBuilder::new(&for_folded_text(hir).to_string())
+        .map_err(|e| format!("invalid regex: {e}"))
+}
+
+/// The regex text to compile for `hir` (from [`parse_for_folded`]) to run on folded text.
+pub(crate) fn folded_text(hir: Hir) -> String {
+    for_folded_text(hir).to_string()
+}
+
+fn build(hir: Hir) -> Result<Regex, String> {
+    RegexBuilder::new(&folded_text(hir))
         .unicode(true)
-        .size_limit(2 << 20)
+        .size_limit(lazy::NFA_SIZE_LIMIT)
         .dfa_size_limit(4 << 20)
         .build()
         .map_err(|e| format!("invalid regex: {e}"))
+}
+
+/// Check `text` as a pattern: it parses, and it compiles within the size limit. With
+/// [`Compile::Lazy`] it is compiled only if its size bound from the parse does not prove it
+/// fits; the compiled regex is returned when it was compiled.
+fn validate(text: &str, mode: Compile) -> Result<Option<Regex>, String> {
+    if mode == Compile::Trusted {
+        return Ok(None);
+    }
+    let hir = parse_for_folded(text)?;
+    if mode == Compile::Lazy && lazy::nfa_size_bound(&hir) <= lazy::NFA_SIZE_LIMIT {
+        return Ok(None);
+    }
+    build(hir).map(Some)
 }
 
 /// `hir` (parsed case-insensitive) for text with no ASCII upper-case letter: each class that
@@ -299,7 +351,7 @@ fn is_snake_case(s: &str) -> bool {
 }
 
 /// Parse and validate a rule file; every problem is reported.
-pub(crate) fn parse(text: &str, origin: &str) -> Result<FileSpec, Diagnostics> {
+pub(crate) fn parse(text: &str, origin: &str, mode: Compile) -> Result<FileSpec, Diagnostics> {
     let mut src = TomlDocument::new(origin, text);
     let Some(doc) = src.parse() else {
         return Err(src.diags);
@@ -307,6 +359,7 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<FileSpec, Diagnostics> {
     let mut root = Table::new(&doc, "", 0);
     let mut spec = FileSpec {
         origin: origin.to_string(),
+        mode,
         text: text.to_string(),
         provider: String::new(),
         evidence: Vec::new(),
@@ -358,14 +411,14 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<FileSpec, Diagnostics> {
         });
     }
     for mut t in root.tables(&mut src, "evidence") {
-        if let Some(e) = evidence(&mut src, &mut t) {
+        if let Some(e) = evidence(&mut src, &mut t, mode) {
             check_unique_name(&mut src, &t, text, &spec.evidence, &e.name, |x| &x.name);
             spec.evidence.push(e);
         }
         t.finish(&mut src);
     }
     for mut t in root.tables(&mut src, "exclusions") {
-        if let Some(e) = exclusion(&mut src, &mut t) {
+        if let Some(e) = exclusion(&mut src, &mut t, mode) {
             check_unique_name(&mut src, &t, text, &spec.exclusions, &e.name, |x| &x.name);
             spec.exclusions.push(e);
         }
@@ -385,7 +438,7 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<FileSpec, Diagnostics> {
         .into_iter()
         .enumerate()
     {
-        if let Some(ps) = pattern(&mut src, &format!("code_patterns[{i}]"), p, at) {
+        if let Some(ps) = pattern(&mut src, format!("code_patterns[{i}]"), p, at, mode) {
             spec.code_patterns.push(ps);
         }
     }
@@ -395,9 +448,14 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<FileSpec, Diagnostics> {
         .into_iter()
         .enumerate()
     {
-        match compile_pattern(&p) {
-            Ok(re) => spec.reason_patterns.push(re),
-            Err(e) => src.error(at, Some(&format!("reason_patterns[{i}]")), e),
+        let field = format!("reason_patterns[{i}]");
+        match validate(&p, mode) {
+            Ok(compiled) => spec.reason_patterns.push(CheckSpec {
+                text: p,
+                field,
+                compiled,
+            }),
+            Err(e) => src.error(at, Some(&field), e),
         }
     }
     let tables = root.tables(&mut src, "rules");
@@ -406,7 +464,7 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<FileSpec, Diagnostics> {
     }
     let mut catch_all: Option<String> = None;
     for mut t in tables {
-        if let Some(rule) = rule(&mut src, &mut t) {
+        if let Some(rule) = rule(&mut src, &mut t, mode) {
             if rule.is_catch_all() {
                 if let Some(first) = &catch_all {
                     src.error(
@@ -467,7 +525,12 @@ fn literals(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>, key: &'static str
 }
 
 /// Regexes that run only after the prefilter, so they need no leading literal.
-fn checks(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>, key: &'static str) -> Vec<CheckSpec> {
+fn checks(
+    src: &mut TomlDocument<'_>,
+    t: &mut Table<'_, '_>,
+    key: &'static str,
+    mode: Compile,
+) -> Vec<CheckSpec> {
     let mut out = Vec::new();
     for (i, (p, at)) in t
         .strings(src, key)
@@ -475,9 +538,14 @@ fn checks(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>, key: &'static str) 
         .into_iter()
         .enumerate()
     {
-        match compile_pattern(&p) {
-            Ok(regex) => out.push(CheckSpec { regex }),
-            Err(e) => src.error(at, Some(&format!("{}[{i}]", t.field(key))), e),
+        let field = format!("{}[{i}]", t.field(key));
+        match validate(&p, mode) {
+            Ok(compiled) => out.push(CheckSpec {
+                text: p,
+                field,
+                compiled,
+            }),
+            Err(e) => src.error(at, Some(&field), e),
         }
     }
     out
@@ -550,7 +618,11 @@ fn examples(
     (yes, no)
 }
 
-fn evidence(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>) -> Option<EvidenceSpec> {
+fn evidence(
+    src: &mut TomlDocument<'_>,
+    t: &mut Table<'_, '_>,
+    mode: Compile,
+) -> Option<EvidenceSpec> {
     let name = name(src, t);
     let about = required_text(src, t, "about");
     let literals = literals(src, t, "literals");
@@ -562,7 +634,7 @@ fn evidence(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>) -> Option<Evidenc
         .enumerate()
     {
         let field = format!("{}[{i}]", t.field("patterns"));
-        if let Some(ps) = pattern(src, &field, p, at) {
+        if let Some(ps) = pattern(src, field, p, at, mode) {
             patterns.push(ps);
         }
     }
@@ -582,7 +654,7 @@ fn evidence(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>) -> Option<Evidenc
             "`message_follows = true` needs `needs_message = true`",
         );
     }
-    let unless = checks(src, t, "unless");
+    let unless = checks(src, t, "unless", mode);
     let (must_match, must_not_match) = examples(src, t);
     Some(EvidenceSpec {
         name: name?,
@@ -597,11 +669,15 @@ fn evidence(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>) -> Option<Evidenc
     })
 }
 
-fn exclusion(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>) -> Option<ExclusionSpec> {
+fn exclusion(
+    src: &mut TomlDocument<'_>,
+    t: &mut Table<'_, '_>,
+    mode: Compile,
+) -> Option<ExclusionSpec> {
     let name = name(src, t);
     let about = required_text(src, t, "about");
     let literals = literals(src, t, "literals");
-    let patterns = checks(src, t, "patterns");
+    let patterns = checks(src, t, "patterns", mode);
     if t.raw("literals").is_none() && t.raw("patterns").is_none() {
         src.error(
             t.offset(),
@@ -609,7 +685,7 @@ fn exclusion(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>) -> Option<Exclus
             "give `literals` or `patterns`: what in a record excludes it",
         );
     }
-    let unless = checks(src, t, "unless");
+    let unless = checks(src, t, "unless", mode);
     Some(ExclusionSpec {
         name: name?,
         about,
@@ -625,25 +701,27 @@ fn missing(src: &mut TomlDocument<'_>, t: &Table<'_, '_>, key: &str) {
 
 fn pattern(
     src: &mut TomlDocument<'_>,
-    field: &str,
+    field: String,
     text: String,
     at: usize,
+    mode: Compile,
 ) -> Option<PatternSpec> {
-    let regex = match compile_pattern(&text) {
-        Ok(re) => re,
+    let compiled = match validate(&text, mode) {
+        Ok(compiled) => compiled,
         Err(e) => {
-            src.error(at, Some(field), e);
+            src.error(at, Some(&field), e);
             return None;
         }
     };
     match prefilter::required_literals(&text) {
         Ok(literals) => Some(PatternSpec {
             text,
-            regex,
+            field,
+            compiled,
             literals,
         }),
         Err(e) => {
-            src.error(at, Some(field), e);
+            src.error(at, Some(&field), e);
             None
         }
     }
@@ -663,7 +741,7 @@ fn required_text(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>, key: &'stati
     }
 }
 
-fn rule(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>) -> Option<RuleSpec> {
+fn rule(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>, mode: Compile) -> Option<RuleSpec> {
     let id = match t.string(src, "id") {
         Some((id, at)) if is_snake_case(&id) => Some(At {
             value: id,
@@ -756,7 +834,7 @@ fn rule(src: &mut TomlDocument<'_>, t: &mut Table<'_, '_>) -> Option<RuleSpec> {
         Some(list) if !list.is_empty() => {
             for (i, (p, at)) in list.into_iter().enumerate() {
                 let field = format!("{}[{i}]", t.field("patterns"));
-                if let Some(ps) = pattern(src, &field, p, at) {
+                if let Some(ps) = pattern(src, field, p, at, mode) {
                     patterns.push(ps);
                 }
             }

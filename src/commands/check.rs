@@ -55,7 +55,9 @@ fn check_files(config: Option<&Path>, rules: &[PathBuf]) -> (Diagnostics, Vec<St
         }
         checked.push(path.display().to_string());
     }
-    let loaded_rules = RuleSet::load_or_embedded(&rule_files);
+    // Strict: every pattern compiled (the daemon compiles each on first use) and every
+    // file's examples checked, so that nothing a deploy would meet later is left unchecked.
+    let loaded_rules = RuleSet::load_or_embedded_strict(&rule_files);
     if rule_files.is_empty() {
         checked.push(crate::classifier::EMBEDDED_ORIGIN.to_string());
     } else {

@@ -621,3 +621,34 @@ fn many_large_patterns_in_one_rule_load_and_each_matches() {
     );
     assert_eq!(rule_of(&rules, "acme: good code", None), None);
 }
+
+/// Patterns are compiled on first use, but one over the regex size limit is still a load-time
+/// error at its file:line:column (its size is bounded from the parse, and a pattern the bound
+/// cannot clear is compiled at load), for a rule pattern and for an `unless` check alike.
+#[test]
+fn a_pattern_over_the_size_limit_is_reported_at_load() {
+    let huge = GOOD.replace(
+        "patterns = ['bad code']",
+        "patterns = ['bad code', 'bad code\\w{0,3000}x']",
+    );
+    let err = RuleSet::from_toml(&huge, "acme.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("acme.toml:11:25: rules[0].patterns[1]: invalid regex")
+            && err.contains("size limit"),
+        "{err}"
+    );
+    let huge = format!(
+        "{GOOD}[[exclusions]]\nname = \"big\"\nabout = \"a\"\nliterals = [\"zzz\"]\n\
+         unless = ['ok\\w{{0,3000}}x']\n"
+    );
+    let err = RuleSet::from_toml(&huge, "acme.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("acme.toml:21:11: exclusions[0].unless[0]: invalid regex")
+            && err.contains("size limit"),
+        "{err}"
+    );
+}
