@@ -1,4 +1,4 @@
-//! Regexes compiled on first use.
+//! Regexes and Aho-Corasick automata built on first use.
 //!
 //! Compiling a rule file's ~70 patterns took ~80% of start-up (a bounded repeat of a Unicode
 //! class, `[^\n]{0,200}`, is a large NFA to build) and their compiled programs held megabytes
@@ -161,6 +161,49 @@ pub(crate) fn nfa_size_bound(hir: &Hir) -> usize {
     }
     // The unanchored prefix `(?s-u:.)*?`, the whole-match capture and the match state.
     bound(hir).saturating_add(16 * STATE)
+}
+
+/// A matcher's Aho-Corasick automaton (routing, literal evidence, exclusions), built the first
+/// time a record reaches it. These run only on the few records that passed the gate, but on
+/// each of those, so they are DFAs (a contiguous NFA took ~3,000 more instructions per
+/// candidate record); built lazily, neither start-up nor a daemon that never sees a candidate
+/// pays for the DFA's build or its memory.
+pub(crate) struct LazyAutomaton {
+    literals: Vec<Vec<u8>>,
+    kind: aho_corasick::MatchKind,
+    built: OnceLock<aho_corasick::AhoCorasick>,
+}
+
+impl std::fmt::Debug for LazyAutomaton {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyAutomaton")
+            .field("literals", &self.literals.len())
+            .field("built", &self.built.get().is_some())
+            .finish()
+    }
+}
+
+impl LazyAutomaton {
+    /// An automaton over `literals` (lower-cased here, to search folded text) with
+    /// `kind` semantics; pattern ids follow the order given.
+    pub(crate) fn new(literals: Vec<Vec<u8>>, kind: aho_corasick::MatchKind) -> LazyAutomaton {
+        LazyAutomaton {
+            literals: literals.iter().map(|l| l.to_ascii_lowercase()).collect(),
+            kind,
+            built: OnceLock::new(),
+        }
+    }
+
+    /// The automaton, built on first use.
+    pub(crate) fn get(&self) -> &aho_corasick::AhoCorasick {
+        self.built.get_or_init(|| {
+            aho_corasick::AhoCorasickBuilder::new()
+                .match_kind(self.kind)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(&self.literals)
+                .expect("a few hundred short literals always build")
+        })
+    }
 }
 
 #[cfg(test)]

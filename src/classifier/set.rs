@@ -8,9 +8,9 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::MatchKind;
 
-use super::lazy::LazyRegex;
+use super::lazy::{LazyAutomaton, LazyRegex};
 use super::prefilter;
 use super::rulefile::{self, diag_at, CheckSpec, Compile, FileSpec};
 use super::{Classification, MatchContext, Rule, RuleIdx};
@@ -62,11 +62,11 @@ struct ProviderMatcher {
     /// The same literals, kept per rule (not minimised across rules): one overlapping pass
     /// over a candidate record says which rules can match and whether a code can be there,
     /// so only those regexes run.
-    routing: AhoCorasick,
+    routing: LazyAutomaton,
     /// Per `routing` pattern: the bit of the rule (position in the file) it belongs to, or
     /// [`CODE_BIT`] for a code-pattern literal.
     route_bits: Vec<u64>,
-    exclude: Option<AhoCorasick>,
+    exclude: Option<LazyAutomaton>,
     /// Every pattern of the file, each once (a pattern written twice is compiled once),
     /// compiled on first use; the matchers below hold indices into it.
     regexes: Vec<LazyRegex>,
@@ -131,7 +131,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 struct Evidence {
     name: String,
     about: String,
-    literals: Option<AhoCorasick>,
+    literals: Option<LazyAutomaton>,
     pattern: Option<AnyOf>,
     needs_message: bool,
     message_follows: bool,
@@ -143,7 +143,9 @@ struct Evidence {
 impl Evidence {
     /// The evidence's shape is in the record (before `unless` and the message check).
     fn shown(&self, res: &[LazyRegex], record: &[u8]) -> bool {
-        self.literals.as_ref().is_some_and(|ac| ac.is_match(record))
+        self.literals
+            .as_ref()
+            .is_some_and(|ac| ac.get().is_match(record))
             || self
                 .pattern
                 .as_ref()
@@ -163,7 +165,7 @@ impl Evidence {
 struct Exclusion {
     name: String,
     about: String,
-    literals: Option<AhoCorasick>,
+    literals: Option<LazyAutomaton>,
     pattern: Option<AnyOf>,
     unless: Option<AnyOf>,
 }
@@ -171,7 +173,7 @@ struct Exclusion {
 impl Exclusion {
     /// What in the record triggers this exclusion, if anything.
     fn hit<'r>(&self, res: &[LazyRegex], record: &'r [u8]) -> Option<&'r [u8]> {
-        let found = match self.literals.as_ref().and_then(|ac| ac.find(record)) {
+        let found = match self.literals.as_ref().and_then(|ac| ac.get().find(record)) {
             Some(m) => Some(&record[m.start()..m.end()]),
             None => self
                 .pattern
@@ -240,19 +242,12 @@ impl AnyOf {
     }
 }
 
-/// The Aho-Corasick automata of a matcher (routing, literal evidence and exclusions) run
-/// only on the few records that passed the gate, on short text: a contiguous NFA searches
-/// those nearly as fast as a DFA, and builds several times faster in a fraction of the memory
-/// (the DFA build was a quarter of what compiling a matcher cost once regexes became lazy).
-const AUTOMATON_KIND: Option<AhoCorasickKind> = Some(AhoCorasickKind::ContiguousNFA);
-
-fn literal_automaton(lits: &[String]) -> Option<AhoCorasick> {
+fn literal_automaton(lits: &[String]) -> Option<LazyAutomaton> {
     (!lits.is_empty()).then(|| {
-        AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostFirst)
-            .kind(AUTOMATON_KIND)
-            .build(lits.iter().map(|l| l.to_ascii_lowercase()))
-            .expect("a few hundred short literals always build")
+        LazyAutomaton::new(
+            lits.iter().map(|l| l.as_bytes().to_vec()).collect(),
+            MatchKind::LeftmostFirst,
+        )
     })
 }
 
@@ -416,11 +411,7 @@ impl ProviderMatcher {
             exclusions,
             rule_gate: OnceLock::new(),
             rule_gate_patterns,
-            routing: AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .kind(AUTOMATON_KIND)
-                .build(&route_lits)
-                .expect("a few hundred short literals always build"),
+            routing: LazyAutomaton::new(route_lits, MatchKind::Standard),
             route_bits,
             exclude,
             regexes: table.regexes,
@@ -544,7 +535,7 @@ impl ProviderMatcher {
     fn classify_text<'r>(&self, record: &'r [u8], declared: bool) -> Option<Classification<'r>> {
         // Which rules can match, and can a code be there: one overlapping pass.
         let mut route = 0u64;
-        for m in self.routing.find_overlapping_iter(record) {
+        for m in self.routing.get().find_overlapping_iter(record) {
             route |= self.route_bits[m.pattern().as_usize()];
         }
         if route == 0 {
@@ -572,7 +563,9 @@ impl ProviderMatcher {
     }
 
     fn excluded(&self, record: &[u8]) -> bool {
-        self.exclude.as_ref().is_some_and(|ex| ex.is_match(record))
+        self.exclude
+            .as_ref()
+            .is_some_and(|ex| ex.get().is_match(record))
             || self
                 .exclusions
                 .iter()
@@ -606,7 +599,7 @@ impl ProviderMatcher {
         let owned = folded(record);
         let record = &owned[..];
         let mut route = 0u64;
-        for m in self.routing.find_overlapping_iter(record) {
+        for m in self.routing.get().find_overlapping_iter(record) {
             route |= self.route_bits[m.pattern().as_usize()];
         }
         let e = &self.evidence[i];
@@ -675,7 +668,7 @@ impl ProviderMatcher {
             }
         }
         let mut route = 0u64;
-        for m in self.routing.find_overlapping_iter(record) {
+        for m in self.routing.get().find_overlapping_iter(record) {
             route |= self.route_bits[m.pattern().as_usize()];
         }
         let why_counted = if declared {
