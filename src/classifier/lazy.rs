@@ -206,6 +206,55 @@ impl LazyAutomaton {
     }
 }
 
+/// The routing automaton of a matcher: one overlapping pass over a candidate record says
+/// which rules' literals it holds. A concrete DFA (searched through `AhoCorasick`, a trait
+/// object, every byte of the overlapping pass was a dynamic call), built on first use.
+pub(crate) struct LazyRouting {
+    literals: Vec<Vec<u8>>,
+    built: OnceLock<aho_corasick::dfa::DFA>,
+}
+
+impl std::fmt::Debug for LazyRouting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyRouting")
+            .field("literals", &self.literals.len())
+            .field("built", &self.built.get().is_some())
+            .finish()
+    }
+}
+
+impl LazyRouting {
+    /// Routing over `literals` (lower-cased here, to search folded text).
+    pub(crate) fn new(literals: Vec<Vec<u8>>) -> LazyRouting {
+        LazyRouting {
+            literals: literals.iter().map(|l| l.to_ascii_lowercase()).collect(),
+            built: OnceLock::new(),
+        }
+    }
+
+    /// The union of `bits[i]` over every literal `i` found in `record`, overlaps included.
+    pub(crate) fn route(&self, record: &[u8], bits: &[u64]) -> u64 {
+        use aho_corasick::automaton::{Automaton, OverlappingState};
+        let dfa = self.built.get_or_init(|| {
+            aho_corasick::dfa::DFA::builder()
+                .match_kind(aho_corasick::MatchKind::Standard)
+                .build(&self.literals)
+                .expect("a few hundred short literals always build")
+        });
+        let input = aho_corasick::Input::new(record);
+        let mut state = OverlappingState::start();
+        let mut route = 0u64;
+        loop {
+            dfa.try_find_overlapping(&input, &mut state)
+                .expect("an unanchored search of a DFA built without limits cannot fail");
+            match state.get_match() {
+                Some(m) => route |= bits[m.pattern().as_usize()],
+                None => return route,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use aho_corasick::MatchKind;
 
-use super::lazy::{LazyAutomaton, LazyRegex};
+use super::lazy::{LazyAutomaton, LazyRegex, LazyRouting};
 use super::prefilter;
 use super::rulefile::{self, diag_at, CheckSpec, Compile, FileSpec};
 use super::{Classification, MatchContext, Rule, RuleIdx};
@@ -62,7 +62,7 @@ struct ProviderMatcher {
     /// The same literals, kept per rule (not minimised across rules): one overlapping pass
     /// over a candidate record says which rules can match and whether a code can be there,
     /// so only those regexes run.
-    routing: LazyAutomaton,
+    routing: LazyRouting,
     /// Per `routing` pattern: the bit of the rule (position in the file) it belongs to, or
     /// [`CODE_BIT`] for a code-pattern literal.
     route_bits: Vec<u64>,
@@ -411,7 +411,7 @@ impl ProviderMatcher {
             exclusions,
             rule_gate: OnceLock::new(),
             rule_gate_patterns,
-            routing: LazyAutomaton::new(route_lits, MatchKind::Standard),
+            routing: LazyRouting::new(route_lits),
             route_bits,
             exclude,
             regexes: table.regexes,
@@ -534,10 +534,7 @@ impl ProviderMatcher {
     /// `classify` after the gate, on folded text.
     fn classify_text<'r>(&self, record: &'r [u8], declared: bool) -> Option<Classification<'r>> {
         // Which rules can match, and can a code be there: one overlapping pass.
-        let mut route = 0u64;
-        for m in self.routing.get().find_overlapping_iter(record) {
-            route |= self.route_bits[m.pattern().as_usize()];
-        }
+        let route = self.routing.route(record, &self.route_bits);
         if route == 0 {
             return None;
         }
@@ -598,10 +595,7 @@ impl ProviderMatcher {
     fn evidence_holds(&self, i: usize, record: &[u8]) -> bool {
         let owned = folded(record);
         let record = &owned[..];
-        let mut route = 0u64;
-        for m in self.routing.get().find_overlapping_iter(record) {
-            route |= self.route_bits[m.pattern().as_usize()];
-        }
+        let route = self.routing.route(record, &self.route_bits);
         let e = &self.evidence[i];
         e.shown(&self.regexes, record)
             && !e.voided(&self.regexes, record)
@@ -667,10 +661,7 @@ impl ProviderMatcher {
                 );
             }
         }
-        let mut route = 0u64;
-        for m in self.routing.get().find_overlapping_iter(record) {
-            route |= self.route_bits[m.pattern().as_usize()];
-        }
+        let route = self.routing.route(record, &self.route_bits);
         let why_counted = if declared {
             format!("the source is declared to talk only to `{p}`")
         } else {
