@@ -171,6 +171,24 @@ struct Exclusion {
 }
 
 impl Exclusion {
+    /// The exclusion applies to the record: `hit(…).is_some()`, without finding where (a
+    /// match's start costs a reverse search; only explanations show it).
+    fn applies(&self, res: &[LazyRegex], record: &[u8]) -> bool {
+        let found = self
+            .literals
+            .as_ref()
+            .is_some_and(|ac| ac.get().is_match(record))
+            || self
+                .pattern
+                .as_ref()
+                .is_some_and(|re| re.is_match(res, record));
+        found
+            && !self
+                .unless
+                .as_ref()
+                .is_some_and(|re| re.is_match(res, record))
+    }
+
     /// What in the record triggers this exclusion, if anything.
     fn hit<'r>(&self, res: &[LazyRegex], record: &'r [u8]) -> Option<&'r [u8]> {
         let found = match self.literals.as_ref().and_then(|ac| ac.get().find(record)) {
@@ -567,7 +585,7 @@ impl ProviderMatcher {
                 .exclusions
                 .iter()
                 .filter(|x| x.pattern.is_some() || x.unless.is_some())
-                .any(|x| x.hit(&self.regexes, record).is_some())
+                .any(|x| x.applies(&self.regexes, record))
     }
 
     /// The first evidence (file order) that holds for the record: its index.
