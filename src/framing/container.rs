@@ -27,8 +27,13 @@ pub(crate) struct Cri<'a> {
 
 /// Parse a CRI line; `None` when it is not one.
 pub(crate) fn parse_cri(line: &[u8]) -> Option<Cri<'_>> {
+    // The timestamp's shape first: most lines that start with a digit fail it at once, and
+    // need no search for the space after it.
+    if !looks_like_rfc3339(line) {
+        return None;
+    }
     let sp = memchr::memchr(b' ', line)?;
-    if !looks_like_rfc3339(&line[..sp]) {
+    if sp < 20 {
         return None;
     }
     let rest = &line[sp + 1..];
