@@ -15,11 +15,7 @@ use regex::bytes::{Match, Regex};
 use regex_syntax::hir::{Class, Hir, HirKind};
 use regex_syntax::utf8::Utf8Sequences;
 
-use super::rulefile::compile_pattern;
-
-/// The regex size limit every pattern is compiled with (bytes of NFA, as the regex crate's
-/// `RegexBuilder::size_limit` counts them).
-pub(crate) const NFA_SIZE_LIMIT: usize = 2 << 20;
+use super::pattern::compile_pattern;
 
 /// A rule-file pattern, compiled the first time it is searched with.
 pub(crate) struct LazyRegex {
@@ -125,7 +121,7 @@ impl LazyRegex {
 /// size limit is checked against), computed from the parse alone: a few bytes per state and
 /// transition the Thompson construction can add for each part of the pattern, in either
 /// direction (the regex crate builds a forward and a reverse NFA). A pattern under
-/// [`NFA_SIZE_LIMIT`] by this bound is sure to compile, so it need not be compiled at load to
+/// [`super::pattern::NFA_SIZE_LIMIT`] by this bound is sure to compile, so it need not be compiled at load to
 /// find out; one over it is compiled at load, and rejected there if it is too big.
 pub(crate) fn nfa_size_bound(hir: &Hir) -> usize {
     // A builder state is 32 bytes; a sparse transition 8; a union alternate 4.
@@ -258,7 +254,7 @@ impl LazyRouting {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classifier::rulefile::parse_for_folded;
+    use crate::classifier::pattern::{parse_for_folded, NFA_SIZE_LIMIT};
 
     /// The bound is an upper bound: compiled with the bound as its size limit, each pattern
     /// builds (both NFAs fit), for shapes the rule files use and for large ones.
@@ -297,7 +293,7 @@ mod tests {
                 continue;
             };
             let bound = nfa_size_bound(&hir);
-            let built = regex::bytes::RegexBuilder::new(&super::super::rulefile::folded_text(hir))
+            let built = regex::bytes::RegexBuilder::new(&super::super::pattern::folded_text(hir))
                 .size_limit(bound)
                 .build();
             assert!(
@@ -357,7 +353,7 @@ mod tests {
             let bound = nfa_size_bound(&hir);
             // Bounds far over the limit are compiled at load anyway; keep the test fast.
             if bound <= 4 * NFA_SIZE_LIMIT {
-                let built = regex::bytes::RegexBuilder::new(&super::super::rulefile::folded_text(hir))
+                let built = regex::bytes::RegexBuilder::new(&super::super::pattern::folded_text(hir))
                     .size_limit(bound)
                     .build();
                 proptest::prop_assert!(built.is_ok(), "bound {} too small for `{}`: {:?}", bound, p, built.err());

@@ -97,6 +97,7 @@ pub struct Classification<'r> {
 }
 
 mod lazy;
+mod pattern;
 mod prefilter;
 pub mod redact;
 mod rulefile;

@@ -7,12 +7,9 @@
 
 use std::time::Duration;
 
-use regex::bytes::{Regex, RegexBuilder};
-use regex_syntax::hir::{
-    Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind,
-};
+use regex::bytes::Regex;
 
-use super::{lazy, prefilter, AlertCondition, Severity};
+use super::{lazy, pattern, prefilter, AlertCondition, Severity};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::tomldoc::{Table, TomlDocument};
 
@@ -167,48 +164,6 @@ pub(crate) struct FileSpec {
     pub(crate) rules: Vec<RuleSpec>,
 }
 
-/// Compile a pattern the way the classifier runs it: on bytes, case-insensitive, bounded.
-/// Word boundaries (`\b`, `\B`) are ASCII: a Unicode boundary makes the fast DFA give up on
-/// any non-ASCII byte (typographic quotes are common in these records) and fall back to a
-/// slower engine that allocates.
-///
-/// The regex runs on a record's folded copy (`prefilter::fold`: ASCII lower-cased), never on
-/// the record itself, so it is compiled case-sensitive for lower-case text: the pattern is
-/// parsed case-insensitive and every ASCII upper-case letter its case folding added is taken
-/// out again. It matches folded text exactly as the case-insensitive regex would, and
-/// compiles many times faster (a case-insensitive literal is a set of case variants that
-/// the regex engine builds a literal searcher for; `cannot fetch token` took 600 µs instead
-/// of 8).
-pub(crate) fn compile_pattern(text: &str) -> Result<Regex, String> {
-    build(parse_for_folded(text)?)
-}
-
-/// `text` parsed as [`compile_pattern`] parses it (case-insensitive, ASCII word boundaries,
-/// `[\s\S]` as any character), before the case folding is taken out again.
-pub(crate) fn parse_for_folded(text: &str) -> Result<Hir, String> {
-    let pattern = ascii_word_boundaries(&any_char_classes(text));
-    regex_syntax::ParserBuilder::new()
-        .case_insensitive(true)
-        .utf8(false)
-        .build()
-        .parse(&pattern)
-        .map_err(|e| format!("invalid regex: {e}"))
-}
-
-/// The regex text to compile for `hir` (from [`parse_for_folded`]) to run on folded text.
-pub(crate) fn folded_text(hir: Hir) -> String {
-    for_folded_text(hir).to_string()
-}
-
-fn build(hir: Hir) -> Result<Regex, String> {
-    RegexBuilder::new(&folded_text(hir))
-        .unicode(true)
-        .size_limit(lazy::NFA_SIZE_LIMIT)
-        .dfa_size_limit(4 << 20)
-        .build()
-        .map_err(|e| format!("invalid regex: {e}"))
-}
-
 /// Check `text` as a pattern: it parses, and it compiles within the size limit. With
 /// [`Compile::Lazy`] it is compiled only if its size bound from the parse does not prove it
 /// fits; the compiled regex is returned when it was compiled.
@@ -216,130 +171,11 @@ fn validate(text: &str, mode: Compile) -> Result<Option<Regex>, String> {
     if mode == Compile::Trusted {
         return Ok(None);
     }
-    let hir = parse_for_folded(text)?;
-    if mode == Compile::Lazy && lazy::nfa_size_bound(&hir) <= lazy::NFA_SIZE_LIMIT {
+    let hir = pattern::parse_for_folded(text)?;
+    if mode == Compile::Lazy && lazy::nfa_size_bound(&hir) <= pattern::NFA_SIZE_LIMIT {
         return Ok(None);
     }
-    build(hir).map(Some)
-}
-
-/// `hir` (parsed case-insensitive) for text with no ASCII upper-case letter: each class that
-/// case folding widened loses its `A`..=`Z`, and literals are lower-cased. Broad classes that
-/// hold every ASCII letter anyway (`.`, `\S`, `[^"]`) are left whole: they match folded text
-/// the same either way, and stay the engine's cheap "any character" shapes.
-fn for_folded_text(hir: Hir) -> Hir {
-    match hir.into_kind() {
-        HirKind::Literal(lit) => Hir::literal(lit.0.to_ascii_lowercase()),
-        HirKind::Class(Class::Unicode(mut c)) => {
-            let letters = ClassUnicode::new([
-                ClassUnicodeRange::new('A', 'Z'),
-                ClassUnicodeRange::new('a', 'z'),
-            ]);
-            let mut held = c.clone();
-            held.intersect(&letters);
-            if held != letters {
-                c.difference(&ClassUnicode::new([ClassUnicodeRange::new('A', 'Z')]));
-            }
-            Hir::class(Class::Unicode(c))
-        }
-        HirKind::Class(Class::Bytes(mut c)) => {
-            let letters = ClassBytes::new([
-                ClassBytesRange::new(b'A', b'Z'),
-                ClassBytesRange::new(b'a', b'z'),
-            ]);
-            let mut held = c.clone();
-            held.intersect(&letters);
-            if held != letters {
-                c.difference(&ClassBytes::new([ClassBytesRange::new(b'A', b'Z')]));
-            }
-            Hir::class(Class::Bytes(c))
-        }
-        HirKind::Repetition(mut r) => {
-            r.sub = Box::new(for_folded_text(*r.sub));
-            Hir::repetition(r)
-        }
-        HirKind::Capture(mut c) => {
-            c.sub = Box::new(for_folded_text(*c.sub));
-            Hir::capture(c)
-        }
-        HirKind::Concat(subs) => Hir::concat(subs.into_iter().map(for_folded_text).collect()),
-        HirKind::Alternation(subs) => {
-            Hir::alternation(subs.into_iter().map(for_folded_text).collect())
-        }
-        HirKind::Empty => Hir::empty(),
-        HirKind::Look(l) => Hir::look(l),
-    }
-}
-
-/// `[\s\S]` (and `[\S\s]`) outside a bracket class → `(?s:.)`: the same set (any character),
-/// but a case-insensitive build folds the case of every Unicode range in a bracket class,
-/// which made such a pattern several times slower to compile. Escapes and the insides of
-/// other bracket classes are left alone.
-fn any_char_classes(pattern: &str) -> String {
-    let b = pattern.as_bytes();
-    let mut out = String::with_capacity(pattern.len());
-    let mut i = 0;
-    // Depth of bracket classes we are inside; 0 outside any.
-    let mut depth = 0usize;
-    let mut last = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 2,
-            b'[' if depth == 0
-                && (b[i..].starts_with(b"[\\s\\S]") || b[i..].starts_with(b"[\\S\\s]")) =>
-            {
-                out.push_str(&pattern[last..i]);
-                out.push_str("(?s:.)");
-                i += 6;
-                last = i;
-            }
-            b'[' => {
-                depth += 1;
-                i += 1;
-                // A `]` right after `[` or `[^` is a literal member, not the end.
-                if depth == 1 {
-                    if b.get(i) == Some(&b'^') {
-                        i += 1;
-                    }
-                    if b.get(i) == Some(&b']') {
-                        i += 1;
-                    }
-                }
-            }
-            b']' if depth > 0 => {
-                depth -= 1;
-                i += 1;
-            }
-            _ => i += 1,
-        }
-    }
-    out.push_str(&pattern[last.min(pattern.len())..]);
-    out
-}
-
-/// `\b` → `(?-u:\b)` and `\B` → `(?-u:\B)`, leaving escaped backslashes alone.
-fn ascii_word_boundaries(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 16);
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some(b @ ('b' | 'B')) => {
-                out.push_str("(?-u:\\");
-                out.push(b);
-                out.push(')');
-            }
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
+    pattern::build(hir).map(Some)
 }
 
 fn is_snake_case(s: &str) -> bool {
@@ -896,84 +732,4 @@ pub(crate) fn diag_at(
     message: String,
 ) -> Diagnostic {
     Diagnostic::at_offset(&file.origin, &file.text, offset, Some(field), message)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn any_char_classes_become_dot_all_and_match_the_same() {
-        assert_eq!(any_char_classes(r"a[\s\S]{0,3}?b"), r"a(?s:.){0,3}?b");
-        assert_eq!(any_char_classes(r"a[\S\s]b"), r"a(?s:.)b");
-        // Escaped brackets, other classes and classes containing `[\s\S]` stay as written.
-        for kept in [r"\[\s\S]", r"[^]\s\S]", r"[a[\s\S]]", r"[\s\S\d]", r"’[\s]"] {
-            assert_eq!(any_char_classes(kept), kept);
-        }
-        let re = compile_pattern(r"reason[\s\S]{0,5}error").unwrap();
-        let mut folded = Vec::new();
-        for (text, hit) in [
-            (&b"reason\n\xe2\x80\x9cerror"[..], true),
-            (b"REASON \t\r\nERROR", true),
-            (b"reason\xffERROR", false),
-            (b"reason123456error", false),
-        ] {
-            prefilter::fold(text, &mut folded);
-            assert_eq!(
-                re.is_match(&folded),
-                hit,
-                "{}",
-                String::from_utf8_lossy(text)
-            );
-        }
-    }
-
-    /// Compiled for folded text, a pattern matches what the case-insensitive regex matches
-    /// on the same folded text, including classes, non-ASCII case folding and bytes.
-    #[test]
-    fn patterns_match_folded_text_as_case_insensitive_regexes_do() {
-        let patterns = [
-            r"Invalid [A-Z]oken!",
-            r"(?:App|application) (?:has been|is) DISABLED",
-            r"[^a-z]{2}x",
-            r"[\S]+ok",
-            r"\w{3}\b",
-            r"stra(?-u:\xDF)e",
-            r"kelvin",
-        ];
-        let texts: [&[u8]; 8] = [
-            b"INVALID TOKEN!",
-            b"invalid \x00oken!",
-            b"The Application Is Disabled",
-            b"12x AB x",
-            b"Look ok",
-            b"stra\xdfe STRA\xDFE",
-            "\u{212a}elvin".as_bytes(),
-            b"\xff\xfeok",
-        ];
-        let mut folded = Vec::new();
-        for p in patterns {
-            let ours = compile_pattern(p).unwrap();
-            let reference = RegexBuilder::new(&ascii_word_boundaries(p))
-                .case_insensitive(true)
-                .build()
-                .unwrap();
-            for t in texts {
-                prefilter::fold(t, &mut folded);
-                assert_eq!(
-                    ours.find(&folded).map(|m| m.range()),
-                    reference.find(&folded).map(|m| m.range()),
-                    "{p} on {}",
-                    String::from_utf8_lossy(t)
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn word_boundaries_become_ascii() {
-        assert_eq!(ascii_word_boundaries(r"\bcode\b"), r"(?-u:\b)code(?-u:\b)");
-        assert_eq!(ascii_word_boundaries(r"a\\b\B"), r"a\\b(?-u:\B)");
-        assert_eq!(ascii_word_boundaries(r"\d+\."), r"\d+\.");
-    }
 }
