@@ -11,7 +11,7 @@
 //! A case-sensitive search keeps Teddy with dozens of literals, where a case-insensitive
 //! automaton falls back to a byte-at-a-time scan (measured: ~90 MB/s with 32 literals, against
 //! well over 1 GB/s folded). The regexes run on the folded copy too (see
-//! `rulefile::compile_pattern`). No `unsafe`: the fold is plain code the compiler vectorises,
+//! `pattern::compile_pattern`). No `unsafe`: the fold is plain code the compiler vectorises,
 //! and Teddy's SIMD is aho-corasick's.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
