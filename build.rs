@@ -41,6 +41,25 @@ fn main() {
     let rustc_version = run(&rustc, &["--version"])
         .and_then(|v| v.split_whitespace().nth(1).map(str::to_string))
         .unwrap_or_else(|| "unknown".to_string());
+    link_order();
     println!("cargo:rustc-env=OAUTHWATCH_BUILD_REVISION={revision}");
     println!("cargo:rustc-env=OAUTHWATCH_BUILD_RUSTC={rustc_version}");
+}
+
+/// Release builds place the functions the daemon runs side by side (symbol-order.txt, written
+/// by benches/symbol_order.py): the kernel maps code in 64 KiB windows around each page
+/// touched, so scattered, they made nearly all of .text resident. lld reads the order; names
+/// the file has and the binary lacks (a stale file) are skipped without a warning.
+fn link_order() {
+    println!("cargo:rerun-if-changed=symbol-order.txt");
+    let order = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("symbol-order.txt");
+    let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
+    let linux = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
+    if release && linux && order.exists() {
+        println!(
+            "cargo:rustc-link-arg-bin=oauthwatch=-Wl,--symbol-ordering-file={}",
+            order.display()
+        );
+        println!("cargo:rustc-link-arg-bin=oauthwatch=-Wl,--no-warn-symbol-ordering");
+    }
 }
