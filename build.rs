@@ -51,11 +51,15 @@ fn main() {
 /// touched, so scattered, they made nearly all of .text resident. lld reads the order; names
 /// the file has and the binary lacks (a stale file) are skipped without a warning.
 fn link_order() {
-    println!("cargo:rerun-if-changed=symbol-order.txt");
     let order = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("symbol-order.txt");
+    if !order.exists() {
+        return;
+    }
+    // Only for a path that exists: a missing one would rerun this script on every build.
+    println!("cargo:rerun-if-changed=symbol-order.txt");
     let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
     let linux = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
-    if release && linux && order.exists() {
+    if release && linux {
         println!(
             "cargo:rustc-link-arg-bin=oauthwatch=-Wl,--symbol-ordering-file={}",
             order.display()
