@@ -12,10 +12,8 @@ scenario (start-up, 100 files tailed, appends counted, /metrics scraped, idle), 
 function that ran and is defined in the binary (mangled names, as the linker sees them), in
 the binary's current address order. Regenerate after dependency or toolchain updates (the
 mangled names carry hashes of the crate metadata; names that no longer exist are ignored by
-the linker, so a stale file costs memory, never correctness):
-
-    cargo build --release && python3 benches/symbol_order.py target/release/oauthwatch
-    cargo build --release   # relinks in the new order
+the linker, so a stale file costs memory, never correctness): benches/symbol_order.sh builds,
+rewrites the file and relinks.
 """
 
 import os
