@@ -12,12 +12,18 @@ For the release binary given as argv[1], each figure beside a baseline from the 
   - peak RSS (VmHWM) while a writer appends BURST_LINES (default 3,000,000) lines in ~1 MiB
     blocks, every line counted, beside `wc -l`'s peak RSS on the same file.
 
+SMAPS=1 adds the resident KB of each mapping (the binary's code and read-only data, libc, the
+heap and thread arenas) under the steady figure, and how many of the functions in
+symbol-order.txt (the link order that keeps the daemon's code together, see build.rs) the
+binary still has: a low count means the file is stale (benches/symbol_order.py rewrites it).
+
 BENCH selects sections (comma-separated: steady, burst; default both). Figures, not
 assertions: the machine is shared and noisy, so the load average is printed with them.
 Everything runs in a temp dir on loopback; every process started here is stopped.
 """
 
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -59,6 +65,43 @@ def rollup(pid):
     except OSError:
         pass
     return out
+
+
+def smaps_breakdown(pid, top=12):
+    """Resident KB per mapping from /proc/PID/smaps, largest first: (kB, anon kB, name).
+    Printed with SMAPS=1 to see which part of the binary, libc or heap the RSS is in."""
+    rows, cur = [], None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                perms = parts[1]
+                name = parts[5] if len(parts) > 5 else "[anon]"
+                cur = [0, 0, f"{os.path.basename(name)} {perms}"]
+                rows.append(cur)
+            elif parts and parts[0] == "Rss:":
+                cur[0] = int(parts[1])
+            elif parts and parts[0] == "Anonymous:":
+                cur[1] = int(parts[1])
+    merged = {}
+    for kb, anon, name in rows:
+        m = merged.setdefault(name, [0, 0, 0])
+        m[0] += kb
+        m[1] += anon
+        m[2] += 1
+    return sorted(((kb, anon, n, name) for name, (kb, anon, n) in merged.items()), reverse=True)[:top]
+
+
+def symbol_order_coverage():
+    """(names in symbol-order.txt found in BIN's symbol table, names in the file), or None."""
+    order = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "symbol-order.txt")
+    if not os.path.exists(order):
+        return None
+    with open(order) as f:
+        wanted = {line.strip() for line in f if line.strip()}
+    nm = subprocess.run(["nm", "--defined-only", BIN], capture_output=True, text=True).stdout
+    have = {parts[2] for parts in (line.split() for line in nm.splitlines()) if len(parts) == 3}
+    return len(wanted & have), len(wanted)
 
 
 def threads(pid):
@@ -162,6 +205,12 @@ def bench_steady(tmp):
               f"file-backed {roll.get('Pss_File', 0):.1f} MB PSS; {threads(d.pid)} threads)   "
               f"target <= 8 MB | baseline: tail -F of the same {FILES} files {tail_rss:.1f} MB; "
               f"Fluent Bit tail input (published) {FLUENT_BIT_TAIL_MB} MB")
+        if os.environ.get("SMAPS"):
+            for kb, anon, n, name in smaps_breakdown(d.pid):
+                print(f"    {kb:7d} kB rss ({anon:7d} kB anon) in {n:3d} mapping(s): {name}")
+            cov = symbol_order_coverage()
+            if cov:
+                print(f"    symbol-order.txt: {cov[0]} of {cov[1]} functions found in the binary")
         print(f"append -> counter on /metrics over {len(samples)} appends: median "
               f"{statistics.median(samples):.2f} ms, max {samples[-1]:.2f} ms   target <= 5 / 20 ms")
         tc0, tw0 = cpu_and_wakeups(tail.pid)
