@@ -159,11 +159,11 @@ pub(crate) fn nfa_size_bound(hir: &Hir) -> usize {
     bound(hir).saturating_add(16 * STATE)
 }
 
-/// A matcher's Aho-Corasick automaton (routing, literal evidence, exclusions), built the first
-/// time a record reaches it. These run only on the few records that passed the gate, but on
-/// each of those, so they are DFAs (a contiguous NFA took ~3,000 more instructions per
-/// candidate record); built lazily, neither start-up nor a daemon that never sees a candidate
-/// pays for the DFA's build or its memory.
+/// A matcher's literal automaton (literal evidence, exclusions: a few literals each), built the
+/// first time a record reaches it. These run only on the few records that passed the gate,
+/// but on each of those, so they are DFAs (small for so few literals, and faster per byte
+/// than a contiguous NFA); built lazily, neither start-up nor a daemon that never sees a
+/// candidate pays for their build or memory.
 pub(crate) struct LazyAutomaton {
     literals: Vec<Vec<u8>>,
     kind: aho_corasick::MatchKind,
@@ -203,11 +203,13 @@ impl LazyAutomaton {
 }
 
 /// The routing automaton of a matcher: one overlapping pass over a candidate record says
-/// which rules' literals it holds. A concrete DFA (searched through `AhoCorasick`, a trait
-/// object, every byte of the overlapping pass was a dynamic call), built on first use.
+/// which rules' literals it holds. A concrete contiguous NFA (searched through `AhoCorasick`,
+/// a trait object, every byte of the overlapping pass was a dynamic call; a DFA was no faster
+/// in wall time, its larger table missing the cache between records, and holds several times
+/// the memory), built on first use.
 pub(crate) struct LazyRouting {
     literals: Vec<Vec<u8>>,
-    built: OnceLock<aho_corasick::dfa::DFA>,
+    built: OnceLock<aho_corasick::nfa::contiguous::NFA>,
 }
 
 impl std::fmt::Debug for LazyRouting {
@@ -231,8 +233,8 @@ impl LazyRouting {
     /// The union of `bits[i]` over every literal `i` found in `record`, overlaps included.
     pub(crate) fn route(&self, record: &[u8], bits: &[u64]) -> u64 {
         use aho_corasick::automaton::{Automaton, OverlappingState};
-        let dfa = self.built.get_or_init(|| {
-            aho_corasick::dfa::DFA::builder()
+        let nfa = self.built.get_or_init(|| {
+            aho_corasick::nfa::contiguous::NFA::builder()
                 .match_kind(aho_corasick::MatchKind::Standard)
                 .build(&self.literals)
                 .expect("a few hundred short literals always build")
@@ -241,8 +243,8 @@ impl LazyRouting {
         let mut state = OverlappingState::start();
         let mut route = 0u64;
         loop {
-            dfa.try_find_overlapping(&input, &mut state)
-                .expect("an unanchored search of a DFA built without limits cannot fail");
+            nfa.try_find_overlapping(&input, &mut state)
+                .expect("an unanchored overlapping search of a Standard automaton cannot fail");
             match state.get_match() {
                 Some(m) => route |= bits[m.pattern().as_usize()],
                 None => return route,
