@@ -209,6 +209,18 @@ def bench_ingest(tmp):
         block = (NOISE * 99 + FAILURE) * (block_lines // 100)
         blocks = INGEST_LINES // block_lines
         total = blocks * block_lines
+        errors = {"rule": "invalid_authorization_code", "source": "app"}
+        # Sustained ingest is a running daemon's: one failure is classified first. Rule
+        # patterns compile on first use, and the first failure's ~10 ms of compiling would
+        # otherwise let the reader fall tens of megabytes behind this writer (out of the CPU
+        # cache), which a cold start measures, not throughput. COLD=1 skips the warm-up.
+        warm = 0 if os.environ.get("COLD") else 1
+        if warm:
+            with open(log, "a") as f:
+                f.write(FAILURE)
+            deadline = time.time() + 30
+            while (d.value("oauthwatch_errors_total", errors) or 0) < 1 and time.time() < deadline:
+                time.sleep(0.01)
         t0 = time.perf_counter()
         with open(log, "a") as f:
             for _ in range(blocks):
@@ -217,10 +229,9 @@ def bench_ingest(tmp):
         written = time.perf_counter() - t0
         # Lines are counted when read, failures once classified: wait for both.
         deadline = time.time() + 300
-        errors = {"rule": "invalid_authorization_code", "source": "app"}
         while True:
-            n = d.value("oauthwatch_source_lines_total", {"source": "app"}) or 0.0
-            errs = d.value("oauthwatch_errors_total", errors) or 0.0
+            n = (d.value("oauthwatch_source_lines_total", {"source": "app"}) or 0.0) - warm
+            errs = (d.value("oauthwatch_errors_total", errors) or 0.0) - warm
             if (n >= total and errs >= total // 100) or time.time() > deadline:
                 break
             time.sleep(0.01)
@@ -233,7 +244,8 @@ def bench_ingest(tmp):
     subprocess.run(["wc", "-l", log], check=True, stdout=subprocess.DEVNULL)
     wc = time.perf_counter() - t1
     size_mb = os.path.getsize(log) / 1e6
-    print(f"sustained ingest: {total} lines ({size_mb:.0f} MB) written in {written:.2f} s, "
+    print(f"sustained ingest{' (cold: first failure in the burst)' if not warm else ''}: "
+          f"{total} lines ({size_mb:.0f} MB) written in {written:.2f} s, "
           f"all counted after {elapsed:.2f} s = {total / elapsed / 1e6:.2f} M lines/s "
           f"(target ≥ 1 M lines/s); lines counted {int(n)}/{total} "
           f"({'none lost' if int(n) == total else 'LOST LINES'}); failures counted {int(errs or 0)}/{total // 100}; "
