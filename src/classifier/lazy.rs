@@ -159,42 +159,45 @@ pub(crate) fn nfa_size_bound(hir: &Hir) -> usize {
     bound(hir).saturating_add(16 * STATE)
 }
 
-/// A matcher's literal automaton (literal evidence, exclusions: a few literals each), built the
-/// first time a record reaches it. These run only on the few records that passed the gate,
-/// but on each of those, so they are DFAs (small for so few literals, and faster per byte
-/// than a contiguous NFA); built lazily, neither start-up nor a daemon that never sees a
-/// candidate pays for their build or memory.
-pub(crate) struct LazyAutomaton {
+/// Literals (lower-cased, to search folded text) and the automaton over them, built the first
+/// time a record reaches it: neither start-up nor a daemon that never sees a candidate pays
+/// for its build or its memory. [`LazyAutomaton`] and [`LazyRouting`] are the two kinds.
+pub(crate) struct LazyLiterals<T> {
     literals: Vec<Vec<u8>>,
-    kind: aho_corasick::MatchKind,
-    built: OnceLock<aho_corasick::AhoCorasick>,
+    built: OnceLock<T>,
 }
 
-impl std::fmt::Debug for LazyAutomaton {
+impl<T> std::fmt::Debug for LazyLiterals<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LazyAutomaton")
+        f.debug_struct("LazyLiterals")
             .field("literals", &self.literals.len())
             .field("built", &self.built.get().is_some())
             .finish()
     }
 }
 
-impl LazyAutomaton {
-    /// An automaton over `literals` (lower-cased here, to search folded text) with
-    /// `kind` semantics; pattern ids follow the order given.
-    pub(crate) fn new(literals: Vec<Vec<u8>>, kind: aho_corasick::MatchKind) -> LazyAutomaton {
-        LazyAutomaton {
+impl<T> LazyLiterals<T> {
+    /// The automaton over `literals`, lower-cased here; pattern ids follow the order given.
+    pub(crate) fn new(literals: Vec<Vec<u8>>) -> LazyLiterals<T> {
+        LazyLiterals {
             literals: literals.iter().map(|l| l.to_ascii_lowercase()).collect(),
-            kind,
             built: OnceLock::new(),
         }
     }
+}
 
+/// A matcher's literal automaton (literal evidence, exclusions: a few literals each, searched
+/// leftmost-first). These run only on the few records that passed the gate, but on each of
+/// those, so they are DFAs (small for so few literals, and faster per byte than a contiguous
+/// NFA).
+pub(crate) type LazyAutomaton = LazyLiterals<aho_corasick::AhoCorasick>;
+
+impl LazyAutomaton {
     /// The automaton, built on first use.
     pub(crate) fn get(&self) -> &aho_corasick::AhoCorasick {
         self.built.get_or_init(|| {
             aho_corasick::AhoCorasickBuilder::new()
-                .match_kind(self.kind)
+                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
                 .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .build(&self.literals)
                 .expect("a few hundred short literals always build")
@@ -206,30 +209,10 @@ impl LazyAutomaton {
 /// which rules' literals it holds. A concrete contiguous NFA (searched through `AhoCorasick`,
 /// a trait object, every byte of the overlapping pass was a dynamic call; a DFA was no faster
 /// in wall time, its larger table missing the cache between records, and holds several times
-/// the memory), built on first use.
-pub(crate) struct LazyRouting {
-    literals: Vec<Vec<u8>>,
-    built: OnceLock<aho_corasick::nfa::contiguous::NFA>,
-}
-
-impl std::fmt::Debug for LazyRouting {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LazyRouting")
-            .field("literals", &self.literals.len())
-            .field("built", &self.built.get().is_some())
-            .finish()
-    }
-}
+/// the memory).
+pub(crate) type LazyRouting = LazyLiterals<aho_corasick::nfa::contiguous::NFA>;
 
 impl LazyRouting {
-    /// Routing over `literals` (lower-cased here, to search folded text).
-    pub(crate) fn new(literals: Vec<Vec<u8>>) -> LazyRouting {
-        LazyRouting {
-            literals: literals.iter().map(|l| l.to_ascii_lowercase()).collect(),
-            built: OnceLock::new(),
-        }
-    }
-
     /// The union of `bits[i]` over every literal `i` found in `record`, overlaps included.
     pub(crate) fn route(&self, record: &[u8], bits: &[u64]) -> u64 {
         use aho_corasick::automaton::{Automaton, OverlappingState};

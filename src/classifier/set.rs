@@ -8,8 +8,6 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use aho_corasick::MatchKind;
-
 use super::lazy::{LazyAutomaton, LazyRegex, LazyRouting};
 use super::prefilter;
 use super::rulefile::{self, diag_at, CheckSpec, Compile, FileSpec};
@@ -261,12 +259,8 @@ impl AnyOf {
 }
 
 fn literal_automaton(lits: &[String]) -> Option<LazyAutomaton> {
-    (!lits.is_empty()).then(|| {
-        LazyAutomaton::new(
-            lits.iter().map(|l| l.as_bytes().to_vec()).collect(),
-            MatchKind::LeftmostFirst,
-        )
-    })
+    (!lits.is_empty())
+        .then(|| LazyAutomaton::new(lits.iter().map(|l| l.as_bytes().to_vec()).collect()))
 }
 
 // Every record is matched on its folded copy (see `prefilter::fold`); the copy lives in this
