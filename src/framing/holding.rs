@@ -27,6 +27,24 @@ pub(super) struct OpenRecord {
     pub(super) deadline: Option<Instant>,
 }
 
+impl OpenRecord {
+    /// Hold `first` (spanning `span`) as the record's first line, waiting until `deadline`;
+    /// `split`: it goes on a record split at a bound.
+    fn open(&mut self, first: &[u8], span: Span, split: bool, shape: Shape, deadline: Instant) {
+        self.active = true;
+        self.buf.clear();
+        self.buf.extend_from_slice(first);
+        self.start = span.start;
+        self.first_line = span.first_line;
+        self.last = span.last;
+        self.lines = span.lines;
+        self.joined = 1;
+        self.split = split;
+        self.shape = shape;
+        self.deadline = Some(deadline);
+    }
+}
+
 impl State {
     /// One logical (application) line of stream `s`, made of `lines` physical lines starting
     /// at `start`: join it to the held record, or start a record with it.
@@ -73,18 +91,7 @@ impl State {
             Start::Hold if self.limits.max_record_lines <= 1 => self.emit(msg, span, out),
             Start::Hold => {
                 let deadline = now + self.wait(&shape, 1);
-                let rec = &mut self.streams[s].rec;
-                rec.active = true;
-                rec.buf.clear();
-                rec.buf.extend_from_slice(msg);
-                rec.start = span.start;
-                rec.first_line = span.first_line;
-                rec.last = span.last;
-                rec.lines = span.lines;
-                rec.joined = 1;
-                rec.split = false;
-                rec.shape = shape;
-                rec.deadline = Some(deadline);
+                self.streams[s].rec.open(msg, span, false, shape, deadline);
             }
         }
     }
@@ -122,19 +129,8 @@ impl State {
             self.complete(s, out);
             out.split_records += 1;
             let deadline = now + self.wait(&shape, 2);
-            let rec = &mut self.streams[s].rec;
-            rec.active = true;
-            rec.buf.clear();
-            rec.buf
-                .extend_from_slice(&msg[..msg.len().min(self.limits.max_line_bytes)]);
-            rec.start = span.start;
-            rec.first_line = span.first_line;
-            rec.last = span.last;
-            rec.lines = span.lines;
-            rec.joined = 1;
-            rec.split = true;
-            rec.shape = shape;
-            rec.deadline = Some(deadline);
+            let first = &msg[..msg.len().min(self.limits.max_line_bytes)];
+            self.streams[s].rec.open(first, span, true, shape, deadline);
             return;
         }
         let deadline;
