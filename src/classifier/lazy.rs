@@ -186,22 +186,15 @@ impl<T> LazyLiterals<T> {
     }
 }
 
-/// A matcher's literal automaton (literal evidence, exclusions: a few literals each, searched
-/// leftmost-first). These run only on the few records that passed the gate, but on each of
-/// those, so they are DFAs (small for so few literals, and faster per byte than a contiguous
-/// NFA).
+/// A matcher's literal automaton (literal evidence, exclusions: a few literals each), as
+/// [`super::prefilter::automaton`] builds it.
 pub(crate) type LazyAutomaton = LazyLiterals<aho_corasick::AhoCorasick>;
 
 impl LazyAutomaton {
     /// The automaton, built on first use.
     pub(crate) fn get(&self) -> &aho_corasick::AhoCorasick {
-        self.built.get_or_init(|| {
-            aho_corasick::AhoCorasickBuilder::new()
-                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .build(&self.literals)
-                .expect("a few hundred short literals always build")
-        })
+        self.built
+            .get_or_init(|| super::prefilter::automaton(&self.literals))
     }
 }
 

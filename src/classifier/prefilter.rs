@@ -186,10 +186,12 @@ pub(crate) fn minimise(mut lits: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
 }
 
 /// An automaton over `lits`, lower-cased, to search [`fold`]ed text; pattern ids follow the
-/// order given.
+/// order given. A DFA: it searches whole buffers (a gate without Teddy) or every candidate
+/// record (the matchers' literal evidence and exclusions), and is small for so few literals.
 pub(crate) fn automaton(lits: &[Vec<u8>]) -> AhoCorasick {
     AhoCorasickBuilder::new()
         .match_kind(MatchKind::LeftmostFirst)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
         .build(lits.iter().map(|l| l.to_ascii_lowercase()))
         .expect("a few hundred short literals always build")
 }
