@@ -24,6 +24,12 @@ use std::time::Instant;
 use crate::classifier::{Classification, MatchContext, RuleSet};
 use crate::framing::{Format, Framed, Framer, FramingLimits};
 
+/// Bytes `scan` reads at a time (one thread, or each piece's thread): large enough that
+/// per-chunk costs vanish, small enough that the kernel's copy and the search over it stay in
+/// the CPU's L2 cache (1 MiB chunks made `read` 3 times slower: 90 ms of system time on a
+/// 175 MB file against 30 ms).
+pub const READ_BYTES: usize = 128 << 10;
+
 /// The rule set's candidate search as framing takes it: the offset of the first byte at
 /// which a record could start to match, or `None`.
 pub fn candidate_search<'a>(

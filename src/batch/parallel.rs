@@ -27,9 +27,6 @@ pub const MIN_PARALLEL_BYTES: u64 = 8 << 20;
 /// The environment variable that sets the number of scan threads (`1`: one thread).
 pub const THREADS_ENV: &str = "OAUTHWATCH_SCAN_THREADS";
 
-/// Bytes read at a time by each piece's thread.
-const CHUNK_BYTES: usize = 128 << 10;
-
 /// How far past a nominal split point a record start is looked for.
 const SPLIT_WINDOW: usize = 64 << 10;
 
@@ -127,7 +124,7 @@ fn scan_piece<T>(
     file.seek(SeekFrom::Start(from))?;
     let mut reader = file.take(to - from);
     let mut batch = BatchFramer::new(format, FramingLimits::default()).starting_at(from, 0);
-    let mut buf = vec![0u8; CHUNK_BYTES];
+    let mut buf = vec![0u8; super::READ_BYTES];
     let mut counts = Counts::default();
     let mut add = |c: Counts| {
         counts.lines += c.lines;
