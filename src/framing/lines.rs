@@ -12,7 +12,7 @@
 
 use std::time::Instant;
 
-use memchr::{memchr, memchr_iter};
+use memchr::memchr;
 
 /// One physical line, borrowed from the input chunk or from the splitter's tail buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,19 @@ pub(crate) struct Line<'a> {
     pub truncated: bool,
     /// Lines before it since the splitter started (0-based line number).
     pub number: u64,
+}
+
+/// Whole lines right after a line that the caller of [`LineSplitter::push_claiming`] dealt
+/// with itself: `lines` lines, `bytes` bytes with their terminators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Claim {
+    pub bytes: usize,
+    pub lines: u64,
+}
+
+impl Claim {
+    /// Nothing claimed.
+    pub const NONE: Claim = Claim { bytes: 0, lines: 0 };
 }
 
 /// Splits a byte stream into [`Line`]s, whatever the chunking.
@@ -69,6 +82,11 @@ impl LineSplitter {
         self.line_start
     }
 
+    /// Line length cap: longer lines are cut.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
     /// Stream offset of the next byte to be pushed.
     pub fn offset(&self) -> u64 {
         self.offset
@@ -88,6 +106,22 @@ impl LineSplitter {
     /// Feed the next bytes; `f` is called once per completed line, in order.
     #[inline]
     pub fn push(&mut self, input: &[u8], now: Instant, mut f: impl FnMut(Line<'_>)) {
+        self.push_claiming(input, now, |line| {
+            f(line);
+            Claim::NONE
+        });
+    }
+
+    /// Like [`LineSplitter::push`], but after each line `f` may claim the whole lines that
+    /// follow it in `input` (it has dealt with them itself): the splitter skips them, and
+    /// still numbers and offsets what comes after exactly.
+    #[inline]
+    pub fn push_claiming(
+        &mut self,
+        input: &[u8],
+        now: Instant,
+        mut f: impl FnMut(Line<'_>) -> Claim,
+    ) {
         if input.is_empty() {
             return;
         }
@@ -104,30 +138,31 @@ impl LineSplitter {
                 Some(i) => {
                     self.append(&input[..i]);
                     let (bytes, truncated) = cut(&self.buf, self.overflow, self.max);
-                    f(Line {
+                    let claim = f(Line {
                         bytes,
                         start: self.line_start,
                         truncated,
                         number: self.number,
                     });
-                    self.number += 1;
+                    self.number += 1 + claim.lines;
                     self.reset_tail();
-                    pos = i + 1;
+                    pos = i + 1 + claim.bytes;
                 }
             }
         }
         let rest = &input[pos..];
         let mut s = 0usize;
-        for i in memchr_iter(b'\n', rest) {
+        while let Some(i) = memchr(b'\n', &rest[s..]) {
+            let i = s + i;
             let (bytes, truncated) = cut(&rest[s..i], false, self.max);
-            f(Line {
+            let claim = f(Line {
                 bytes,
                 start: base + (pos + s) as u64,
                 truncated,
                 number: self.number,
             });
-            self.number += 1;
-            s = i + 1;
+            self.number += 1 + claim.lines;
+            s = i + 1 + claim.bytes;
         }
         if s < rest.len() {
             self.line_start = base + (pos + s) as u64;

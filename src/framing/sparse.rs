@@ -21,7 +21,7 @@
 use std::time::Instant;
 
 use super::container;
-use super::lines::Line;
+use super::lines::{Claim, Line};
 use super::multiline::{self, Shape, Start};
 use super::{Format, Framed, Framer, State};
 
@@ -45,15 +45,20 @@ impl<F: FnMut(&[u8]) -> Option<usize>> Hits<'_, F> {
             // A line completed from bytes of an earlier push: search it alone.
             return (self.find)(line.bytes).is_some();
         }
-        if self.next < line.start || self.from > line.start {
-            let at = (line.start - self.base) as usize;
-            self.from = line.start;
-            self.next = match (self.find)(&self.input[at..]) {
-                Some(h) => line.start + h as u64,
+        self.next_from(line.start) < end
+    }
+
+    /// Stream offset of the first candidate at or after `at` (inside `input`), or `u64::MAX`.
+    fn next_from(&mut self, at: u64) -> u64 {
+        if self.next < at || self.from > at {
+            let i = (at - self.base) as usize;
+            self.from = at;
+            self.next = match (self.find)(&self.input[i..]) {
+                Some(h) => at + h as u64,
                 None => u64::MAX,
             };
         }
-        self.next < end
+        self.next
     }
 }
 
@@ -94,10 +99,11 @@ impl Framer {
             find,
         };
         let st = &mut self.st;
+        let max = self.lines.max();
         // The last line, when it would be a one-line record unless the line after it
         // continues it: decided when that line arrives.
         let mut deferred: Option<Deferred> = None;
-        self.lines.push(input, now, |line| {
+        self.lines.push_claiming(input, now, |line| {
             let wrapped = st.is_wrapped(line.bytes);
             if let Some(d) = deferred.take() {
                 let first = d.line(input, base);
@@ -109,15 +115,23 @@ impl Framer {
                 }
             }
             match st.skip_line(&line, wrapped, &mut hits, out) {
-                Skip::Counted => {}
+                Skip::Counted => Claim::NONE,
                 Skip::Deferred => {
-                    deferred = Some(Deferred {
+                    let d = Deferred {
                         start: line.start,
                         len: line.bytes.len(),
                         number: line.number,
-                    })
+                    };
+                    let (claim, last) = st.claim_run(d, &mut hits, max);
+                    out.lines += claim.lines;
+                    out.skipped_records += claim.lines;
+                    deferred = Some(last);
+                    claim
                 }
-                Skip::Framed => st.on_line(line, now, out),
+                Skip::Framed => {
+                    st.on_line(line, now, out);
+                    Claim::NONE
+                }
             }
         });
         if let Some(d) = deferred {
@@ -172,6 +186,49 @@ enum Skip {
 }
 
 impl State {
+    /// The whole lines right after deferred line `d` that sparse framing counts without
+    /// framing them, and the line then deferred in `d`'s place. Each claimed line holds no
+    /// candidate, is whole, not cut, not wrapped, and surely starts a new record after the
+    /// line before it, which is then a one-line record: `d` and every claimed line but the
+    /// last are counted (as many as the lines claimed), and the last claimed line is
+    /// deferred in turn. This is what the line-by-line path does with those lines, run as a
+    /// tight loop over the stretch between two hits.
+    #[inline]
+    fn claim_run<F: FnMut(&[u8]) -> Option<usize>>(
+        &self,
+        d: Deferred,
+        hits: &mut Hits<'_, F>,
+        max: usize,
+    ) -> (Claim, Deferred) {
+        let input = hits.input;
+        let end = (d.start - hits.base) as usize + d.len;
+        let from = end + 1 + usize::from(input[end] == b'\r');
+        if from >= input.len() {
+            return (Claim::NONE, d);
+        }
+        let hit = hits.next_from(hits.base + from as u64);
+        let hit_at = hit.saturating_sub(hits.base).min(input.len() as u64) as usize;
+        let (mut prev, mut at, mut last) = (d.line(input, hits.base).bytes, from, d);
+        let mut claim = Claim::NONE;
+        while let Some(nl) = memchr::memchr(b'\n', &input[at..hit_at]) {
+            let raw = &input[at..at + nl];
+            let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if line.len() > max || self.is_wrapped(line) || !multiline::surely_breaks(prev, line) {
+                break;
+            }
+            claim.lines += 1;
+            last = Deferred {
+                start: hits.base + at as u64,
+                len: line.len(),
+                number: d.number + claim.lines,
+            };
+            prev = line;
+            at += nl + 1;
+        }
+        claim.bytes = at - from;
+        (claim, last)
+    }
+
     fn nothing_pending(&self) -> bool {
         self.held.recs.is_empty()
             && self.inflight.is_none()
@@ -184,8 +241,7 @@ impl State {
     fn is_wrapped(&self, line: &[u8]) -> bool {
         self.format == Format::Auto
             && (line.starts_with(b"{\"log\":")
-                || (line.first().is_some_and(u8::is_ascii_digit)
-                    && container::parse_cri(line).is_some()))
+                || (line.first().is_some_and(u8::is_ascii_digit) && container::is_cri(line)))
     }
 
     /// `first` (a deferred line: nothing was pending before it, no candidate, whole, not

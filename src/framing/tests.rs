@@ -783,6 +783,10 @@ fn a_line() -> impl Strategy<Value = Vec<u8>> {
         1 => Just(b"2024-05-01T12:00:00Z stdout F zoom: invalid_grant".to_vec()),
         1 => Just(br#"{"log":"zoom said no\n","stream":"stdout","time":"t"}"#.to_vec()),
         1 => Just(b"{\"msg\":\"zoom\",\"level\":\"error\"}".to_vec()),
+        1 => Just(b"{\"ts\":1,\"msg\":\"ok\"} trace_id=1".to_vec()),
+        1 => Just(b"2024-05-01T12:00:00.123Z INFO plain".to_vec()),
+        1 => Just(b"10.0.0.1 - - \"GET / HTTP/1.1\" 200".to_vec()),
+        1 => Just(b"level=info msg=(x) y".to_vec()),
     ]
 }
 
@@ -923,6 +927,51 @@ fn sparse_framing_skips_a_held_line_that_the_next_line_breaks() {
         let apart = run_sparse(format, limits(), &chunks);
         assert_sparse_keeps(&apart, &full);
         assert_eq!(apart.skipped, 0, "{format:?}");
+    }
+}
+
+/// A long candidate-free stretch of one-line records, of every shape that starts a record
+/// after any line (a timestamp, an address, a word, a JSON object), is counted in bulk: the
+/// record around the one hit keeps its line number, and a JSON object after a line that
+/// ends open, or a Go call line after a Go header, is still joined to it.
+#[test]
+fn sparse_framing_counts_a_long_stretch_and_keeps_what_joins() {
+    let shapes = [
+        "2024-05-01T00:00:00.335Z INFO gunicorn.access \"GET /healthz\" 200",
+        "10.179.141.117 - - [2024-05-01T00:00:00.005Z] \"GET /api HTTP/1.1\" 200",
+        "{\"ts\":\"2024-05-01\",\"msg\":\"request completed\"} trace_id=58a5",
+        "level=info ts=2024-05-01 caller=worker.go:69 msg=\"job finished\"",
+    ];
+    let mut input = String::new();
+    for i in 0..400 {
+        input.push_str(shapes[i % shapes.len()]);
+        input.push('\n');
+    }
+    input.push_str("2024-05-01 ERROR zoom exchange failed\n");
+    input.push_str("Response:\n{\"ok\":true}\npanic: boom\nmain.main()\n");
+    for i in 0..100 {
+        input.push_str(shapes[i % shapes.len()]);
+        input.push('\n');
+    }
+    for format in [Format::Auto, Format::Plain] {
+        let full = run(format, &input);
+        let sparse = run_sparse(format, limits(), &[input.as_bytes()]);
+        assert_sparse_keeps(&sparse, &full);
+        assert_eq!(full.records.len(), 400 + 1 + 2 + 100, "{format:?}");
+        // The held records are framed in full, and the line that breaks the last one; the
+        // rest of the stretch is counted again.
+        assert_eq!(
+            sparse.strs(),
+            [
+                "2024-05-01 ERROR zoom exchange failed",
+                "Response:\n{\"ok\":true}",
+                "panic: boom\nmain.main()",
+                shapes[0],
+            ]
+        );
+        assert_eq!(sparse.first_lines, [400, 401, 403, 405]);
+        assert_eq!(sparse.skipped, 400 + 99);
+        assert_eq!(sparse.lines, 505);
     }
 }
 
