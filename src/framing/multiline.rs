@@ -99,24 +99,25 @@ const LEVEL_WINDOW: usize = 96;
 /// [`start`] and [`next`] themselves. Sparse framing uses it to count a line as a one-line
 /// record without looking into it: most log lines begin with a timestamp, a word or a JSON
 /// object, which no continuation does.
-#[inline]
+#[inline(always)]
 pub(crate) fn surely_breaks(first: &[u8], next: &[u8]) -> bool {
+    // `{` continues only an open bracket or a line ending in `:` (a body after
+    // "…response:"), and a call line only a Go dump; every other check looks at `next` alone.
+    !(next.first() == Some(&b'{') && ends_open(first)) && starts_record(next, is_go_header(first))
+}
+
+/// Whether `next` starts a new record after a record's first line that does not end open
+/// (`{`, `[`, `:`); `go`: that line may start a Go dump, which Go call lines continue.
+#[inline(always)]
+fn starts_record(next: &[u8], go: bool) -> bool {
     let Some(&b0) = next.first() else {
         return false;
     };
-    if b0 == b'{' {
-        // `{` continues only an open bracket or a line ending in `:` (a body after
-        // "…response:").
-        if ends_open(first) {
+    if b0 != b'{' {
+        if !b0.is_ascii_alphanumeric() {
+            // Continuations begin with a space, a tab, a bracket, a quote, `#`, `.`, `[`.
             return false;
         }
-    } else if !b0.is_ascii_alphanumeric() {
-        // Continuations begin with a space, a tab, a bracket, a quote, `#`, `.`, `[`.
-        return false;
-    } else if matches!(
-        b0,
-        b'C' | b'D' | b'E' | b'N' | b'P' | b'R' | b'S' | b'T' | b'U' | b'c' | b'e' | b'g'
-    ) {
         const JOINING_STARTS: &[&[u8]] = &[
             b"Caused by:",
             b"Suppressed:",
@@ -134,25 +135,52 @@ pub(crate) fn surely_breaks(first: &[u8], next: &[u8]) -> bool {
             b"Uncaught ",
             b"PHP Fatal error: ",
         ];
-        if JOINING_STARTS.iter().any(|p| next.starts_with(p)) {
+        if matches!(
+            b0,
+            b'C' | b'D' | b'E' | b'N' | b'P' | b'R' | b'S' | b'T' | b'U' | b'c' | b'e' | b'g'
+        ) && JOINING_STARTS.iter().any(|p| next.starts_with(p))
+        {
             return false;
         }
     }
-    // A Go call line (`main.main()`, `net/http.(*conn).serve(…)`) has a `(` before any space.
-    if memchr::memchr2(b' ', b'(', next).is_some_and(|i| next[i] == b'(') {
-        return false;
-    }
     // An exception header (`FooException: …`, `TypeError`) is a run of class-name bytes
-    // followed by `:`, by blanks only, or by nothing.
+    // followed by `:`, by blanks only, or by nothing. A Go call line (`main.main()`,
+    // `net/http.(*conn).serve(…)`) has a `(` before any space; the run holds neither.
+    // (`is_go_header` is asked of the untrimmed line: it may say yes where the trimmed line
+    // would not, never the other way, so the check only errs towards "unsure".)
     let run = next
         .iter()
-        .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'$' | b'\\')))
+        .position(|&b| !is_name_byte(b))
         .unwrap_or(next.len());
-    let header_shaped = match next.get(run) {
-        None | Some(b':') => true,
-        Some(_) => next[run..].iter().all(u8::is_ascii_whitespace),
-    };
+    let rest = &next[run..];
+    match rest.first() {
+        None => return !names_a_throwable(next),
+        Some(b'(') if go => return false,
+        Some(b' ' | b'(') => {}
+        Some(_) => {
+            if go && memchr::memchr2(b' ', b'(', rest).is_some_and(|i| rest[i] == b'(') {
+                return false;
+            }
+        }
+    }
+    let header_shaped = rest[0] == b':' || rest.iter().all(u8::is_ascii_whitespace);
     !(header_shaped && names_a_throwable(&next[..run]))
+}
+
+/// A byte of a class name (`com.example.Foo$Bar`, `App\\Exceptions\\Foo`).
+#[inline]
+fn is_name_byte(b: u8) -> bool {
+    const NAME: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            t[b] = c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'$' | b'\\');
+            b += 1;
+        }
+        t
+    };
+    NAME[b as usize]
 }
 
 /// The line's last non-blank byte may open a held record (`{`, `[`, `:`).
@@ -285,6 +313,7 @@ pub(crate) fn is_blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
 }
 
+#[inline]
 fn trim_end(line: &[u8]) -> &[u8] {
     let mut n = line.len();
     while n > 0 && line[n - 1].is_ascii_whitespace() {
@@ -360,10 +389,12 @@ fn is_go_oauth2_error(t: &[u8]) -> bool {
     memchr::memchr_iter(b':', tail).any(|i| tail[..i].ends_with(NEEDLE))
 }
 
+#[inline]
 fn is_go_header(t: &[u8]) -> bool {
     t.starts_with(b"panic: ") || t.starts_with(b"fatal error: ") || is_goroutine(t)
 }
 
+#[inline]
 fn is_goroutine(t: &[u8]) -> bool {
     t.starts_with(b"goroutine ") && t.get(10).is_some_and(u8::is_ascii_digit)
 }
