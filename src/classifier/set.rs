@@ -1031,36 +1031,17 @@ impl RuleSet {
     ///
     /// The literals: with no provider declared, each provider's evidence literals (`zoom`,
     /// `reason`, `errorcode`, `(4,7`…); with `ctx.provider` declared, that provider's rule and
-    /// code-pattern literals. The data is folded (see `prefilter::fold`) 2 KiB at a time: a
-    /// window stays in the CPU cache between folding and searching it, and after a hit half a
-    /// window on average was folded for nothing (1 KiB measured slower, 4 KiB folded twice
-    /// as much for nothing).
+    /// code-pattern literals. The gates take the raw data (see `prefilter::Gate::find`).
     pub fn next_candidate(&self, data: &[u8], ctx: &MatchContext<'_>) -> Option<usize> {
-        let gates = || {
-            self.providers.iter().filter_map(|p| match ctx.provider {
+        self.providers
+            .iter()
+            .filter_map(|p| match ctx.provider {
                 Some(name) if name == p.provider => Some(p.rule_gate()),
                 Some(_) => None,
                 None => Some(&p.provider_gate),
             })
-        };
-        gates().next()?;
-        FOLDED.with(|buf| {
-            let mut text = buf.borrow_mut();
-            let mut pos = 0;
-            let window = 2 << 10;
-            while pos < data.len() {
-                let end = data.len().min(pos + window);
-                // A literal that starts before `end` is seen whole.
-                let upto = data.len().min(end + prefilter::MAX_LITERAL_LEN);
-                prefilter::fold(&data[pos..upto], &mut text);
-                let hit = gates().filter_map(|g| g.find(&text[..])).min();
-                if let Some(h) = hit {
-                    return Some(pos + h);
-                }
-                pos = end;
-            }
-            None
-        })
+            .filter_map(|g| g.find(data))
+            .min()
     }
 
     /// Why `classify` gives what it gives for this record: which gate or rule decided. For
