@@ -246,8 +246,132 @@ pub(crate) const GATE_PACKED_MAX: usize = 64;
 pub(crate) enum Gate {
     /// Teddy over the literals.
     Packed(aho_corasick::packed::Searcher),
+    /// Teddy over a few four-byte anchors, each hit verified against the literals holding
+    /// that anchor: for more literals than slim Teddy takes.
+    Anchored(Anchored),
     /// An automaton, where Teddy is not available.
     Automaton(AhoCorasick),
+}
+
+/// Most literals slim Teddy takes (8 buckets); past them aho-corasick uses fat Teddy, which
+/// reads 16 bytes a step instead of 32 (the declared-provider gate, 64 literals, spent 29%
+/// of a `scan --provider zoom` in it).
+const SLIM_TEDDY_MAX: usize = 32;
+
+/// Length of an [`Anchored`] gate's anchors: Teddy's longest fingerprint. (Anchors of 4 to 8
+/// bytes, rarer, measured no better: Teddy's own cost depends on the first four.)
+const ANCHOR_LEN: usize = 4;
+
+/// A gate over many literals as slim Teddy over at most [`SLIM_TEDDY_MAX`] anchors: four-byte
+/// pieces chosen so that each literal holds one. An anchor hit at `h` is a literal when one
+/// of its literals is in the text with the anchor at its offset. No literal starts more than
+/// `back` bytes before its anchor, so once a literal is found at `s`, the hits up to
+/// `s + back` are the only ones that can give an earlier start. Anchors all have the same
+/// length, so at most one starts at any offset and the leftmost search misses none.
+#[derive(Debug, Clone)]
+pub(crate) struct Anchored {
+    anchors: aho_corasick::packed::Searcher,
+    /// For each anchor (by pattern id): the literals holding it, each with the offset of the
+    /// anchor in it.
+    groups: Vec<Vec<(usize, Vec<u8>)>>,
+    /// The largest anchor offset.
+    back: usize,
+}
+
+impl Anchored {
+    /// Anchors for `lits` (coarse-folded), chosen greedily: the piece held by the most
+    /// literals not yet covered, the one whose bytes look rarer on a tie. `None` when a
+    /// literal is shorter than an anchor, more than [`SLIM_TEDDY_MAX`] anchors are needed,
+    /// or Teddy is unavailable.
+    fn new(lits: &[Vec<u8>]) -> Option<Anchored> {
+        fn pieces(l: &[u8]) -> Vec<&[u8]> {
+            let mut v: Vec<&[u8]> = l.windows(ANCHOR_LEN).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+        let mut anchors: Vec<Vec<u8>> = Vec::new();
+        let mut uncovered: Vec<&Vec<u8>> = lits.iter().collect();
+        while !uncovered.is_empty() {
+            if anchors.len() == SLIM_TEDDY_MAX {
+                return None;
+            }
+            let mut covers: std::collections::BTreeMap<&[u8], usize> =
+                std::collections::BTreeMap::new();
+            for l in &uncovered {
+                for p in pieces(l) {
+                    *covers.entry(p).or_default() += 1;
+                }
+            }
+            let best = covers
+                .into_iter()
+                .max_by_key(|(p, n)| (*n, std::cmp::Reverse(commonness(p))))
+                .map(|(p, _)| p.to_vec())?;
+            uncovered.retain(|l| memchr::memmem::find(l, &best).is_none());
+            anchors.push(best);
+        }
+        let mut groups = vec![Vec::new(); anchors.len()];
+        let mut back = 0;
+        for lit in lits {
+            let (i, off) = anchors
+                .iter()
+                .enumerate()
+                .find_map(|(i, a)| memchr::memmem::find(lit, a).map(|off| (i, off)))?;
+            groups[i].push((off, lit.clone()));
+            back = back.max(off);
+        }
+        let searcher = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(&anchors)
+            .build()?;
+        Some(Anchored {
+            anchors: searcher,
+            groups,
+            back,
+        })
+    }
+
+    /// [`Gate::find`] in one folded window whose first `end` bytes are its own (the rest is
+    /// look-ahead, so that a literal starting before `end` is seen whole): the first start of
+    /// a literal, from the anchor hits in order until no later one can give an earlier start.
+    fn find(&self, folded: &[u8], end: usize) -> Option<usize> {
+        let mut first: Option<usize> = None;
+        let mut at = 0;
+        while at < folded.len() {
+            let Some(m) = self
+                .anchors
+                .find_in(folded, aho_corasick::Span::from(at..folded.len()))
+            else {
+                break;
+            };
+            let h = m.start();
+            // A literal starts at most `back` bytes before its anchor: one held by this hit
+            // or a later one starts at `h - back` or later.
+            let before = first.unwrap_or(end);
+            if h >= before + self.back {
+                break;
+            }
+            for (off, lit) in &self.groups[m.pattern().as_usize()] {
+                if let Some(s) = h.checked_sub(*off) {
+                    if s < first.unwrap_or(end) && folded[s..].starts_with(lit) {
+                        first = Some(s);
+                    }
+                }
+            }
+            at = h + 1;
+        }
+        first
+    }
+}
+
+/// How common a piece of text looks in logs, roughly: how many of its bytes are spaces,
+/// digits or the most frequent English letters. A tie-break between anchors.
+fn commonness(piece: &[u8]) -> usize {
+    piece
+        .iter()
+        .filter(|&&b| b == b' ' || b.is_ascii_digit() || b"etaoinsrhldcu".contains(&b))
+        .count()
 }
 
 impl Gate {
@@ -256,7 +380,8 @@ impl Gate {
     /// every record the literal is in. Past 64 literals Teddy gives up by default and the
     /// search is a byte-at-a-time automaton (the declared-provider gate had 73 and searched
     /// 8 times slower than Teddy); a set still too large after the cuts gets Teddy without
-    /// that limit (up to 128).
+    /// that limit (up to 128). More than [`SLIM_TEDDY_MAX`] literals are searched through
+    /// anchors ([`Anchored`]) where a few anchors cover them all.
     pub(crate) fn new(lits: &[Vec<u8>]) -> Gate {
         let lower = minimise(
             fit_for_teddy(lits)
@@ -264,6 +389,11 @@ impl Gate {
                 .map(|l| l.iter().map(|b| b | 0x20).collect())
                 .collect(),
         );
+        if lower.len() > SLIM_TEDDY_MAX {
+            if let Some(a) = Anchored::new(&lower) {
+                return Gate::Anchored(a);
+            }
+        }
         let packed = aho_corasick::packed::Config::new()
             .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
             .heuristic_pattern_limits(false)
@@ -297,6 +427,7 @@ impl Gate {
                 coarse_fold(&text[pos..upto], &mut folded);
                 let hit = match self {
                     Gate::Packed(p) => p.find(&folded[..]).map(|m| m.start()),
+                    Gate::Anchored(a) => a.find(&folded, end - pos),
                     Gate::Automaton(a) => a.find(&folded[..]).map(|m| m.start()),
                 };
                 if let Some(h) = hit {
@@ -422,12 +553,75 @@ mod tests {
             let gate = Gate::new(&lits);
             let mut folded = Vec::new();
             fold(&text, &mut folded);
-            let first = lits.iter().filter_map(|l| memchr::memmem::find(&folded, l)).min();
+            // A literal that holds a shorter one is found by the shorter one, inside it.
+            let first = minimise(lits.to_vec())
+                .iter()
+                .filter_map(|l| memchr::memmem::find(&folded, l))
+                .min();
             let got = gate.find(&text);
             proptest::prop_assert_eq!(got, gate.find(&folded));
             if let Some(p) = first {
                 proptest::prop_assert!(got.is_some_and(|g| g <= p), "{:?} > {}", got, p);
             }
+        }
+    }
+
+    /// Phrases like the declared-provider gate's: more than slim Teddy takes, sharing words.
+    fn many_phrases() -> Vec<Vec<u8>> {
+        let words = [
+            "invalid", "client", "token", "grant", "redirect", "expired", "missing",
+        ];
+        let tails = [
+            " id",
+            "_type",
+            " uri",
+            " secret",
+            " code",
+            " has been",
+            " is bad",
+        ];
+        let mut v: Vec<Vec<u8>> = words
+            .iter()
+            .flat_map(|w| tails.iter().map(move |t| format!("{w}{t}").into_bytes()))
+            .collect();
+        v.extend([b"(4,7".to_vec(), b"reason".to_vec(), b"code\"".to_vec()]);
+        v
+    }
+
+    #[test]
+    fn a_gate_over_more_literals_than_slim_teddy_takes_searches_anchors() {
+        let lits = many_phrases();
+        assert!(lits.len() > SLIM_TEDDY_MAX);
+        let gate = Gate::new(&lits);
+        assert!(matches!(gate, Gate::Anchored(_)), "{gate:?}");
+        assert_eq!(gate.find(b"a token is bad here"), Some(2));
+        assert_eq!(gate.find(b"token is ok, Missing nothing"), None);
+        assert_eq!(gate.find(b"x MISSING_TYPE and (4,7"), Some(2));
+        assert_eq!(gate.find(b"redirect is fine"), None);
+    }
+
+    proptest::proptest! {
+        /// The anchored gate finds exactly the first literal (in the coarse-folded text), as
+        /// a search for every literal does.
+        #[test]
+        fn the_anchored_gate_finds_the_first_literal(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                &b"invalid"[..], b"client", b"token", b"grant", b"redirect", b"expired",
+                b"missing", b" id", b"_type", b" uri", b" secret", b" code", b" has been",
+                b" is bad", b"(4,7", b"reason", b"code\"", b"TOKEN", b"x", b" ", b"\n", b"_",
+            ]), 0..400),
+        ) {
+            let text = pieces.concat();
+            let lits = many_phrases();
+            let gate = Gate::new(&lits);
+            let mut folded = Vec::new();
+            coarse_fold(&text, &mut folded);
+            let want = lits
+                .iter()
+                .map(|l| l.iter().map(|b| b | 0x20).collect::<Vec<u8>>())
+                .filter_map(|l| memchr::memmem::find(&folded, &l))
+                .min();
+            proptest::prop_assert_eq!(gate.find(&text), want);
         }
     }
 

@@ -148,7 +148,11 @@ fn starts_record(next: &[u8], go: bool) -> bool {
     // `net/http.(*conn).serve(…)`) has a `(` before any space; the run holds neither.
     // (`is_go_header` is asked of the untrimmed line: it may say yes where the trimmed line
     // would not, never the other way, so the check only errs towards "unsure".)
-    if !go && next.get(..5).is_none_or(|head| !head.iter().all(|&b| is_name_byte(b))) {
+    if !go
+        && next
+            .get(..5)
+            .is_none_or(|head| !head.iter().all(|&b| is_name_byte(b)))
+    {
         // The run is shorter than the shortest throwable name (`Error`), and no `(` matters.
         return true;
     }
