@@ -146,9 +146,18 @@ fn scan_piece<T>(
     Ok(Some(Piece { tally, counts }))
 }
 
-/// Scan `path` (`size` bytes, not compressed) in `threads` pieces in parallel. Each piece
-/// gets a tally from `new_tally` and `on_match` for its matches (line numbers relative to
-/// the piece). `Ok(None)`: a split point fell inside a record; scan on one thread instead.
+/// What [`scan_piece`] gives for one piece.
+type PieceResult<T> = io::Result<Option<Piece<T>>>;
+
+/// Pieces per thread: a thread that finishes early takes the next piece, so one slow core
+/// (another process on it, a stretch dense with failures) does not hold the others back.
+const PIECES_PER_THREAD: usize = 4;
+
+/// Scan `path` (`size` bytes, not compressed) on `threads` threads, in pieces of at least
+/// [`MIN_PARALLEL_BYTES`] / 2 (up to [`PIECES_PER_THREAD`] per thread), each thread taking the
+/// next piece when it is done with one. Each piece gets a tally from `new_tally` and
+/// `on_match` for its matches (line numbers relative to the piece); the pieces come back in
+/// input order. `Ok(None)`: a split point fell inside a record; scan on one thread instead.
 #[allow(clippy::too_many_arguments)]
 pub fn scan_file<T: Send>(
     path: &Path,
@@ -160,43 +169,49 @@ pub fn scan_file<T: Send>(
     new_tally: impl Fn() -> T + Sync,
     on_match: impl Fn(&mut T, Found<'_>) + Sync,
 ) -> io::Result<Option<Vec<Piece<T>>>> {
+    let threads = threads.max(1);
+    let parts = (threads * PIECES_PER_THREAD)
+        .min((size / (MIN_PARALLEL_BYTES / 2)).max(1) as usize)
+        .max(threads);
     let mut file = File::open(path)?;
-    let mut points = split_points(&mut file, size, threads.max(1))?;
+    let mut points = split_points(&mut file, size, parts)?;
     points.push(size);
-    let results: Vec<io::Result<Option<Piece<T>>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = points
-            .windows(2)
-            .enumerate()
-            .map(|(k, w)| {
-                let (from, to) = (w[0], w[1]);
-                let last = k + 2 == points.len();
-                let (new_tally, on_match) = (&new_tally, &on_match);
-                s.spawn(move || {
-                    scan_piece(
-                        path,
-                        from,
-                        to,
-                        !last,
-                        format,
-                        rules,
-                        ctx,
-                        new_tally(),
-                        on_match,
-                    )
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a scan thread panicked"))
-            .collect()
+    let pieces = points.len() - 1;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: Vec<std::sync::Mutex<Option<PieceResult<T>>>> =
+        (0..pieces).map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(pieces) {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if k >= pieces {
+                    break;
+                }
+                let r = scan_piece(
+                    path,
+                    points[k],
+                    points[k + 1],
+                    k + 1 < pieces,
+                    format,
+                    rules,
+                    ctx,
+                    new_tally(),
+                    &on_match,
+                );
+                *done[k].lock().expect("a scan thread panicked") = Some(r);
+            });
+        }
     });
-    let mut pieces = Vec::with_capacity(results.len());
-    for r in results {
+    let mut out = Vec::with_capacity(pieces);
+    for d in done {
+        let r = d
+            .into_inner()
+            .expect("a scan thread panicked")
+            .expect("every piece is scanned");
         match r? {
-            Some(p) => pieces.push(p),
+            Some(p) => out.push(p),
             None => return Ok(None),
         }
     }
-    Ok(Some(pieces))
+    Ok(Some(out))
 }

@@ -24,10 +24,11 @@ fn scan_split_across_threads_reports_what_one_thread_reports() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.log");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    // 9 MiB: over the size from which scan splits a file.
+    // 17 MiB: over the size from which scan splits a file, and in more pieces (of 4 MiB or
+    // more) than two threads, so a thread that is done takes the next piece.
     let mut n = 0u64;
     let mut written = 0usize;
-    while written < 9 << 20 {
+    while written < 17 << 20 {
         let line = match n % 1000 {
             7 => format!("2024-05-01T12:00:00Z ERROR zoom token exchange failed: {{\"reason\":\"Invalid Token!\",\"error\":\"invalid_grant\"}} n={n}\n"),
             500 => "2024-05-01T12:00:00Z ERROR zoom token exchange failed, body:\n{\n  \"error\": \"invalid_client\",\n  \"reason\": \"Invalid client_id or client_secret\"\n}\n".to_string(),
