@@ -67,7 +67,7 @@ def rollup(pid):
     return out
 
 
-def smaps_breakdown(pid, top=12):
+def smaps_breakdown(pid, top=16):
     """Resident KB per mapping from /proc/PID/smaps, largest first: (kB, anon kB, name).
     Printed with SMAPS=1 to see which part of the binary, libc or heap the RSS is in."""
     rows, cur = [], None
@@ -206,6 +206,8 @@ def bench_steady(tmp):
               f"target <= 8 MB | baseline: tail -F of the same {FILES} files {tail_rss:.1f} MB; "
               f"Fluent Bit tail input (published) {FLUENT_BIT_TAIL_MB} MB")
         if os.environ.get("SMAPS"):
+            names = sorted(name for name, _, _ in per_thread(d.pid).values())
+            print(f"    threads: {', '.join(names)}")
             for kb, anon, n, name in smaps_breakdown(d.pid):
                 print(f"    {kb:7d} kB rss ({anon:7d} kB anon) in {n:3d} mapping(s): {name}")
             cov = symbol_order_coverage()
