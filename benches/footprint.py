@@ -12,8 +12,9 @@ For the release binary given as argv[1], each figure beside a baseline from the 
   - peak RSS (VmHWM) while a writer appends BURST_LINES (default 3,000,000) lines in ~1 MiB
     blocks, every line counted, beside `wc -l`'s peak RSS on the same file.
 
-SMAPS=1 adds the resident KB of each mapping (the binary's code and read-only data, libc, the
-heap and thread arenas) under the steady figure, and how many of the functions in
+SMAPS=1 adds the names of the daemon's threads (each has a stack and, under glibc, a malloc
+arena of its own) and the resident KB of each mapping (the binary's code and read-only data,
+libc, the heap and thread arenas) under the steady figure, and how many of the functions in
 symbol-order.txt (the link order that keeps the daemon's code together, see build.rs) the
 binary still has: a low count means the file is stale (benches/symbol_order.py rewrites it).
 
