@@ -12,8 +12,9 @@ For the release binary given as argv[1], each figure beside a baseline from the 
   - peak RSS (VmHWM) while a writer appends BURST_LINES (default 3,000,000) lines in ~1 MiB
     blocks, every line counted, beside `wc -l`'s peak RSS on the same file.
 
-SMAPS=1 adds the resident KB of each mapping (the binary's code and read-only data, libc, the
-heap and thread arenas) under the steady figure, and how many of the functions in
+SMAPS=1 adds the names of the daemon's threads (each has a stack and, under glibc, a malloc
+arena of its own) and the resident KB of each mapping (the binary's code and read-only data,
+libc, the heap and thread arenas) under the steady figure, and how many of the functions in
 symbol-order.txt (the link order that keeps the daemon's code together, see build.rs) the
 binary still has: a low count means the file is stale (benches/symbol_order.py rewrites it).
 
@@ -67,7 +68,7 @@ def rollup(pid):
     return out
 
 
-def smaps_breakdown(pid, top=12):
+def smaps_breakdown(pid, top=16):
     """Resident KB per mapping from /proc/PID/smaps, largest first: (kB, anon kB, name).
     Printed with SMAPS=1 to see which part of the binary, libc or heap the RSS is in."""
     rows, cur = [], None
@@ -206,6 +207,8 @@ def bench_steady(tmp):
               f"target <= 8 MB | baseline: tail -F of the same {FILES} files {tail_rss:.1f} MB; "
               f"Fluent Bit tail input (published) {FLUENT_BIT_TAIL_MB} MB")
         if os.environ.get("SMAPS"):
+            names = sorted(name for name, _, _ in per_thread(d.pid).values())
+            print(f"    threads: {', '.join(names)}")
             for kb, anon, n, name in smaps_breakdown(d.pid):
                 print(f"    {kb:7d} kB rss ({anon:7d} kB anon) in {n:3d} mapping(s): {name}")
             cov = symbol_order_coverage()

@@ -240,7 +240,17 @@ impl Reloader {
     /// Re-read config and rules; apply them only if all of it is valid. Logs one line with
     /// the outcome and what triggered it (`why`).
     pub(crate) async fn reload(&mut self, why: &'static str) {
-        let loaded = load(&self.overlay);
+        // Reading and checking the rule files takes tens of milliseconds; the runtime's one
+        // thread serves HTTP meanwhile.
+        let overlay = self.overlay.clone();
+        let loaded = match tokio::task::spawn_blocking(move || load(&overlay)).await {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::error!(trigger = %why, "reload failed; the previous config and rules stay in force: {e}");
+                self.registry.reload_result(false);
+                return;
+            }
+        };
         let (mut cfg, rules) = match loaded {
             Ok(v) => v,
             Err(diags) => {
@@ -301,7 +311,8 @@ impl Reloader {
             if let Some(running) = self.sources.take() {
                 let stopped = running.stop().await;
                 drain_queue(&self.tx).await;
-                if let Err(e) = stopped.final_checkpoint() {
+                let saved = tokio::task::spawn_blocking(move || stopped.final_checkpoint()).await;
+                if let Ok(Err(e)) = saved {
                     tracing::error!("checkpoint before restarting the sources failed: {e}");
                 }
             }

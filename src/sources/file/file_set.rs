@@ -136,7 +136,7 @@ impl ReaderThread {
             }
             Self::index(&mut self.by_path, &t);
             tracing::debug!(source = %self.src.spec.name, path = %t.path().display(), "watching file");
-            self.files.insert(id, t);
+            self.files.insert(id, Box::new(t));
             ready.push(id);
             // Fix its start offset now (End means the size at discovery, not at first read).
             let _ = self.open(id);
@@ -145,7 +145,7 @@ impl ReaderThread {
             .files
             .values()
             .filter(|t| !t.is_gone() && !seen.contains(&t.id()))
-            .map(Tailer::id)
+            .map(|t| t.id())
             .collect();
         for id in vanished {
             self.mark_gone(id, now);
@@ -156,7 +156,7 @@ impl ReaderThread {
         }
         self.recheck_closed_pods();
         // Files that left their paths (or were never at one) still drain.
-        ready.extend(self.files.values().filter(|t| t.is_gone()).map(Tailer::id));
+        ready.extend(self.files.values().filter(|t| t.is_gone()).map(|t| t.id()));
         // Files found just now may live elsewhere (a symlink's target, as in Kubernetes'
         // /var/log/containers): watch their directories at once, not from the next poll.
         // What they got before the watch is read by the drain that follows every rescan.
@@ -213,7 +213,7 @@ impl ReaderThread {
             let mut t = self.tailer(id, from.clone(), Some(to.clone()), Start::Later, 0, now);
             t.mark_gone(now);
             tracing::debug!(source = %self.src.spec.name, path = %to.display(), "file rotated away before it was read; draining it");
-            self.files.insert(id, t);
+            self.files.insert(id, Box::new(t));
             let _ = self.open(id);
         }
     }
@@ -259,7 +259,7 @@ impl ReaderThread {
             tracing::info!(source = %self.src.spec.name, path = %t.path().display(),
                 file = %t.open_path().display(), unread_bytes = size - saved.offset,
                 "resuming a file rotated or replaced while oauthwatch was down; draining it");
-            self.files.insert(id, t);
+            self.files.insert(id, Box::new(t));
             let _ = self.open(id);
         }
     }
@@ -273,7 +273,7 @@ impl ReaderThread {
 
     /// Stop following a file without reading more (it no longer exists as that file, or was
     /// read to its end after it went away); its checkpoint entry goes too. Returns its tailer.
-    pub(super) fn forget(&mut self, id: FileId) -> Option<Tailer> {
+    pub(super) fn forget(&mut self, id: FileId) -> Option<Box<Tailer>> {
         self.watcher.unwatch_file(id);
         let t = self.files.remove(&id);
         if let Some(t) = &t {
@@ -327,7 +327,7 @@ impl ReaderThread {
             return;
         }
         let live: HashSet<&Arc<crate::sources::K8sRef>> =
-            self.files.values().filter_map(Tailer::k8s).collect();
+            self.files.values().filter_map(|t| t.k8s()).collect();
         let mut gone = Vec::new();
         self.closed_pods.retain(|k, dir| {
             if live.contains(k) {

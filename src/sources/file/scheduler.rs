@@ -37,8 +37,10 @@ pub(super) struct ReaderThread {
     pub(super) saved: HashMap<FileId, SavedFile>,
     /// No checkpoint existed (or it was set aside): `start_at` applies to files found first.
     pub(super) first_start: bool,
-    /// The files followed, by identity.
-    pub(super) files: HashMap<FileId, Tailer>,
+    /// The files followed, by identity. Boxed: a tailer is about 1 KiB (its framer), and the
+    /// table keeps a quarter or more of its slots empty, and left whole freed tables behind
+    /// each time it grew.
+    pub(super) files: HashMap<FileId, Box<Tailer>>,
     /// Path (and symlink target) → identity, for mapping events.
     pub(super) by_path: HashMap<PathBuf, FileId>,
     /// Handles open now (at most `max_open_files`).
@@ -109,7 +111,7 @@ impl ReaderThread {
                             self.files
                                 .values()
                                 .filter(|t| t.is_gone() && t.is_open())
-                                .map(Tailer::id),
+                                .map(|t| t.id()),
                         );
                     }
                     if polled {
@@ -143,7 +145,7 @@ impl ReaderThread {
     pub(super) fn poll_period(&self) -> Option<std::time::Duration> {
         let needed = !self.watcher.sees_everything()
             || !self.closed_pods.is_empty()
-            || self.files.values().any(Tailer::unreadable);
+            || self.files.values().any(|t| t.unreadable());
         needed.then_some(self.src.poll_interval)
     }
 
@@ -152,7 +154,7 @@ impl ReaderThread {
         self.files
             .values()
             .filter(|t| t.unreadable())
-            .map(Tailer::id)
+            .map(|t| t.id())
             .collect()
     }
 
@@ -191,7 +193,7 @@ impl ReaderThread {
             .files
             .values()
             .filter(|t| t.idle_deadline().is_some_and(|d| d <= now))
-            .map(Tailer::id)
+            .map(|t| t.id())
             .collect();
         for id in due {
             let mut framed = Framed::default();
@@ -211,7 +213,7 @@ impl ReaderThread {
             .files
             .values()
             .filter(|t| t.gone_since().is_some_and(|g| g + grace <= now))
-            .map(Tailer::id)
+            .map(|t| t.id())
             .collect();
         for id in expired {
             while let Turn::More = self.turn(id)? {}
