@@ -3,6 +3,7 @@
 //! (validation at load) and [`super::lazy`] (compilation on first use).
 
 use regex::bytes::{Regex, RegexBuilder};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{
     Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind,
 };
@@ -42,6 +43,83 @@ pub(crate) fn parse_for_folded(text: &str) -> Result<Hir, String> {
 /// The regex text to compile for `hir` (from [`parse_for_folded`]) to run on folded text.
 pub(crate) fn folded_text(hir: Hir) -> String {
     for_folded_text(hir).to_string()
+}
+
+/// The literals one of which starts every match of `text` as [`compile_pattern`] compiles it
+/// in a record that holds none of the [`ascii_fold_variants`], each cut to `max_len` bytes.
+/// `None` when no such list is known: the pattern can start with any of too many strings, or
+/// with an empty one.
+///
+/// Unlike `prefilter::required_literals` (the rule file's literals, read as written), this is
+/// what the compiled regex needs: a record holding none of these literals (and none of the
+/// variants) cannot match, so the search can be skipped. The compiled pattern matches `ſ`
+/// where it says `s` and the Kelvin sign where it says `k`; the literals spelled with those
+/// are left out (a pattern can have dozens of them), so a record holding one must be searched.
+pub(crate) fn match_prefixes(text: &str, max_len: usize) -> Option<Vec<Vec<u8>>> {
+    let compiled = folded_text(parse_for_folded(text).ok()?);
+    let hir = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(&compiled)
+        .ok()?;
+    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    seq.keep_first_bytes(max_len);
+    let variants: Vec<String> = ascii_fold_variants().iter().map(char::to_string).collect();
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for lit in seq.literals()? {
+        // A literal cut inside a character keeps only its whole characters: still one that
+        // every such match starts with.
+        let lit = whole_chars(lit.as_bytes());
+        if lit.is_empty() {
+            return None;
+        }
+        if variants
+            .iter()
+            .any(|v| memchr::memmem::find(lit, v.as_bytes()).is_some())
+        {
+            continue;
+        }
+        if !out.iter().any(|o| o == lit) {
+            out.push(lit.to_vec());
+        }
+    }
+    // A pattern that can only start with a variant: nothing to route it by.
+    (!out.is_empty()).then_some(out)
+}
+
+/// `lit` without a trailing UTF-8 sequence cut short (a lead byte followed by fewer
+/// continuation bytes than it announces).
+fn whole_chars(lit: &[u8]) -> &[u8] {
+    for back in 1..=lit.len().min(3) {
+        let b = lit[lit.len() - back];
+        if b & 0xC0 == 0x80 {
+            continue; // a continuation byte: look further back for its lead
+        }
+        let needs = match b {
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => return lit,
+        };
+        return if needs > back {
+            &lit[..lit.len() - back]
+        } else {
+            lit
+        };
+    }
+    lit
+}
+
+/// The non-ASCII characters that Unicode simple case folding (what a case-insensitive pattern
+/// matches) makes equal to an ASCII letter: `ſ` (s) and the Kelvin sign (k).
+pub(crate) fn ascii_fold_variants() -> Vec<char> {
+    let mut class = ClassUnicode::new([ClassUnicodeRange::new('a', 'z')]);
+    class.case_fold_simple();
+    class
+        .iter()
+        .flat_map(|r| r.start()..=r.end())
+        .filter(|c| !c.is_ascii())
+        .collect()
 }
 
 pub(crate) fn build(hir: Hir) -> Result<Regex, String> {
@@ -242,6 +320,105 @@ mod tests {
                     String::from_utf8_lossy(t)
                 );
             }
+        }
+    }
+
+    #[test]
+    fn the_ascii_fold_variants_are_long_s_and_kelvin() {
+        assert_eq!(ascii_fold_variants(), vec!['ſ', '\u{212A}']);
+    }
+
+    #[test]
+    fn a_literal_cut_inside_a_character_keeps_its_whole_characters() {
+        assert_eq!(whole_chars("ab’".as_bytes()), "ab’".as_bytes());
+        assert_eq!(whole_chars(&"ab’".as_bytes()[..4]), b"ab");
+        assert_eq!(whole_chars(&"ab’".as_bytes()[..3]), b"ab");
+        assert_eq!(whole_chars(b"ab\xdf"), b"ab"); // a lone lead byte
+        assert_eq!(whole_chars(b"\xff"), b"\xff");
+        assert_eq!(whole_chars(b""), b"");
+    }
+
+    /// Each pattern's routing literals: the ASCII spelling only (its `ſ` and Kelvin-sign
+    /// spellings left to the caller), cut at a character, and `None` where a match can start
+    /// with too many strings.
+    #[test]
+    fn match_prefixes_are_what_the_compiled_pattern_starts_with() {
+        let lits = |p: &str| {
+            match_prefixes(p, 32).map(|l| {
+                l.into_iter()
+                    .map(|l| String::from_utf8(l).unwrap())
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(lits("Token has"), Some(vec!["token has".to_string()]));
+        assert_eq!(
+            lits(r"\bcode['’]?x"),
+            Some(vec!["code'x".into(), "code’x".into(), "codex".into()])
+        );
+        assert_eq!(
+            lits(r"(?:invalid|bad) JWT"),
+            Some(vec!["invalid jwt".into(), "bad jwt".into()])
+        );
+        assert_eq!(lits(r"\w+ token"), None);
+        assert_eq!(lits(r"x?y"), Some(vec!["xy".into(), "y".into()]));
+        assert_eq!(lits(r"\s*y"), None);
+        assert_eq!(
+            lits("ſ"),
+            Some(vec!["s".into()]),
+            "a variant matches its ASCII letter"
+        );
+        assert_eq!(
+            match_prefixes("owner’s token", 7),
+            Some(vec![b"owner".to_vec()]),
+            "cut inside ’"
+        );
+    }
+
+    /// Soundness: whenever a compiled pattern matches folded text holding no ASCII-fold
+    /// variant, the text holds one of the pattern's routing literals.
+    #[test]
+    fn a_match_holds_one_of_the_routing_literals() {
+        let embedded = crate::classifier::set::EMBEDDED_ZOOM_RULES;
+        let doc: toml::Table = embedded.parse().unwrap();
+        let mut patterns = Vec::new();
+        let mut examples = Vec::new();
+        collect(&toml::Value::Table(doc), "", &mut patterns, &mut examples);
+        assert!(patterns.len() > 60 && examples.len() > 100);
+        let mut folded = Vec::new();
+        let mut matched = 0;
+        for p in &patterns {
+            let re = compile_pattern(p).unwrap();
+            let Some(lits) = match_prefixes(p, 32) else {
+                continue;
+            };
+            for ex in &examples {
+                prefilter::fold(ex.as_bytes(), &mut folded);
+                if re.is_match(&folded) {
+                    matched += 1;
+                    assert!(
+                        lits.iter()
+                            .any(|l| memchr::memmem::find(&folded, l).is_some()),
+                        "`{p}` matches `{ex}` holding none of {lits:?}"
+                    );
+                }
+            }
+        }
+        assert!(matched > 100, "{matched}");
+    }
+
+    fn collect(v: &toml::Value, key: &str, patterns: &mut Vec<String>, examples: &mut Vec<String>) {
+        match v {
+            toml::Value::Table(t) => t
+                .iter()
+                .for_each(|(k, v)| collect(v, k, patterns, examples)),
+            toml::Value::Array(a) => a.iter().for_each(|v| collect(v, key, patterns, examples)),
+            toml::Value::String(s) if key.contains("patterns") || key == "unless" => {
+                patterns.push(s.clone())
+            }
+            toml::Value::String(s) if key == "match" || key == "no_match" => {
+                examples.push(s.clone())
+            }
+            _ => {}
         }
     }
 

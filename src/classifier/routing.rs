@@ -1,0 +1,331 @@
+//! The routing pass: which of a matcher's literals a candidate record holds, in one pass.
+//!
+//! A record that passed the gate is checked against most of a rule file: rules, exclusions,
+//! evidence, code and reason patterns. Each check needs one of a few literals to be in the
+//! record (a literal list, or a pattern's leading literals), and most of them are absent from
+//! any given record. One pass over the record says which are there, so that the checks whose
+//! literals are all absent are decided (a literal list) or skipped (a pattern, which cannot
+//! match) without a search of their own.
+//!
+//! The pass hashes the three bytes at each position into a small table of the literals that
+//! start with them, and compares the few literals found there. An Aho-Corasick automaton did
+//! the same job: a contiguous NFA took ~33 instructions a byte (an overlapping search follows
+//! failure transitions), a DFA ~10 times the memory of this table.
+
+use std::collections::HashMap;
+
+/// Words in a [`Found`]: the rule routing word and the key words after it.
+const WORDS: usize = 4;
+
+/// How many keys a [`Found`] holds beyond the rule routing word; a larger key reads as unknown.
+pub(crate) const KEYS: usize = 64 * (WORDS - 1);
+
+/// Hash table size, in buckets of literals sharing a hash of their first three bytes: small
+/// enough to stay in the CPU cache, large enough that a position rarely meets a bucket of
+/// literals that do not start there.
+const BUCKET_BITS: u32 = 11;
+const BUCKETS: usize = 1 << BUCKET_BITS;
+
+/// What a routing pass found in a record: a routing word (the union of the route bits of the
+/// route literals found; see [`RoutingBuilder::route`]) and one bit per key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Found([u64; WORDS]);
+
+impl Found {
+    /// The union of the route bits of the route literals found.
+    pub(crate) fn route(&self) -> u64 {
+        self.0[0]
+    }
+
+    /// Whether a literal of `key` was found (or the key was declared always found); `None` for
+    /// a key past [`KEYS`], which the pass does not track.
+    pub(crate) fn get(&self, key: usize) -> Option<bool> {
+        (key < KEYS).then(|| self.0[1 + key / 64] & (1 << (key % 64)) != 0)
+    }
+
+    fn set(&mut self, key: usize) {
+        if key < KEYS {
+            self.0[1 + key / 64] |= 1 << (key % 64);
+        }
+    }
+
+    fn add(&mut self, other: &Found) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a |= b;
+        }
+    }
+}
+
+/// Collects the literals of a [`Routing`] and what each one stands for.
+#[derive(Default)]
+pub(crate) struct RoutingBuilder {
+    literals: HashMap<Vec<u8>, Found>,
+    always: Found,
+}
+
+impl RoutingBuilder {
+    /// Finding `literal` adds `bits` to the routing word.
+    pub(crate) fn route(&mut self, literal: &[u8], bits: u64) {
+        self.literals.entry(literal.to_vec()).or_default().0[0] |= bits;
+    }
+
+    /// Finding `literal` sets `key` (ignored past [`KEYS`]).
+    pub(crate) fn key(&mut self, literal: &[u8], key: usize) {
+        self.literals.entry(literal.to_vec()).or_default().set(key);
+    }
+
+    /// `key` is set for every record (ignored past [`KEYS`]).
+    pub(crate) fn always(&mut self, key: usize) {
+        self.always.set(key);
+    }
+
+    /// The routing pass over the literals given.
+    pub(crate) fn build(self) -> Routing {
+        let mut always = self.always;
+        let mut short = Vec::new();
+        let mut long = Vec::new();
+        for (bytes, found) in self.literals {
+            match bytes.len() {
+                0 => always.add(&found),
+                1 | 2 => short.push((bytes.into_boxed_slice(), found)),
+                _ => long.push(Literal::new(bytes, found)),
+            }
+        }
+        // Grouped by bucket (ties in a stable order, so a build is reproducible).
+        long.sort_by(|a, b| (bucket(a.prefix), &a.bytes).cmp(&(bucket(b.prefix), &b.bytes)));
+        let mut starts = vec![0u32; BUCKETS + 1];
+        for lit in &long {
+            starts[bucket(lit.prefix) + 1] += 1;
+        }
+        for i in 0..BUCKETS {
+            starts[i + 1] += starts[i];
+        }
+        short.sort_by(|a, b| a.0.cmp(&b.0));
+        Routing {
+            starts: starts
+                .into_boxed_slice()
+                .try_into()
+                .expect("BUCKETS + 1 entries"),
+            literals: long.into_boxed_slice(),
+            short: short.into_boxed_slice(),
+            always,
+        }
+    }
+}
+
+/// A literal of three bytes or more, in the bucket of its first three.
+#[derive(Debug)]
+struct Literal {
+    /// Its first three bytes, as the pass's window holds them.
+    prefix: u32,
+    /// Its first eight bytes (fewer if shorter) as a little-endian word, and the mask of the
+    /// bytes it has: one comparison tells most literals from the text at a position.
+    head: u64,
+    mask: u64,
+    bytes: Box<[u8]>,
+    found: Found,
+}
+
+impl Literal {
+    fn new(bytes: Vec<u8>, found: Found) -> Literal {
+        let n = bytes.len().min(8);
+        let mut head = [0u8; 8];
+        head[..n].copy_from_slice(&bytes[..n]);
+        Literal {
+            prefix: prefix(&bytes),
+            head: u64::from_le_bytes(head),
+            mask: u64::MAX >> (8 * (8 - n)),
+            bytes: bytes.into_boxed_slice(),
+            found,
+        }
+    }
+
+    /// Whether the literal starts `at`, whose first eight bytes are `word` when it has that
+    /// many.
+    fn starts(&self, at: &[u8], word: Option<u64>) -> bool {
+        match word {
+            Some(w) => {
+                w & self.mask == self.head
+                    && at[8..].starts_with(&self.bytes[8.min(self.bytes.len())..])
+            }
+            None => at.starts_with(&self.bytes),
+        }
+    }
+}
+
+/// The first three bytes of `bytes` (at least three), big-endian in the low 24 bits.
+fn prefix(bytes: &[u8]) -> u32 {
+    u32::from(bytes[0]) << 16 | u32::from(bytes[1]) << 8 | u32::from(bytes[2])
+}
+
+/// The bucket of a three-byte prefix: a multiplicative hash's top bits.
+fn bucket(prefix: u32) -> usize {
+    (prefix.wrapping_mul(0x9E37_79B1) >> (32 - BUCKET_BITS)) as usize
+}
+
+/// The built routing pass of one matcher (see the module documentation).
+#[derive(Debug)]
+pub(crate) struct Routing {
+    /// Bucket `b`'s literals are `literals[starts[b]..starts[b + 1]]`.
+    starts: Box<[u32; BUCKETS + 1]>,
+    literals: Box<[Literal]>,
+    /// Literals of one or two bytes, searched for one by one.
+    short: Box<[(Box<[u8]>, Found)]>,
+    /// What every record finds.
+    always: Found,
+}
+
+impl Routing {
+    /// What `text` holds: every literal found, wherever it is, overlaps included.
+    pub(crate) fn find(&self, text: &[u8]) -> Found {
+        let mut found = self.always;
+        // The last three bytes read, the oldest highest.
+        let mut window = 0u32;
+        for (i, &b) in text.iter().enumerate() {
+            window = (window << 8 | u32::from(b)) & 0xFF_FFFF;
+            let b = bucket(window);
+            let (from, to) = (self.starts[b], self.starts[b + 1]);
+            if from == to || i < 2 {
+                continue;
+            }
+            let at = &text[i - 2..];
+            let word = at.first_chunk::<8>().map(|w| u64::from_le_bytes(*w));
+            for lit in &self.literals[from as usize..to as usize] {
+                if lit.prefix == window && lit.starts(at, word) {
+                    found.add(&lit.found);
+                }
+            }
+        }
+        for (lit, f) in self.short.iter() {
+            // One or two bytes: where the first is, the second follows (a memchr scan; a
+            // memmem searcher is built for every call, costlier than this whole pass).
+            let (first, rest) = (lit[0], &lit[1..]);
+            if memchr::memchr_iter(first, text).any(|at| text[at + 1..].starts_with(rest)) {
+                found.add(f);
+            }
+        }
+        found
+    }
+
+    /// Bytes held by the tables (for footprint figures and tests).
+    #[cfg(test)]
+    pub(crate) fn memory_usage(&self) -> usize {
+        std::mem::size_of_val(&*self.starts)
+            + self
+                .literals
+                .iter()
+                .map(|l| std::mem::size_of::<Literal>() + l.bytes.len())
+                .sum::<usize>()
+            + self
+                .short
+                .iter()
+                .map(|(l, _)| std::mem::size_of::<(Box<[u8]>, Found)>() + l.len())
+                .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The pass agrees with a search for each literal alone, for literals of every length,
+    /// sharing prefixes, overlapping each other, at the start and end of the text.
+    fn reference(lits: &[(Vec<u8>, usize)], text: &[u8]) -> Found {
+        let mut f = Found::default();
+        for (l, k) in lits {
+            if l.is_empty() || memchr::memmem::find(text, l).is_some() {
+                f.set(*k);
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn finds_every_literal_overlaps_included() {
+        let lits: Vec<(Vec<u8>, usize)> = [
+            "invalid",
+            "invalid token",
+            "valid",
+            "token",
+            "to",
+            "n",
+            "oken!",
+            "zoom",
+            "zoom.us",
+            "abc",
+            "bcd",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_bytes().to_vec(), i))
+        .collect();
+        let mut b = RoutingBuilder::default();
+        for (l, k) in &lits {
+            b.key(l, *k);
+        }
+        b.route(b"zoom", 1 << 3);
+        b.route(b"abc", 1 << 5);
+        let r = b.build();
+        for text in [
+            &b"invalid token!"[..],
+            b"an invalid toke",
+            b"zoom.u",
+            b"abcd",
+            b"",
+            b"ab",
+            b"xxzoom.us",
+            b"bcdabc",
+        ] {
+            let f = r.find(text);
+            assert_eq!(f.0[1..], reference(&lits, text).0[1..], "{text:?}");
+            let route = if memchr::memmem::find(text, b"zoom").is_some() {
+                1 << 3
+            } else {
+                0
+            } | if memchr::memmem::find(text, b"abc").is_some() {
+                1 << 5
+            } else {
+                0
+            };
+            assert_eq!(f.route(), route, "{text:?}");
+        }
+        assert_eq!(r.find(b"abcd").get(9), Some(true));
+        assert_eq!(r.find(b"abcd").get(7), Some(false));
+        assert_eq!(r.find(b"abcd").get(KEYS), None);
+    }
+
+    #[test]
+    fn an_always_key_and_an_empty_literal_are_found_in_any_text() {
+        let mut b = RoutingBuilder::default();
+        b.always(7);
+        b.key(b"", 8);
+        b.key(b"xyz", 9);
+        let f = b.build().find(b"nothing here");
+        assert_eq!(
+            (f.get(7), f.get(8), f.get(9)),
+            (Some(true), Some(true), Some(false))
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn agrees_with_one_search_per_literal(
+            lits in proptest::collection::vec("[abc\u{17f}]{0,6}", 1..24),
+            text in "[abcd\u{17f}]{0,64}",
+        ) {
+            let lits: Vec<(Vec<u8>, usize)> = lits
+                .into_iter()
+                .enumerate()
+                .map(|(i, l)| (l.into_bytes(), i))
+                .collect();
+            let mut b = RoutingBuilder::default();
+            for (l, k) in &lits {
+                b.key(l, *k);
+            }
+            let r = b.build();
+            prop_assert_eq!(r.find(text.as_bytes()), reference(&lits, text.as_bytes()));
+        }
+    }
+}
