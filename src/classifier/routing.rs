@@ -23,7 +23,7 @@ pub(crate) const KEYS: usize = 64 * (WORDS - 1);
 /// Hash table size, in buckets of literals sharing a hash of their first three bytes: small
 /// enough to stay in the CPU cache, large enough that a position rarely meets a bucket of
 /// literals that do not start there.
-const BUCKET_BITS: u32 = 11;
+const BUCKET_BITS: u32 = 10;
 const BUCKETS: usize = 1 << BUCKET_BITS;
 
 /// What a routing pass found in a record: a routing word (the union of the route bits of the
@@ -88,24 +88,40 @@ impl RoutingBuilder {
             match bytes.len() {
                 0 => always.add(&found),
                 1 | 2 => short.push((bytes.into_boxed_slice(), found)),
-                _ => long.push(Literal::new(bytes, found)),
+                _ => long.push((bytes, found)),
             }
         }
         // Grouped by bucket (ties in a stable order, so a build is reproducible).
-        long.sort_by(|a, b| (bucket(a.prefix), &a.bytes).cmp(&(bucket(b.prefix), &b.bytes)));
-        let mut starts = vec![0u32; BUCKETS + 1];
-        for lit in &long {
-            starts[bucket(lit.prefix) + 1] += 1;
+        long.sort_by(|a, b| (bucket(prefix(&a.0)), &a.0).cmp(&(bucket(prefix(&b.0)), &b.0)));
+        let mut long: Vec<Literal> = long
+            .into_iter()
+            .map(|(bytes, found)| Literal::new(bytes, found))
+            .collect();
+        // Runs of literals with the same head (sorted, they are side by side): a position
+        // whose first eight bytes differ from the head skips the whole run.
+        for i in (0..long.len()).rev() {
+            let same = |j: usize| {
+                j < long.len()
+                    && (long[j].head, long[j].mask) == (long[i].head, long[i].mask)
+                    && bucket(long[j].prefix) == bucket(long[i].prefix)
+            };
+            long[i].run = if same(i + 1) { long[i + 1].run + 1 } else { 1 };
         }
-        for i in 0..BUCKETS {
-            starts[i + 1] += starts[i];
+        // Each bucket's literals: where they start in `long`, and how many.
+        let mut slots = vec![0u64; BUCKETS];
+        for (i, lit) in long.iter().enumerate() {
+            let slot = &mut slots[bucket(lit.prefix)];
+            if *slot == 0 {
+                *slot = i as u64;
+            }
+            *slot += 1 << 32;
         }
         short.sort_by(|a, b| a.0.cmp(&b.0));
         Routing {
-            starts: starts
+            slots: slots
                 .into_boxed_slice()
                 .try_into()
-                .expect("BUCKETS + 1 entries"),
+                .expect("BUCKETS entries"),
             literals: long.into_boxed_slice(),
             short: short.into_boxed_slice(),
             always,
@@ -122,6 +138,8 @@ struct Literal {
     /// bytes it has: one comparison tells most literals from the text at a position.
     head: u64,
     mask: u64,
+    /// How many literals from this one on (in its bucket) have the same head and mask.
+    run: u32,
     bytes: Box<[u8]>,
     found: Found,
 }
@@ -135,20 +153,18 @@ impl Literal {
             prefix: prefix(&bytes),
             head: u64::from_le_bytes(head),
             mask: u64::MAX >> (8 * (8 - n)),
+            run: 1,
             bytes: bytes.into_boxed_slice(),
             found,
         }
     }
 
-    /// Whether the literal starts `at`, whose first eight bytes are `word` when it has that
-    /// many.
-    fn starts(&self, at: &[u8], word: Option<u64>) -> bool {
+    /// Whether the literal's first eight bytes (or all, if fewer) start `at`, whose first
+    /// eight bytes are `word` when it has that many.
+    fn head_starts(&self, at: &[u8], word: Option<u64>) -> bool {
         match word {
-            Some(w) => {
-                w & self.mask == self.head
-                    && at[8..].starts_with(&self.bytes[8.min(self.bytes.len())..])
-            }
-            None => at.starts_with(&self.bytes),
+            Some(w) => w & self.mask == self.head,
+            None => at.starts_with(&self.bytes[..self.bytes.len().min(8)]),
         }
     }
 }
@@ -166,8 +182,9 @@ fn bucket(prefix: u32) -> usize {
 /// The built routing pass of one matcher (see the module documentation).
 #[derive(Debug)]
 pub(crate) struct Routing {
-    /// Bucket `b`'s literals are `literals[starts[b]..starts[b + 1]]`.
-    starts: Box<[u32; BUCKETS + 1]>,
+    /// Bucket `b`'s literals are the `slots[b] >> 32` from `literals[slots[b] as u32]` on
+    /// (one load per position tells an empty bucket).
+    slots: Box<[u64; BUCKETS]>,
     literals: Box<[Literal]>,
     /// Literals of one or two bytes, searched for one by one.
     short: Box<[(Box<[u8]>, Found)]>,
@@ -179,20 +196,14 @@ impl Routing {
     /// What `text` holds: every literal found, wherever it is, overlaps included.
     pub(crate) fn find(&self, text: &[u8]) -> Found {
         let mut found = self.always;
-        // The last three bytes read, the oldest highest.
-        let mut window = 0u32;
-        for (i, &b) in text.iter().enumerate() {
-            window = (window << 8 | u32::from(b)) & 0xFF_FFFF;
-            let b = bucket(window);
-            let (from, to) = (self.starts[b], self.starts[b + 1]);
-            if from == to || i < 2 {
-                continue;
-            }
-            let at = &text[i - 2..];
-            let word = at.first_chunk::<8>().map(|w| u64::from_le_bytes(*w));
-            for lit in &self.literals[from as usize..to as usize] {
-                if lit.prefix == window && lit.starts(at, word) {
-                    found.add(&lit.found);
+        if let [first, second, ..] = *text {
+            // The three bytes ending at `end`, the oldest highest.
+            let mut window = u32::from(first) << 8 | u32::from(second);
+            for end in 2..text.len() {
+                window = (window << 8 | u32::from(text[end])) & 0xFF_FFFF;
+                let slot = self.slots[bucket(window)];
+                if slot != 0 {
+                    self.check(&text[end - 2..], window, slot, &mut found);
                 }
             }
         }
@@ -207,10 +218,34 @@ impl Routing {
         found
     }
 
+    /// Adds to `found` the literals of bucket `slot` that start `at` (whose first three bytes
+    /// are `window`). Out of line: the scan loop stays small, and most positions never come
+    /// here.
+    #[inline(never)]
+    fn check(&self, at: &[u8], window: u32, slot: u64, found: &mut Found) {
+        let (from, len) = ((slot as u32) as usize, (slot >> 32) as usize);
+        let word = at.first_chunk::<8>().map(|w| u64::from_le_bytes(*w));
+        let literals = &self.literals[from..from + len];
+        let mut i = 0;
+        while let Some(lit) = literals.get(i) {
+            if lit.prefix != window || !lit.head_starts(at, word) {
+                i += lit.run as usize;
+                continue;
+            }
+            // The head holds all of a short literal; a longer one needs eight bytes at `at`.
+            let whole =
+                lit.bytes.len() <= 8 || word.is_some() && at[8..].starts_with(&lit.bytes[8..]);
+            if whole {
+                found.add(&lit.found);
+            }
+            i += 1;
+        }
+    }
+
     /// Bytes held by the tables (for footprint figures and tests).
     #[cfg(test)]
     pub(crate) fn memory_usage(&self) -> usize {
-        std::mem::size_of_val(&*self.starts)
+        std::mem::size_of_val(&*self.slots)
             + self
                 .literals
                 .iter()
@@ -314,11 +349,20 @@ mod tests {
         fn agrees_with_one_search_per_literal(
             lits in proptest::collection::vec("[abc\u{17f}]{0,6}", 1..24),
             text in "[abcd\u{17f}]{0,64}",
+            cuts in proptest::collection::vec((0usize..200, 0usize..40), 0..12),
         ) {
+            // Random literals, and pieces of the text (found, of any length: several words).
+            let bytes = text.as_bytes();
+            let pieces = cuts.iter().map(|&(at, len)| {
+                let at = at.min(bytes.len());
+                bytes[at..(at + len).min(bytes.len())].to_vec()
+            });
             let lits: Vec<(Vec<u8>, usize)> = lits
                 .into_iter()
+                .map(String::into_bytes)
+                .chain(pieces)
                 .enumerate()
-                .map(|(i, l)| (l.into_bytes(), i))
+                .map(|(i, l)| (l, i))
                 .collect();
             let mut b = RoutingBuilder::default();
             for (l, k) in &lits {

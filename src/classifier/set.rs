@@ -294,9 +294,10 @@ fn literals_in(ac: &LazyAutomaton, key: usize, record: &[u8], found: &Found) -> 
     found.get(key).unwrap_or_else(|| ac.get().is_match(record))
 }
 
-/// Longest literal of a pattern the routing pass keeps: longer than the gate's, so that a
-/// pattern whose first words are common (`authorization code`) is told from its neighbours.
-const ROUTE_LITERAL_LEN: usize = 32;
+/// Longest literal of a pattern the routing pass keeps, as long as the gate's: cut at 32
+/// bytes, a few more patterns were skipped, but the pass had half as many literals again to
+/// compare at each position and cost more than it saved.
+const ROUTE_LITERAL_LEN: usize = prefilter::MAX_LITERAL_LEN;
 
 fn literal_automaton(lits: &[String]) -> Option<LazyAutomaton> {
     (!lits.is_empty())
