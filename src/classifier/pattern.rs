@@ -56,12 +56,8 @@ pub(crate) fn folded_text(hir: Hir) -> String {
 /// where it says `s` and the Kelvin sign where it says `k`; the literals spelled with those
 /// are left out (a pattern can have dozens of them), so a record holding one must be searched.
 pub(crate) fn match_prefixes(text: &str, max_len: usize) -> Option<Vec<Vec<u8>>> {
-    let compiled = folded_text(parse_for_folded(text).ok()?);
-    let hir = regex_syntax::ParserBuilder::new()
-        .utf8(false)
-        .build()
-        .parse(&compiled)
-        .ok()?;
+    // The pattern as compiled: `build` prints this and the regex crate parses it back.
+    let hir = for_folded_text(parse_for_folded(text).ok()?);
     let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
     seq.keep_first_bytes(max_len);
     let variants: Vec<String> = ascii_fold_variants().iter().map(char::to_string).collect();
