@@ -169,9 +169,10 @@ impl Literal {
     }
 }
 
-/// The first three bytes of `bytes` (at least three), big-endian in the low 24 bits.
+/// The first three bytes of `bytes` (at least three), little-endian in the low 24 bits (as a
+/// little-endian load of four bytes holds them).
 fn prefix(bytes: &[u8]) -> u32 {
-    u32::from(bytes[0]) << 16 | u32::from(bytes[1]) << 8 | u32::from(bytes[2])
+    u32::from(bytes[0]) | u32::from(bytes[1]) << 8 | u32::from(bytes[2]) << 16
 }
 
 /// The bucket of a three-byte prefix: a multiplicative hash's top bits.
@@ -196,15 +197,24 @@ impl Routing {
     /// What `text` holds: every literal found, wherever it is, overlaps included.
     pub(crate) fn find(&self, text: &[u8]) -> Found {
         let mut found = self.always;
-        if let [first, second, ..] = *text {
-            // The three bytes ending at `end`, the oldest highest.
-            let mut window = u32::from(first) << 8 | u32::from(second);
-            for end in 2..text.len() {
-                window = (window << 8 | u32::from(text[end])) & 0xFF_FFFF;
+        let mut at = 0;
+        // Two positions a step: four bytes hold the three-byte windows starting at `at` and
+        // `at + 1` (fewer instructions a byte than one window at a time).
+        while let Some(four) = text.get(at..at + 4) {
+            let x = u32::from_le_bytes(four.try_into().expect("four bytes"));
+            for (pos, window) in [(at, x & 0xFF_FFFF), (at + 1, x >> 8)] {
                 let slot = self.slots[bucket(window)];
                 if slot != 0 {
-                    self.check(&text[end - 2..], window, slot, &mut found);
+                    self.check(&text[pos..], window, slot, &mut found);
                 }
+            }
+            at += 2;
+        }
+        if let Some(&[a, b, c]) = text.get(at..at + 3) {
+            let window = prefix(&[a, b, c]);
+            let slot = self.slots[bucket(window)];
+            if slot != 0 {
+                self.check(&text[at..], window, slot, &mut found);
             }
         }
         for (lit, f) in self.short.iter() {
