@@ -8,9 +8,10 @@
 //! match) without a search of their own.
 //!
 //! The pass hashes the three bytes at each position into a small table of the literals that
-//! start with them, and compares the few literals found there. An Aho-Corasick automaton did
-//! the same job: a contiguous NFA took ~33 instructions a byte (an overlapping search follows
-//! failure transitions), a DFA ~10 times the memory of this table.
+//! start with them, and compares the few literals found there: ~20 KB for the embedded rule
+//! file. An Aho-Corasick automaton routed the rules before: its contiguous NFA (17 KB, the
+//! rule literals only) took ~33 instructions a byte, an overlapping search following failure
+//! transitions; a DFA over the same rule literals held 177 KB.
 
 use std::collections::HashMap;
 

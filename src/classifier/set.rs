@@ -1305,9 +1305,9 @@ mod tests {
         assert_eq!(compiled, all);
     }
 
-    /// The routing pass stays small (it is built in every daemon that sees a candidate): a
-    /// few kilobytes of tables, where an Aho-Corasick DFA over the same literals took ~10
-    /// times the memory. And it is exact: each check it decides agrees with searching.
+    /// The routing pass stays small (it is built in every daemon that sees a candidate):
+    /// ~20 KB of tables, where an Aho-Corasick DFA over the rule literals alone took 177 KB.
+    /// And it is exact: each check it decides agrees with searching.
     #[test]
     fn routing_is_small_and_agrees_with_searching_each_literal_list() {
         let set = RuleSet::embedded();
