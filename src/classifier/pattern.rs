@@ -45,20 +45,81 @@ pub(crate) fn folded_text(hir: Hir) -> String {
     for_folded_text(hir).to_string()
 }
 
-/// The literals one of which starts every match of `text` as [`compile_pattern`] compiles it
-/// in a record that holds none of the [`ascii_fold_variants`], each cut to `max_len` bytes.
-/// `None` when no such list is known: the pattern can start with any of too many strings, or
-/// with an empty one.
+/// What the routing pass needs to know of a pattern: literals that must be in a record for
+/// the pattern as [`compile_pattern`] compiles it to match there, each cut to `max_len`
+/// bytes, in a record that holds none of the [`ascii_fold_variants`].
 ///
 /// Unlike `prefilter::required_literals` (the rule file's literals, read as written), this is
-/// what the compiled regex needs: a record holding none of these literals (and none of the
-/// variants) cannot match, so the search can be skipped. The compiled pattern matches `ſ`
-/// where it says `s` and the Kelvin sign where it says `k`; the literals spelled with those
-/// are left out (a pattern can have dozens of them), so a record holding one must be searched.
-pub(crate) fn match_prefixes(text: &str, max_len: usize) -> Option<Vec<Vec<u8>>> {
+/// what the compiled regex needs: a record holding none of `leading` (or none of `inner`),
+/// and none of the variants, cannot match, so the search can be skipped. The compiled pattern
+/// matches `ſ` where it says `s` and the Kelvin sign where it says `k`; the literals spelled
+/// with those are left out (a pattern can have dozens of them), so a record holding one must
+/// be searched.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct MatchLiterals {
+    /// One of these starts every match. `None` when no such list is known: the pattern can
+    /// start with any of too many strings, or with an empty one.
+    pub(crate) leading: Option<Vec<Vec<u8>>>,
+    /// One of these is inside every match: the leading literals of one part of the pattern's
+    /// top-level sequence, the most selective part, when its shortest literal is longer than
+    /// `leading`'s by [`INNER_GAIN`] bytes or more (`\bcode\W{0,3}\d+[\s\S]{0,80}message` →
+    /// `message`).
+    pub(crate) inner: Option<Vec<Vec<u8>>>,
+}
+
+/// How much longer an inner literal must be than a pattern's leading literals to be worth a
+/// check of its own: a longer word is rarer in logs (and each literal is one more to compare
+/// at every position of a record).
+const INNER_GAIN: usize = 3;
+
+/// The [`MatchLiterals`] of `text`.
+pub(crate) fn match_literals(text: &str, max_len: usize) -> MatchLiterals {
     // The pattern as compiled: `build` prints this and the regex crate parses it back.
-    let hir = for_folded_text(parse_for_folded(text).ok()?);
-    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let Ok(hir) = parse_for_folded(text).map(for_folded_text) else {
+        return MatchLiterals::default();
+    };
+    let leading = leading_literals(&hir, max_len);
+    let shortest = |lits: &Vec<Vec<u8>>| lits.iter().map(Vec::len).min().unwrap_or(0);
+    let floor = leading.as_ref().map_or(0, shortest) + INNER_GAIN;
+    let mut seq = &hir;
+    while let HirKind::Capture(c) = seq.kind() {
+        seq = &c.sub;
+    }
+    // Each tail of the sequence, as far as a literal can reach (a case-insensitive word is a
+    // sequence of one-letter classes, so a part alone is one letter).
+    let inner = match seq.kind() {
+        HirKind::Concat(parts) => (1..parts.len())
+            // A tail starting inside a word gives a shorter literal than the word's start.
+            .filter(|&i| !(one_char(&parts[i - 1]) && one_char(&parts[i])))
+            .filter_map(|i| {
+                let tail = &parts[i..parts.len().min(i + max_len)];
+                leading_literals(&Hir::concat(tail.to_vec()), max_len)
+            })
+            .filter(|lits| shortest(lits) >= floor)
+            .max_by_key(|lits| (shortest(lits), std::cmp::Reverse(lits.len()))),
+        _ => None,
+    };
+    MatchLiterals { leading, inner }
+}
+
+/// A literal, or a class of one or two characters (a letter and its case variant): part of a
+/// word.
+fn one_char(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Literal(_) => true,
+        HirKind::Class(Class::Unicode(c)) => {
+            c.ranges().len() <= 2 && c.ranges().iter().all(|r| r.start() == r.end())
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            c.ranges().len() <= 2 && c.ranges().iter().all(|r| r.start() == r.end())
+        }
+        _ => false,
+    }
+}
+
+/// The literals one of which starts every match of `hir` (see [`MatchLiterals`]).
+fn leading_literals(hir: &Hir, max_len: usize) -> Option<Vec<Vec<u8>>> {
+    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
     seq.keep_first_bytes(max_len);
     let variants: Vec<String> = ascii_fold_variants().iter().map(char::to_string).collect();
     let mut out: Vec<Vec<u8>> = Vec::new();
@@ -340,7 +401,7 @@ mod tests {
     #[test]
     fn match_prefixes_are_what_the_compiled_pattern_starts_with() {
         let lits = |p: &str| {
-            match_prefixes(p, 32).map(|l| {
+            match_literals(p, 32).leading.map(|l| {
                 l.into_iter()
                     .map(|l| String::from_utf8(l).unwrap())
                     .collect::<Vec<_>>()
@@ -364,10 +425,37 @@ mod tests {
             "a variant matches its ASCII letter"
         );
         assert_eq!(
-            match_prefixes("owner’s token", 7),
+            match_literals("owner’s token", 7).leading,
             Some(vec![b"owner".to_vec()]),
             "cut inside ’"
         );
+    }
+
+    #[test]
+    fn inner_literals_are_a_more_selective_part_of_the_sequence() {
+        let inner = |p: &str| {
+            match_literals(p, 16).inner.map(|l| {
+                l.into_iter()
+                    .map(|l| String::from_utf8(l).unwrap())
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            inner(r"oauth/token[^\n]{0,160}?\b(?:500 internal server error|internal server error)"),
+            Some(vec!["500 internal ser".into(), "internal server ".into()])
+        );
+        assert_eq!(
+            inner(r"(\bcode\W{0,3}\d+[\s\S]{0,80}?\bmessage\b)"),
+            Some(vec!["message".into()]),
+            "inside a group"
+        );
+        assert_eq!(
+            inner(r"reason\s*:\s*\bmessage"),
+            None,
+            "not 3 bytes longer than `reason`"
+        );
+        assert_eq!(inner(r"reason\s*[:=]\s*''"), None, "no literal part");
+        assert_eq!(inner("plain words"), None, "not a sequence");
     }
 
     /// Soundness: whenever a compiled pattern matches folded text holding no ASCII-fold
@@ -384,18 +472,18 @@ mod tests {
         let mut matched = 0;
         for p in &patterns {
             let re = compile_pattern(p).unwrap();
-            let Some(lits) = match_prefixes(p, 32) else {
-                continue;
-            };
-            for ex in &examples {
-                prefilter::fold(ex.as_bytes(), &mut folded);
-                if re.is_match(&folded) {
-                    matched += 1;
-                    assert!(
-                        lits.iter()
-                            .any(|l| memchr::memmem::find(&folded, l).is_some()),
-                        "`{p}` matches `{ex}` holding none of {lits:?}"
-                    );
+            let m = match_literals(p, 16);
+            for lits in [m.leading, m.inner].into_iter().flatten() {
+                for ex in &examples {
+                    prefilter::fold(ex.as_bytes(), &mut folded);
+                    if re.is_match(&folded) {
+                        matched += 1;
+                        assert!(
+                            lits.iter()
+                                .any(|l| memchr::memmem::find(&folded, l).is_some()),
+                            "`{p}` matches `{ex}` holding none of {lits:?}"
+                        );
+                    }
                 }
             }
         }

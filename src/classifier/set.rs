@@ -244,7 +244,7 @@ impl AnyOf {
     fn is_match(&self, res: &[LazyRegex], haystack: &[u8], found: &Found) -> bool {
         self.0
             .iter()
-            .any(|&id| may_match(found, id) && res[id as usize].is_match(haystack))
+            .any(|&id| may_match(found, res.len(), id) && res[id as usize].is_match(haystack))
     }
 
     /// The leftmost match of any pattern (the first pattern's on a tie), as the alternation
@@ -268,7 +268,7 @@ impl AnyOf {
     ) -> Option<regex::bytes::Match<'h>> {
         let mut best: Option<regex::bytes::Match<'h>> = None;
         for &id in &self.0 {
-            if !may_match(found, id) {
+            if !may_match(found, res.len(), id) {
                 continue;
             }
             if let Some(m) = res[id as usize].find_at(haystack, start) {
@@ -281,11 +281,14 @@ impl AnyOf {
     }
 }
 
-/// Whether pattern `id` can match a record whose routing pass found `found`: its routing key
-/// is the pattern's index, set when one of its leading literals is there (or when it has no
-/// known leading literals); a key the pass does not track counts as set.
-fn may_match(found: &Found, id: PatId) -> bool {
-    found.get(id as usize) != Some(false)
+/// Whether pattern `id` (of `patterns`) can match a record whose routing pass found `found`:
+/// both its routing keys are set. Key `id` is set when one of the pattern's leading literals
+/// is there, key `patterns + id` when one of its inner literals is (see
+/// `pattern::MatchLiterals`); a key is set for every record when the pattern has no such
+/// literals, and a key the pass does not track counts as set.
+fn may_match(found: &Found, patterns: usize, id: PatId) -> bool {
+    let id = id as usize;
+    found.get(id) != Some(false) && found.get(patterns + id) != Some(false)
 }
 
 /// Whether one of `ac`'s literals, routed under `key`, is in `record`: from the routing pass,
@@ -450,7 +453,7 @@ impl ProviderMatcher {
         }
         let code_patterns = table.patterns(&file.code_patterns);
         let reason_patterns = table.checks(&file.reason_patterns);
-        // Routing keys: one per pattern (its index), then one per literal list.
+        // Routing keys: two per pattern (see `may_match`), then one per literal list.
         let mut evidence: Vec<Evidence> = evidence;
         let mut exclusions: Vec<Exclusion> = exclusions;
         let keys = evidence
@@ -458,7 +461,7 @@ impl ProviderMatcher {
             .map(|e| &mut e.key)
             .chain(exclusions.iter_mut().map(|x| &mut x.key));
         for (i, k) in keys.enumerate() {
-            *k = table.regexes.len() + i;
+            *k = 2 * table.regexes.len() + i;
         }
         ProviderMatcher {
             provider: file.provider.clone(),
@@ -510,21 +513,28 @@ impl ProviderMatcher {
                 .iter()
                 .map(char::to_string)
                 .collect();
+            let n = self.regexes.len();
             for (id, re) in self.regexes.iter().enumerate() {
-                // Minimised: a literal holding another of the same pattern adds nothing. A
-                // record with a variant spelling (`ſ` for `s`) is searched with every pattern.
-                // A pattern that can start with a word of one or two bytes (`of`, `>`) is
-                // searched in every record: such a word is in nearly all of them anyway.
-                match pattern::match_prefixes(re.text(), ROUTE_LITERAL_LEN) {
-                    Some(lits) if lits.iter().all(|l| l.len() >= prefilter::MIN_LITERAL_LEN) => {
-                        for l in prefilter::minimise(lits) {
-                            b.key(&l, id);
+                // Two keys per pattern, its leading and its inner literals (see
+                // `may_match`). Minimised: a literal holding another of the same key adds
+                // nothing. A record with a variant spelling (`ſ` for `s`) is searched with
+                // every pattern. A key with a word of one or two bytes (`of`, `>`) is set for
+                // every record: such a word is in nearly all of them anyway.
+                let m = pattern::match_literals(re.text(), ROUTE_LITERAL_LEN);
+                for (key, lits) in [(id, m.leading), (n + id, m.inner)] {
+                    match lits {
+                        Some(lits)
+                            if lits.iter().all(|l| l.len() >= prefilter::MIN_LITERAL_LEN) =>
+                        {
+                            for l in prefilter::minimise(lits) {
+                                b.key(&l, key);
+                            }
+                            for v in &variants {
+                                b.key(v.as_bytes(), key);
+                            }
                         }
-                        for v in &variants {
-                            b.key(v.as_bytes(), id);
-                        }
+                        _ => b.always(key),
                     }
-                    _ => b.always(id),
                 }
             }
             let lists = self
@@ -544,7 +554,7 @@ impl ProviderMatcher {
     /// The explicit code in a record: the digits of the first code-pattern match.
     fn explicit_code(&self, record: &[u8], found: &Found) -> Option<FoundCode> {
         for &id in &self.code_patterns {
-            if !may_match(found, id) {
+            if !may_match(found, self.regexes.len(), id) {
                 continue;
             }
             if let Some(m) = self.regexes[id as usize].find(record) {
@@ -570,7 +580,7 @@ impl ProviderMatcher {
     /// closing quote (or, unquoted, to a delimiter), at most [`MAX_REASON_BYTES`].
     fn reason<'r>(&self, record: &'r [u8], found: &Found) -> Option<&'r [u8]> {
         for &id in &self.reason_patterns {
-            if !may_match(found, id) {
+            if !may_match(found, self.regexes.len(), id) {
                 continue;
             }
             let Some(m) = self.regexes[id as usize].find(record) else {
@@ -715,7 +725,7 @@ impl ProviderMatcher {
     fn message_follows(&self, e: &Evidence, record: &[u8], found: &Found) -> bool {
         let local = |idx: RuleIdx| rule_bit(idx - self.range.start);
         e.each.iter().any(|&id| {
-            may_match(found, id)
+            may_match(found, self.regexes.len(), id)
                 && self.regexes[id as usize].find_iter(record).any(|m| {
                     self.matchers.iter().any(|(idx, rule)| {
                         found.route() & local(*idx) != 0
