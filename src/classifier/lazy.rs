@@ -160,8 +160,8 @@ pub(crate) fn nfa_size_bound(hir: &Hir) -> usize {
 }
 
 /// Literals (lower-cased, to search folded text) and the automaton over them, built the first
-/// time a record reaches it: neither start-up nor a daemon that never sees a candidate pays
-/// for its build or its memory. [`LazyAutomaton`] and [`LazyRouting`] are the two kinds.
+/// time it is needed: neither start-up nor a daemon that never needs it pays for its build or
+/// its memory.
 pub(crate) struct LazyLiterals<T> {
     literals: Vec<Vec<u8>>,
     built: OnceLock<T>,
@@ -184,10 +184,16 @@ impl<T> LazyLiterals<T> {
             built: OnceLock::new(),
         }
     }
+    /// The literals, lower-cased, in the order given.
+    pub(crate) fn literals(&self) -> &[Vec<u8>] {
+        &self.literals
+    }
 }
 
 /// A matcher's literal automaton (literal evidence, exclusions: a few literals each), as
-/// [`super::prefilter::automaton`] builds it.
+/// [`super::prefilter::automaton`] builds it. Candidate records learn whether its literals are
+/// there from the routing pass (`super::routing`); the automaton finds where, for
+/// explanations, and stands in for the pass in a file with more literal lists than it tracks.
 pub(crate) type LazyAutomaton = LazyLiterals<aho_corasick::AhoCorasick>;
 
 impl LazyAutomaton {
@@ -195,37 +201,6 @@ impl LazyAutomaton {
     pub(crate) fn get(&self) -> &aho_corasick::AhoCorasick {
         self.built
             .get_or_init(|| super::prefilter::automaton(&self.literals))
-    }
-}
-
-/// The routing automaton of a matcher: one overlapping pass over a candidate record says
-/// which rules' literals it holds. A concrete contiguous NFA (searched through `AhoCorasick`,
-/// a trait object, every byte of the overlapping pass was a dynamic call; a DFA was no faster
-/// in wall time, its larger table missing the cache between records, and holds several times
-/// the memory).
-pub(crate) type LazyRouting = LazyLiterals<aho_corasick::nfa::contiguous::NFA>;
-
-impl LazyRouting {
-    /// The union of `bits[i]` over every literal `i` found in `record`, overlaps included.
-    pub(crate) fn route(&self, record: &[u8], bits: &[u64]) -> u64 {
-        use aho_corasick::automaton::{Automaton, OverlappingState};
-        let nfa = self.built.get_or_init(|| {
-            aho_corasick::nfa::contiguous::NFA::builder()
-                .match_kind(aho_corasick::MatchKind::Standard)
-                .build(&self.literals)
-                .expect("a few hundred short literals always build")
-        });
-        let input = aho_corasick::Input::new(record);
-        let mut state = OverlappingState::start();
-        let mut route = 0u64;
-        loop {
-            nfa.try_find_overlapping(&input, &mut state)
-                .expect("an unanchored overlapping search of a Standard automaton cannot fail");
-            match state.get_match() {
-                Some(m) => route |= bits[m.pattern().as_usize()],
-                None => return route,
-            }
-        }
     }
 }
 

@@ -100,6 +100,7 @@ mod lazy;
 mod pattern;
 mod prefilter;
 pub mod redact;
+mod routing;
 mod rulefile;
 mod set;
 pub use set::{RuleSet, EMBEDDED_ORIGIN};
