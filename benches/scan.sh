@@ -15,7 +15,11 @@ cd "$(dirname "$0")/.."
 LINES="${1:-3000000}"
 CORPUS="${CORPUS:-target/bench-corpus-$LINES.log}"
 if [ -z "${NO_BUILD:-}" ]; then # NO_BUILD=1: measure the release binary already built
-  cargo build --release --quiet --bin oauthwatch --example gen_corpus
+  # Two builds: an example pulls in the dev-dependencies, whose features (tokio's "full")
+  # would otherwise be unified into the binary's, giving a binary unlike the one users build
+  # (and unlike the one symbol-order.txt was written for).
+  cargo build --release --quiet --example gen_corpus
+  cargo build --release --quiet --bin oauthwatch
 fi
 if [ ! -s "$CORPUS" ]; then
   target/release/examples/gen_corpus "$CORPUS" "$LINES"
