@@ -130,24 +130,19 @@ fn sha256_hex(bytes: &[u8]) -> String {
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// One compiled `[[evidence]]` entry.
+/// What shows an evidence or an exclusion in a record: one of its literals or patterns,
+/// unless one of its lookalike patterns matches too.
 #[derive(Debug)]
-struct Evidence {
-    name: String,
-    about: String,
+struct Signature {
     literals: Option<LazyAutomaton>,
     /// The routing key of `literals` (see [`ProviderMatcher::routing`]).
     key: usize,
     pattern: Option<AnyOf>,
-    needs_message: bool,
-    message_follows: bool,
-    /// With `message_follows`: the patterns one by one, to find where each match ends.
-    each: Vec<PatId>,
     unless: Option<AnyOf>,
 }
 
-impl Evidence {
-    /// The evidence's shape is in the record (before `unless` and the message check).
+impl Signature {
+    /// One of the literals or patterns is in the record (before `unless`).
     fn shown(&self, res: &[LazyRegex], record: &[u8], found: &Found) -> bool {
         self.literals
             .as_ref()
@@ -158,12 +153,30 @@ impl Evidence {
                 .is_some_and(|re| re.is_match(res, record, found))
     }
 
-    /// The record is a lookalike of this evidence's shape.
+    /// The record is a lookalike: one of the `unless` patterns matches.
     fn voided(&self, res: &[LazyRegex], record: &[u8], found: &Found) -> bool {
         self.unless
             .as_ref()
             .is_some_and(|re| re.is_match(res, record, found))
     }
+
+    /// Shown and not voided.
+    fn holds(&self, res: &[LazyRegex], record: &[u8], found: &Found) -> bool {
+        self.shown(res, record, found) && !self.voided(res, record, found)
+    }
+}
+
+/// One compiled `[[evidence]]` entry.
+#[derive(Debug)]
+struct Evidence {
+    name: String,
+    about: String,
+    /// The evidence's shape (before the message check).
+    sig: Signature,
+    needs_message: bool,
+    message_follows: bool,
+    /// With `message_follows`: the patterns one by one, to find where each match ends.
+    each: Vec<PatId>,
 }
 
 /// One compiled `[[exclusions]]` entry.
@@ -171,50 +184,23 @@ impl Evidence {
 struct Exclusion {
     name: String,
     about: String,
-    literals: Option<LazyAutomaton>,
-    /// The routing key of `literals` (see [`ProviderMatcher::routing`]).
-    key: usize,
-    pattern: Option<AnyOf>,
-    unless: Option<AnyOf>,
+    sig: Signature,
 }
 
 impl Exclusion {
-    /// The exclusion applies to the record: `hit(…).is_some()`, without finding where (a
-    /// match's start costs a reverse search; only explanations show it).
-    fn applies(&self, res: &[LazyRegex], record: &[u8], found: &Found) -> bool {
-        let shown = self
-            .literals
-            .as_ref()
-            .is_some_and(|ac| literals_in(ac, self.key, record, found))
-            || self
-                .pattern
-                .as_ref()
-                .is_some_and(|re| re.is_match(res, record, found));
-        shown
-            && !self
-                .unless
-                .as_ref()
-                .is_some_and(|re| re.is_match(res, record, found))
-    }
-
-    /// What in the record triggers this exclusion, if anything.
+    /// What in the record triggers this exclusion, if anything: [`Signature::holds`], and
+    /// where (a match's start costs a reverse search; only explanations show it).
     fn hit<'r>(&self, res: &[LazyRegex], record: &'r [u8], found: &Found) -> Option<&'r [u8]> {
-        let shown = match self.literals.as_ref().and_then(|ac| ac.get().find(record)) {
+        let sig = &self.sig;
+        let shown = match sig.literals.as_ref().and_then(|ac| ac.get().find(record)) {
             Some(m) => Some(&record[m.start()..m.end()]),
-            None => self
+            None => sig
                 .pattern
                 .as_ref()
                 .and_then(|re| re.find(res, record, found))
                 .map(|m| m.as_bytes()),
         }?;
-        if self
-            .unless
-            .as_ref()
-            .is_some_and(|re| re.is_match(res, record, found))
-        {
-            return None;
-        }
-        Some(shown)
+        (!sig.voided(res, record, found)).then_some(shown)
     }
 }
 
@@ -385,10 +371,12 @@ impl ProviderMatcher {
             .map(|x| Exclusion {
                 name: x.name.value.clone(),
                 about: x.about.clone(),
-                literals: literal_automaton(&x.literals),
-                key: 0,
-                pattern: AnyOf::new(table.checks(&x.patterns)),
-                unless: AnyOf::new(table.checks(&x.unless)),
+                sig: Signature {
+                    literals: literal_automaton(&x.literals),
+                    key: 0,
+                    pattern: AnyOf::new(table.checks(&x.patterns)),
+                    unless: AnyOf::new(table.checks(&x.unless)),
+                },
             })
             .collect();
         let evidence = file
@@ -399,17 +387,19 @@ impl ProviderMatcher {
                 Evidence {
                     name: e.name.value.clone(),
                     about: e.about.clone(),
-                    literals: literal_automaton(&e.literals),
-                    key: 0,
                     each: if e.message_follows {
                         patterns.clone()
                     } else {
                         Vec::new()
                     },
-                    pattern: AnyOf::new(patterns),
+                    sig: Signature {
+                        literals: literal_automaton(&e.literals),
+                        key: 0,
+                        pattern: AnyOf::new(patterns),
+                        unless: AnyOf::new(table.checks(&e.unless)),
+                    },
                     needs_message: e.needs_message,
                     message_follows: e.message_follows,
-                    unless: AnyOf::new(table.checks(&e.unless)),
                 }
             })
             .collect();
@@ -453,17 +443,7 @@ impl ProviderMatcher {
         }
         let code_patterns = table.patterns(&file.code_patterns);
         let reason_patterns = table.checks(&file.reason_patterns);
-        // Routing keys: two per pattern (see `may_match`), then one per literal list.
-        let mut evidence: Vec<Evidence> = evidence;
-        let mut exclusions: Vec<Exclusion> = exclusions;
-        let keys = evidence
-            .iter_mut()
-            .map(|e| &mut e.key)
-            .chain(exclusions.iter_mut().map(|x| &mut x.key));
-        for (i, k) in keys.enumerate() {
-            *k = 2 * table.regexes.len() + i;
-        }
-        ProviderMatcher {
+        let mut matcher = ProviderMatcher {
             provider: file.provider.clone(),
             range: base..base + file.rules.len(),
             provider_gate: prefilter::Gate::new(&gate_lits),
@@ -480,7 +460,21 @@ impl ProviderMatcher {
             matchers,
             catch_all,
             reason_patterns,
+        };
+        // Routing keys: two per pattern (see `may_match`), then one per signature.
+        let first = 2 * matcher.regexes.len();
+        let sigs = (matcher.evidence.iter_mut().map(|e| &mut e.sig))
+            .chain(matcher.exclusions.iter_mut().map(|x| &mut x.sig));
+        for (i, sig) in sigs.enumerate() {
+            sig.key = first + i;
         }
+        matcher
+    }
+
+    /// The signatures of the evidence, then of the exclusions (the order of their routing
+    /// keys).
+    fn signatures(&self) -> impl Iterator<Item = &Signature> {
+        (self.evidence.iter().map(|e| &e.sig)).chain(self.exclusions.iter().map(|x| &x.sig))
     }
 
     /// The declared source's gate: for each rule and code pattern, the literals one of which
@@ -537,14 +531,9 @@ impl ProviderMatcher {
                     }
                 }
             }
-            let lists = self
-                .evidence
-                .iter()
-                .map(|e| (e.key, &e.literals))
-                .chain(self.exclusions.iter().map(|x| (x.key, &x.literals)));
-            for (key, ac) in lists {
-                for l in ac.iter().flat_map(|ac| ac.literals()) {
-                    b.key(l, key);
+            for sig in self.signatures() {
+                for l in sig.literals.iter().flat_map(|ac| ac.literals()) {
+                    b.key(l, sig.key);
                 }
             }
             b.build()
@@ -680,14 +669,14 @@ impl ProviderMatcher {
     fn excluded(&self, record: &[u8], found: &Found) -> bool {
         self.exclusions
             .iter()
-            .any(|x| x.applies(&self.regexes, record, found))
+            .any(|x| x.sig.holds(&self.regexes, record, found))
     }
 
     /// The first evidence (file order) that holds for the record: its index.
     fn evidence_in(&self, record: &[u8], found: &Found) -> Option<usize> {
         let mut message: Option<bool> = None;
         for (i, e) in self.evidence.iter().enumerate() {
-            if !e.shown(&self.regexes, record, found) || e.voided(&self.regexes, record, found) {
+            if !e.sig.holds(&self.regexes, record, found) {
                 continue;
             }
             if e.message_follows {
@@ -710,8 +699,7 @@ impl ProviderMatcher {
         let record = &owned[..];
         let found = self.routing().find(record);
         let e = &self.evidence[i];
-        e.shown(&self.regexes, record, &found)
-            && !e.voided(&self.regexes, record, &found)
+        e.sig.holds(&self.regexes, record, &found)
             && if e.message_follows {
                 self.message_follows(e, record, &found)
             } else {
@@ -805,10 +793,10 @@ impl ProviderMatcher {
         let p = &self.provider;
         let mut seen = Vec::new();
         for e in &self.evidence {
-            if !e.shown(&self.regexes, record, found) {
+            if !e.sig.shown(&self.regexes, record, found) {
                 continue;
             }
-            if e.voided(&self.regexes, record, found) {
+            if e.sig.voided(&self.regexes, record, found) {
                 seen.push(format!(
                     "`{}` has the shape but is a known lookalike of it",
                     e.name
@@ -1318,13 +1306,9 @@ mod tests {
         for r in records {
             let text = folded(r);
             let found = routing.find(&text);
-            let lists = p
-                .evidence
-                .iter()
-                .map(|e| (e.key, &e.literals))
-                .chain(p.exclusions.iter().map(|x| (x.key, &x.literals)));
-            for (key, ac) in lists {
-                if let Some(ac) = ac {
+            for sig in p.signatures() {
+                if let Some(ac) = &sig.literals {
+                    let key = sig.key;
                     assert_eq!(found.get(key), Some(ac.get().is_match(&text)), "{key}");
                 }
             }
