@@ -159,44 +159,40 @@ pub(crate) fn nfa_size_bound(hir: &Hir) -> usize {
     bound(hir).saturating_add(16 * STATE)
 }
 
-/// Literals (lower-cased, to search folded text) and the automaton over them, built the first
-/// time it is needed: neither start-up nor a daemon that never needs it pays for its build or
-/// its memory.
-pub(crate) struct LazyLiterals<T> {
+/// A matcher's literals (literal evidence, exclusions: a few literals each; lower-cased, to
+/// search folded text) and the automaton over them, as [`super::prefilter::automaton`] builds
+/// it, built the first time it is needed: neither start-up nor a daemon that never needs it
+/// pays for its build or its memory. Candidate records learn whether its literals are there
+/// from the routing pass (`super::routing`); the automaton finds where, for explanations, and
+/// stands in for the pass in a file with more literal lists than it tracks.
+pub(crate) struct LazyAutomaton {
     literals: Vec<Vec<u8>>,
-    built: OnceLock<T>,
+    built: OnceLock<aho_corasick::AhoCorasick>,
 }
 
-impl<T> std::fmt::Debug for LazyLiterals<T> {
+impl std::fmt::Debug for LazyAutomaton {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LazyLiterals")
+        f.debug_struct("LazyAutomaton")
             .field("literals", &self.literals.len())
             .field("built", &self.built.get().is_some())
             .finish()
     }
 }
 
-impl<T> LazyLiterals<T> {
+impl LazyAutomaton {
     /// The automaton over `literals`, lower-cased here; pattern ids follow the order given.
-    pub(crate) fn new(literals: Vec<Vec<u8>>) -> LazyLiterals<T> {
-        LazyLiterals {
+    pub(crate) fn new(literals: Vec<Vec<u8>>) -> LazyAutomaton {
+        LazyAutomaton {
             literals: literals.iter().map(|l| l.to_ascii_lowercase()).collect(),
             built: OnceLock::new(),
         }
     }
+
     /// The literals, lower-cased, in the order given.
     pub(crate) fn literals(&self) -> &[Vec<u8>] {
         &self.literals
     }
-}
 
-/// A matcher's literal automaton (literal evidence, exclusions: a few literals each), as
-/// [`super::prefilter::automaton`] builds it. Candidate records learn whether its literals are
-/// there from the routing pass (`super::routing`); the automaton finds where, for
-/// explanations, and stands in for the pass in a file with more literal lists than it tracks.
-pub(crate) type LazyAutomaton = LazyLiterals<aho_corasick::AhoCorasick>;
-
-impl LazyAutomaton {
     /// The automaton, built on first use.
     pub(crate) fn get(&self) -> &aho_corasick::AhoCorasick {
         self.built

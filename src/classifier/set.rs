@@ -451,7 +451,7 @@ impl ProviderMatcher {
             exclusions,
             rule_gate: OnceLock::new(),
             rule_gate_patterns,
-            route_literals: route_lits.iter().map(|l| l.to_ascii_lowercase()).collect(),
+            route_literals: route_lits,
             route_bits,
             routing: OnceLock::new(),
             regexes: table.regexes,
