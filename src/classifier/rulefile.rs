@@ -278,22 +278,7 @@ pub(crate) fn parse(text: &str, origin: &str, mode: Compile) -> Result<FileSpec,
             spec.code_patterns.push(ps);
         }
     }
-    for (i, (p, at)) in root
-        .strings(&mut src, "reason_patterns")
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-    {
-        let field = format!("reason_patterns[{i}]");
-        match validate(&p, mode) {
-            Ok(compiled) => spec.reason_patterns.push(CheckSpec {
-                text: p,
-                field,
-                compiled,
-            }),
-            Err(e) => src.error(at, Some(&field), e),
-        }
-    }
+    spec.reason_patterns = checks(&mut src, &mut root, "reason_patterns", mode);
     let tables = root.tables(&mut src, "rules");
     if tables.is_empty() {
         src.error(root.offset(), Some("rules"), "no [[rules]] in the file");
