@@ -26,10 +26,35 @@ pub(crate) struct Cri<'a> {
 }
 
 /// Whether `line` is a CRI line ([`parse_cri`] parses it). Inlined where every line of a
-/// file is asked: the timestamp's shape turns most lines away without a call.
+/// file is asked: the timestamp's shape turns most lines away without a call, and an
+/// application's own timestamped line (`2024-05-01T00:00:00.335Z INFO …`) is turned away by
+/// the word after the first space, which a CRI line needs to be `stdout` or `stderr`.
 #[inline]
 pub(crate) fn is_cri(line: &[u8]) -> bool {
-    looks_like_rfc3339(line) && parse_cri(line).is_some()
+    looks_like_rfc3339(line) && stream_may_follow(line) && parse_cri(line).is_some()
+}
+
+/// The first space at byte 20 or later (where [`parse_cri`] looks for the stream) is followed
+/// by `std`: needed for `stdout ` or `stderr ` there.
+#[inline]
+fn stream_may_follow(line: &[u8]) -> bool {
+    let after = &line[20..];
+    // The space is in the first eight bytes after 20 for the usual fractions (none, milli-,
+    // micro-seconds) and zones: found there with one word's arithmetic. The lowest byte that
+    // the zero-byte test flags is the first zero byte, exactly.
+    let first_space = match after.first_chunk::<8>() {
+        Some(word) => {
+            let x = u64::from_le_bytes(*word) ^ 0x2020_2020_2020_2020;
+            let zero = x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080;
+            if zero != 0 {
+                Some((zero.trailing_zeros() / 8) as usize)
+            } else {
+                after[8..].iter().position(|&b| b == b' ').map(|i| i + 8)
+            }
+        }
+        None => after.iter().position(|&b| b == b' '),
+    };
+    first_space.is_some_and(|sp| after[sp + 1..].starts_with(b"std"))
 }
 
 /// Parse a CRI line; `None` when it is not one.
@@ -79,13 +104,19 @@ pub(crate) fn parse_cri(line: &[u8]) -> Option<Cri<'_>> {
 /// `YYYY-MM-DDTHH:MM:SS…`: enough to tell a CRI timestamp from an application's first word.
 #[inline]
 fn looks_like_rfc3339(t: &[u8]) -> bool {
-    t.len() >= 20
-        && t[..4].iter().all(u8::is_ascii_digit)
-        && t[4] == b'-'
-        && t[7] == b'-'
-        && (t[10] == b'T' || t[10] == b't')
-        && t[13] == b':'
-        && t[16] == b':'
+    let Some(head) = t.first_chunk::<20>() else {
+        return false;
+    };
+    // Four digits: each byte's high nibble is 3, and adding 6 leaves it 3 (no carry out of
+    // the low nibble: it is at most 9).
+    let year = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+    (year & 0xF0F0_F0F0) == 0x3030_3030
+        && (year.wrapping_add(0x0606_0606) & 0xF0F0_F0F0) == 0x3030_3030
+        && head[4] == b'-'
+        && head[7] == b'-'
+        && (head[10] | 0x20) == b't'
+        && head[13] == b':'
+        && head[16] == b':'
 }
 
 /// One unwrapped docker json-file line (the message is written to the caller's buffer).
@@ -380,6 +411,39 @@ mod tests {
         assert!(parse_cri(b"2024-05-01 12:00:00 stdout F x").is_none());
         assert!(parse_cri(b"2024-05-01T12:00:00Z stdout X x").is_none());
         assert!(parse_cri(b"hello").is_none());
+    }
+
+    #[test]
+    fn is_cri_turns_away_timestamped_application_lines() {
+        assert!(is_cri(b"2024-05-01T12:00:00.123Z stdout F x"));
+        assert!(is_cri(b"2024-05-01T12:00:00.123456789+02:00 stderr P x"));
+        assert!(!is_cri(b"2024-05-01T00:00:00.335Z INFO gunicorn.access"));
+        assert!(!is_cri(b"2024-05-01T00:00:00.335Z std"));
+        assert!(!is_cri(b"2024-05-01T00:00:00.335Z"));
+        assert!(!is_cri(b"20:4-05-01T12:00:00Z stdout F x"));
+        assert!(!is_cri(b"2024/05-01T12:00:00Z stdout F x"));
+    }
+
+    proptest::proptest! {
+        /// The quick checks `is_cri` makes before parsing never turn away a line that
+        /// `parse_cri` takes: timestamps of every width and zone, with bytes around the
+        /// digits, spaces and stream names changed.
+        #[test]
+        fn is_cri_is_parse_cri(
+            year in "[0-9:/;?*]{4}",
+            rest in "-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,12})?(Z|[+-][0-9]{2}:[0-9]{2})?",
+            gap in "( |  |\t|)",
+            stream in "(stdout|stderr|std|stdou|INFO|s|)",
+            tail in "( [PF](:[a-z]+)?( .{0,8})?| x|)",
+        ) {
+            let line = format!("{year}{rest}{gap}{stream}{tail}");
+            proptest::prop_assert_eq!(
+                is_cri(line.as_bytes()),
+                parse_cri(line.as_bytes()).is_some(),
+                "{:?}",
+                line
+            );
+        }
     }
 
     #[test]

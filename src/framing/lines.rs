@@ -40,6 +40,36 @@ impl Claim {
     pub const NONE: Claim = Claim { bytes: 0, lines: 0 };
 }
 
+/// Finds the newlines of a stretch of many short lines: the vector search is chosen once for
+/// the stretch, where `memchr::memchr` chooses it again on every call (on lines of ~180
+/// bytes that choice was a sixth of the search's instructions).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Newlines {
+    #[cfg(target_arch = "x86_64")]
+    avx2: Option<memchr::arch::x86_64::avx2::memchr::One>,
+}
+
+impl Newlines {
+    /// The best search this CPU has.
+    #[inline]
+    pub(crate) fn new() -> Newlines {
+        Newlines {
+            #[cfg(target_arch = "x86_64")]
+            avx2: memchr::arch::x86_64::avx2::memchr::One::new(b'\n'),
+        }
+    }
+
+    /// Offset of the first `\n` in `haystack`.
+    #[inline]
+    pub(crate) fn find(&self, haystack: &[u8]) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(one) = &self.avx2 {
+            return one.find(haystack);
+        }
+        memchr(b'\n', haystack)
+    }
+}
+
 /// Splits a byte stream into [`Line`]s, whatever the chunking.
 #[derive(Debug)]
 pub(crate) struct LineSplitter {

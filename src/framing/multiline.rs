@@ -399,7 +399,13 @@ fn is_go_oauth2_error(t: &[u8]) -> bool {
 
 #[inline]
 fn is_go_header(t: &[u8]) -> bool {
-    t.starts_with(b"panic: ") || t.starts_with(b"fatal error: ") || is_goroutine(t)
+    // Asked of nearly every line (sparse framing): the first byte settles most.
+    match t.first() {
+        Some(b'p') => t.starts_with(b"panic: "),
+        Some(b'f') => t.starts_with(b"fatal error: "),
+        Some(b'g') => is_goroutine(t),
+        _ => false,
+    }
 }
 
 #[inline]

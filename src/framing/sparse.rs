@@ -24,7 +24,7 @@
 use std::time::Instant;
 
 use super::container;
-use super::lines::{Claim, Line};
+use super::lines::{Claim, Line, Newlines};
 use super::multiline::{self, Shape, Start};
 use super::{Format, Framed, Framer, State};
 
@@ -213,7 +213,8 @@ impl State {
         let hit_at = hit.saturating_sub(hits.base).min(input.len() as u64) as usize;
         let (mut prev, mut at, mut last) = (d.line(input, hits.base).bytes, from, d);
         let mut claim = Claim::NONE;
-        while let Some(nl) = memchr::memchr(b'\n', &input[at..hit_at]) {
+        let newlines = Newlines::new();
+        while let Some(nl) = newlines.find(&input[at..hit_at]) {
             let raw = &input[at..at + nl];
             let line = raw.strip_suffix(b"\r").unwrap_or(raw);
             if line.len() > max || self.is_wrapped(line) || !multiline::surely_breaks(prev, line) {
@@ -240,11 +241,14 @@ impl State {
 
     /// `line` is wrapped by a container runtime (`auto` format): it must be unwrapped, so it
     /// is always framed in full.
-    #[inline]
+    #[inline(always)]
     fn is_wrapped(&self, line: &[u8]) -> bool {
         self.format == Format::Auto
-            && (line.starts_with(b"{\"log\":")
-                || (line.first().is_some_and(u8::is_ascii_digit) && container::is_cri(line)))
+            && match line.first() {
+                Some(b'{') => line.starts_with(b"{\"log\":"),
+                Some(b'0'..=b'9') => container::is_cri(line),
+                _ => false,
+            }
     }
 
     /// `first` (a deferred line: nothing was pending before it, no candidate, whole, not
