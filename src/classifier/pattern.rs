@@ -223,12 +223,20 @@ pub(crate) fn build(hir: Hir) -> Result<Regex, String> {
 /// (leftmost-first, empty matches anywhere, the same size and cache limits): printing the
 /// folded pattern and handing the text to `RegexBuilder`, which parsed it again, was a
 /// sixth of each compile (the printed classes spell out every range).
+///
+/// One difference: no fully compiled DFA. The engine builds one up front for a small pattern
+/// (`code is expired`, whose `s` folds to `[sſ]`, is too small to skip), which was a tenth of
+/// compiling the patterns a scan meets; the lazy DFA it uses for larger patterns finds the
+/// same matches, building only the states the records visit (measured: 2.4 M instructions
+/// fewer to compile, and 0.1 M more to search, the states built once: the same for a scan of
+/// 200,000 lines and of 1M).
 pub(crate) fn build_within(hir: Hir, size_limit: usize) -> Result<Regex, String> {
     let config = meta::Config::new()
         .match_kind(MatchKind::LeftmostFirst)
         .utf8_empty(false)
         .nfa_size_limit(Some(size_limit))
-        .hybrid_cache_capacity(4 << 20);
+        .hybrid_cache_capacity(4 << 20)
+        .dfa(false);
     meta::Builder::new()
         .configure(config)
         .build_from_hir(&for_folded_text(hir))
