@@ -11,7 +11,7 @@
 
 use std::sync::OnceLock;
 
-use regex::bytes::{Match, Regex};
+use regex_automata::meta::Regex;
 use regex_syntax::hir::{Class, Hir, HirKind};
 use regex_syntax::utf8::Utf8Sequences;
 
@@ -83,7 +83,10 @@ impl LazyRegex {
 
     /// The leftmost match at or after `start` (look-around sees the bytes before it).
     pub(crate) fn find_at<'h>(&self, haystack: &'h [u8], start: usize) -> Option<Match<'h>> {
-        self.regex().and_then(|re| re.find_at(haystack, start))
+        let input = regex_automata::Input::new(haystack).span(start..haystack.len());
+        self.regex()
+            .and_then(|re| re.find(input))
+            .map(|m| Match::new(haystack, m.range()))
     }
 
     /// The leftmost match.
@@ -102,6 +105,7 @@ impl LazyRegex {
         self.regex()
             .into_iter()
             .flat_map(move |re| re.find_iter(haystack))
+            .map(move |m| Match::new(haystack, m.range()))
     }
 
     /// Whether the pattern has been compiled (or tried to be).
@@ -114,6 +118,39 @@ impl LazyRegex {
     /// not kept for the daemon's life).
     pub(crate) fn reset(&mut self) {
         self.compiled.take();
+    }
+}
+
+/// A match of a [`LazyRegex`]: where it is in the haystack, and its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Match<'h> {
+    haystack: &'h [u8],
+    start: usize,
+    end: usize,
+}
+
+impl<'h> Match<'h> {
+    fn new(haystack: &'h [u8], range: std::ops::Range<usize>) -> Match<'h> {
+        Match {
+            haystack,
+            start: range.start,
+            end: range.end,
+        }
+    }
+
+    /// Offset of the first byte.
+    pub(crate) fn start(&self) -> usize {
+        self.start
+    }
+
+    /// Offset just past the last byte.
+    pub(crate) fn end(&self) -> usize {
+        self.end
+    }
+
+    /// The matched bytes.
+    pub(crate) fn as_bytes(&self) -> &'h [u8] {
+        &self.haystack[self.start..self.end]
     }
 }
 
@@ -201,9 +238,9 @@ impl LazyAutomaton {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::classifier::pattern::{parse_for_folded, NFA_SIZE_LIMIT};
+    use crate::classifier::pattern::{build_within, parse_for_folded, NFA_SIZE_LIMIT};
 
     /// The bound is an upper bound: compiled with the bound as its size limit, each pattern
     /// builds (both NFAs fit), for shapes the rule files use and for large ones.
@@ -242,9 +279,7 @@ mod tests {
                 continue;
             };
             let bound = nfa_size_bound(&hir);
-            let built = regex::bytes::RegexBuilder::new(&super::super::pattern::folded_text(hir))
-                .size_limit(bound)
-                .build();
+            let built = build_within(hir, bound);
             assert!(
                 built.is_ok(),
                 "bound {bound} too small for `{p}`: {built:?}"
@@ -260,7 +295,7 @@ mod tests {
     /// Patterns built at random from the shapes rule files use (words, Unicode and byte
     /// classes, alternations, bounded and unbounded repeats, nested): the bound is never below
     /// what the builder needs.
-    fn shape() -> impl proptest::strategy::Strategy<Value = String> {
+    pub(crate) fn shape() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
         let leaf = prop_oneof![
             "[a-z]{1,8}",
@@ -302,9 +337,7 @@ mod tests {
             let bound = nfa_size_bound(&hir);
             // Bounds far over the limit are compiled at load anyway; keep the test fast.
             if bound <= 4 * NFA_SIZE_LIMIT {
-                let built = regex::bytes::RegexBuilder::new(&super::super::pattern::folded_text(hir))
-                    .size_limit(bound)
-                    .build();
+                let built = build_within(hir, bound);
                 proptest::prop_assert!(built.is_ok(), "bound {} too small for `{}`: {:?}", bound, p, built.err());
             }
         }
@@ -346,7 +379,10 @@ mod tests {
         assert!(!re.is_compiled());
         assert!(re.is_match(b"a bad code here"));
         assert!(re.is_compiled());
-        assert_eq!(re.find(b"xx bad code").map(|m| m.range()), Some(3..11));
+        assert_eq!(
+            re.find(b"xx bad code").map(|m| m.start()..m.end()),
+            Some(3..11)
+        );
         assert_eq!(re.find_iter(b"bad code, bad code").count(), 2);
         re.reset();
         assert!(!re.is_compiled());

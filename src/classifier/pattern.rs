@@ -2,8 +2,10 @@
 //! with ASCII word boundaries, within [`NFA_SIZE_LIMIT`]. Shared by the rule-file reader
 //! (validation at load) and [`super::lazy`] (compilation on first use).
 
-use regex::bytes::{Regex, RegexBuilder};
-use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_automata::meta::{self, Regex};
+use regex_automata::MatchKind;
+use regex_syntax::ast::{self, Ast};
+use regex_syntax::hir::literal::{Extractor, Literal, Seq};
 use regex_syntax::hir::{
     Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind,
 };
@@ -25,7 +27,7 @@ pub(crate) const NFA_SIZE_LIMIT: usize = 2 << 20;
 /// the regex engine builds a literal searcher for; `cannot fetch token` took 600 µs instead
 /// of 8).
 pub(crate) fn compile_pattern(text: &str) -> Result<Regex, String> {
-    build(parse_for_folded(text)?)
+    build_folded(parse_folded(text)?, NFA_SIZE_LIMIT)
 }
 
 /// `text` parsed as [`compile_pattern`] parses it (case-insensitive, ASCII word boundaries,
@@ -40,14 +42,101 @@ pub(crate) fn parse_for_folded(text: &str) -> Result<Hir, String> {
         .map_err(|e| format!("invalid regex: {e}"))
 }
 
-/// The regex text to compile for `hir` (from [`parse_for_folded`]) to run on folded text.
-pub(crate) fn folded_text(hir: Hir) -> String {
-    for_folded_text(hir).to_string()
+/// `text` parsed for folded text: what [`for_folded_text`] makes of [`parse_for_folded`],
+/// found faster.
+///
+/// Case-insensitive, a letter is parsed as the class of its case variants (`[Ii]`), each
+/// built and case-folded on its own, and narrowed again to the lower-case letter: most of a
+/// parse, which the routing pass pays for every pattern. Here the runs of ASCII characters
+/// that fold to themselves alone (every one but `s` and `k`, see [`ASCII_FOLD_VARIANTS`]) are
+/// lower-cased and parsed case-sensitive, in a `(?-i:…)` group; the rest of the pattern is
+/// parsed as before. A pattern that sets flags of its own (`(?i)`, `(?-u:…)`) is parsed the
+/// plain way, so that no run is moved out of the flags it is written under.
+fn parse_folded(text: &str) -> Result<Hir, String> {
+    let pattern = ascii_word_boundaries(&any_char_classes(text));
+    let invalid = |e: regex_syntax::Error| format!("invalid regex: {e}");
+    // `ParserBuilder::parse` in its two steps, with the runs set apart between them.
+    let mut ast = regex_syntax::ast::parse::Parser::new()
+        .parse(&pattern)
+        .map_err(|e| invalid(e.into()))?;
+    let own_flags = text
+        .match_indices("(?")
+        .any(|(at, _)| text.as_bytes().get(at + 2) != Some(&b':'));
+    if !own_flags {
+        case_sensitive_runs(&mut ast);
+    }
+    regex_syntax::hir::translate::TranslatorBuilder::new()
+        .case_insensitive(true)
+        .utf8(false)
+        .build()
+        .translate(&pattern, &ast)
+        .map(for_folded_text)
+        .map_err(|e| invalid(e.into()))
+}
+
+/// Lower-cases each run of ASCII literals in `ast` that fold to themselves alone, and puts
+/// it in a `(?-i:…)` group (see [`parse_folded`]).
+fn case_sensitive_runs(ast: &mut Ast) {
+    match ast {
+        Ast::Concat(concat) => {
+            let mut out = Vec::with_capacity(concat.asts.len());
+            let mut run: Vec<Ast> = Vec::new();
+            for mut part in std::mem::take(&mut concat.asts) {
+                match &part {
+                    Ast::Literal(lit)
+                        if lit.c.is_ascii() && !matches!(lit.c, 's' | 'S' | 'k' | 'K') =>
+                    {
+                        run.push(Ast::literal(ast::Literal {
+                            span: lit.span,
+                            kind: ast::LiteralKind::Verbatim,
+                            c: lit.c.to_ascii_lowercase(),
+                        }));
+                    }
+                    _ => {
+                        case_sensitive_group(&mut run, &mut out);
+                        case_sensitive_runs(&mut part);
+                        out.push(part);
+                    }
+                }
+            }
+            case_sensitive_group(&mut run, &mut out);
+            concat.asts = out;
+        }
+        Ast::Group(group) => case_sensitive_runs(&mut group.ast),
+        Ast::Repetition(rep) => case_sensitive_runs(&mut rep.ast),
+        // Not inside an alternation: `Hir::alternation` takes a prefix its branches share out
+        // of them (`error(?:me…|_me…)`), which a run in a group hides, so the parse would
+        // differ (the same language, another shape).
+        _ => {}
+    }
+}
+
+/// Moves the literals of `run` (if any) into `out` as one `(?-i:…)` group.
+fn case_sensitive_group(run: &mut Vec<Ast>, out: &mut Vec<Ast>) {
+    let (Some(first), Some(last)) = (run.first(), run.last()) else {
+        return;
+    };
+    let span = ast::Span::new(first.span().start, last.span().end);
+    let item = |kind| ast::FlagsItem { span, kind };
+    out.push(Ast::group(ast::Group {
+        span,
+        kind: ast::GroupKind::NonCapturing(ast::Flags {
+            span,
+            items: vec![
+                item(ast::FlagsItemKind::Negation),
+                item(ast::FlagsItemKind::Flag(ast::Flag::CaseInsensitive)),
+            ],
+        }),
+        ast: Box::new(Ast::concat(ast::Concat {
+            span,
+            asts: std::mem::take(run),
+        })),
+    }));
 }
 
 /// What the routing pass needs to know of a pattern: literals that must be in a record for
 /// the pattern as [`compile_pattern`] compiles it to match there, each cut to `max_len`
-/// bytes, in a record that holds none of the [`ascii_fold_variants`].
+/// bytes, in a record that holds none of the [`ASCII_FOLD_VARIANTS`].
 ///
 /// Unlike `prefilter::required_literals` (the rule file's literals, read as written), this is
 /// what the compiled regex needs: a record holding none of `leading` (or none of `inner`),
@@ -73,33 +162,77 @@ pub(crate) struct MatchLiterals {
 const INNER_GAIN: usize = 3;
 
 /// The [`MatchLiterals`] of `text`.
+///
+/// The routing pass needs these for every pattern of a file before its first candidate
+/// record, so they are found from one parse and one extraction per part of the sequence:
+/// each tail's literals are the cross product of its parts' (as `Extractor` builds a
+/// sequence's), where extracting each tail anew cloned and searched the same parts up to
+/// sixteen times.
 pub(crate) fn match_literals(text: &str, max_len: usize) -> MatchLiterals {
-    // The pattern as compiled: `build` prints this and the regex crate parses it back.
-    let Ok(hir) = parse_for_folded(text).map(for_folded_text) else {
+    // The pattern as compiled: `compile_pattern` compiles this.
+    let Ok(hir) = parse_folded(text) else {
         return MatchLiterals::default();
     };
-    let leading = leading_literals(&hir, max_len);
-    let shortest = |lits: &Vec<Vec<u8>>| lits.iter().map(Vec::len).min().unwrap_or(0);
-    let floor = leading.as_ref().map_or(0, shortest) + INNER_GAIN;
+    let extractor = Extractor::new();
     let mut seq = &hir;
     while let HirKind::Capture(c) = seq.kind() {
         seq = &c.sub;
     }
+    let HirKind::Concat(parts) = seq.kind() else {
+        return MatchLiterals {
+            leading: leading_literals(extractor.extract(&hir), max_len),
+            inner: None,
+        };
+    };
+    let each: Vec<Seq> = parts.iter().map(|p| extractor.extract(p)).collect();
+    let leading = leading_literals(concat_prefixes(&each), max_len);
+    let shortest = |lits: &Vec<Vec<u8>>| lits.iter().map(Vec::len).min().unwrap_or(0);
+    let floor = leading.as_ref().map_or(0, shortest) + INNER_GAIN;
     // Each tail of the sequence, as far as a literal can reach (a case-insensitive word is a
     // sequence of one-letter classes, so a part alone is one letter).
-    let inner = match seq.kind() {
-        HirKind::Concat(parts) => (1..parts.len())
-            // A tail starting inside a word gives a shorter literal than the word's start.
-            .filter(|&i| !(one_char(&parts[i - 1]) && one_char(&parts[i])))
-            .filter_map(|i| {
-                let tail = &parts[i..parts.len().min(i + max_len)];
-                leading_literals(&Hir::concat(tail.to_vec()), max_len)
-            })
-            .filter(|lits| shortest(lits) >= floor)
-            .max_by_key(|lits| (shortest(lits), std::cmp::Reverse(lits.len()))),
-        _ => None,
-    };
+    let inner = (1..parts.len())
+        // A tail starting inside a word gives a shorter literal than the word's start.
+        .filter(|&i| !(one_char(&parts[i - 1]) && one_char(&parts[i])))
+        .filter_map(|i| {
+            let tail = &each[i..parts.len().min(i + max_len)];
+            // One part alone is that part (a sequence of one is not a concatenation).
+            let seq = match tail {
+                [one] => one.clone(),
+                _ => concat_prefixes(tail),
+            };
+            leading_literals(seq, max_len)
+        })
+        .filter(|lits| shortest(lits) >= floor)
+        .max_by_key(|lits| (shortest(lits), std::cmp::Reverse(lits.len())));
     MatchLiterals { leading, inner }
+}
+
+/// `Extractor`'s default limits, which [`concat_prefixes`] applies as it does: at most this
+/// many literals in a cross product (more make the part's literals unknown), each cut to
+/// this many bytes.
+const EXTRACT_LIMIT_TOTAL: usize = 250;
+const EXTRACT_LIMIT_LITERAL_LEN: usize = 100;
+
+/// The prefix literals of a sequence whose parts' prefix literals are `parts`: what
+/// `Extractor::extract` gives for the concatenation, step for step (the cross product of
+/// each part's literals in turn, until no literal can grow).
+fn concat_prefixes(parts: &[Seq]) -> Seq {
+    let mut seq = Seq::singleton(Literal::exact(vec![]));
+    for part in parts {
+        if seq.is_inexact() {
+            break;
+        }
+        let mut next = part.clone();
+        if seq
+            .max_cross_len(&next)
+            .is_some_and(|len| len > EXTRACT_LIMIT_TOTAL)
+        {
+            next.make_infinite();
+        }
+        seq.cross_forward(&mut next);
+        seq.keep_first_bytes(EXTRACT_LIMIT_LITERAL_LEN);
+    }
+    seq
 }
 
 /// A literal, or a class of one or two characters (a letter and its case variant): part of a
@@ -117,11 +250,10 @@ fn one_char(hir: &Hir) -> bool {
     }
 }
 
-/// The literals one of which starts every match of `hir` (see [`MatchLiterals`]).
-fn leading_literals(hir: &Hir, max_len: usize) -> Option<Vec<Vec<u8>>> {
-    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+/// The literals one of which starts every match, from the prefix literals `seq` of a pattern
+/// (see [`MatchLiterals`]).
+fn leading_literals(mut seq: Seq, max_len: usize) -> Option<Vec<Vec<u8>>> {
     seq.keep_first_bytes(max_len);
-    let variants: Vec<String> = ascii_fold_variants().iter().map(char::to_string).collect();
     let mut out: Vec<Vec<u8>> = Vec::new();
     for lit in seq.literals()? {
         // A literal cut inside a character keeps only its whole characters: still one that
@@ -130,10 +262,11 @@ fn leading_literals(hir: &Hir, max_len: usize) -> Option<Vec<Vec<u8>>> {
         if lit.is_empty() {
             return None;
         }
-        if variants
-            .iter()
-            .any(|v| memchr::memmem::find(lit, v.as_bytes()).is_some())
-        {
+        let mut buf = [0; 4];
+        if ASCII_FOLD_VARIANTS.iter().any(|v| {
+            let v = v.encode_utf8(&mut buf).as_bytes();
+            lit.windows(v.len()).any(|w| w == v)
+        }) {
             continue;
         }
         if !out.iter().any(|o| o == lit) {
@@ -169,23 +302,49 @@ fn whole_chars(lit: &[u8]) -> &[u8] {
 
 /// The non-ASCII characters that Unicode simple case folding (what a case-insensitive pattern
 /// matches) makes equal to an ASCII letter: `ſ` (s) and the Kelvin sign (k).
-pub(crate) fn ascii_fold_variants() -> Vec<char> {
-    let mut class = ClassUnicode::new([ClassUnicodeRange::new('a', 'z')]);
-    class.case_fold_simple();
-    class
-        .iter()
-        .flat_map(|r| r.start()..=r.end())
-        .filter(|c| !c.is_ascii())
-        .collect()
+pub(crate) const ASCII_FOLD_VARIANTS: [char; 2] = ['ſ', '\u{212A}'];
+
+/// Compile `hir` (from [`parse_for_folded`]) to run on folded text, within
+/// [`NFA_SIZE_LIMIT`].
+pub(crate) fn build(hir: Hir) -> Result<Regex, String> {
+    build_within(hir, NFA_SIZE_LIMIT)
 }
 
-pub(crate) fn build(hir: Hir) -> Result<Regex, String> {
-    RegexBuilder::new(&folded_text(hir))
-        .unicode(true)
-        .size_limit(NFA_SIZE_LIMIT)
-        .dfa_size_limit(4 << 20)
-        .build()
-        .map_err(|e| format!("invalid regex: {e}"))
+/// [`build`] with an NFA size limit of `size_limit` bytes.
+///
+/// The regex is built from the parse itself, as the regex crate builds a `bytes::Regex`
+/// (leftmost-first, empty matches anywhere, the same size and cache limits): printing the
+/// folded pattern and handing the text to `RegexBuilder`, which parsed it again, was a
+/// sixth of each compile (the printed classes spell out every range).
+///
+/// One difference: no fully compiled DFA. The engine builds one up front for a small pattern
+/// (`code is expired`, whose `s` folds to `[sſ]`, is too small to skip), which was a tenth of
+/// compiling the patterns a scan meets; the lazy DFA it uses for larger patterns finds the
+/// same matches, building only the states the records visit (measured: 2.4 M instructions
+/// fewer to compile, and 0.1 M more to search, the states built once: the same for a scan of
+/// 200,000 lines and of 1M).
+pub(crate) fn build_within(hir: Hir, size_limit: usize) -> Result<Regex, String> {
+    build_folded(for_folded_text(hir), size_limit)
+}
+
+/// [`build_within`] for a parse already made for folded text.
+fn build_folded(folded: Hir, size_limit: usize) -> Result<Regex, String> {
+    let config = meta::Config::new()
+        .match_kind(MatchKind::LeftmostFirst)
+        .utf8_empty(false)
+        .nfa_size_limit(Some(size_limit))
+        .hybrid_cache_capacity(4 << 20)
+        .dfa(false);
+    meta::Builder::new()
+        .configure(config)
+        .build_from_hir(&folded)
+        .map_err(|e| match e.size_limit() {
+            // The regex crate's words, which a rule file's diagnostics have always shown.
+            Some(limit) => {
+                format!("invalid regex: Compiled regex exceeds size limit of {limit} bytes.")
+            }
+            None => format!("invalid regex: {e}"),
+        })
 }
 
 /// `hir` (parsed case-insensitive) for text with no ASCII upper-case letter: each class that
@@ -193,32 +352,13 @@ pub(crate) fn build(hir: Hir) -> Result<Regex, String> {
 /// hold every ASCII letter anyway (`.`, `\S`, `[^"]`) are left whole: they match folded text
 /// the same either way, and stay the engine's cheap "any character" shapes.
 fn for_folded_text(hir: Hir) -> Hir {
-    match hir.into_kind() {
+    for_folded_kind(hir.into_kind())
+}
+
+fn for_folded_kind(kind: HirKind) -> Hir {
+    match kind {
         HirKind::Literal(lit) => Hir::literal(lit.0.to_ascii_lowercase()),
-        HirKind::Class(Class::Unicode(mut c)) => {
-            let letters = ClassUnicode::new([
-                ClassUnicodeRange::new('A', 'Z'),
-                ClassUnicodeRange::new('a', 'z'),
-            ]);
-            let mut held = c.clone();
-            held.intersect(&letters);
-            if held != letters {
-                c.difference(&ClassUnicode::new([ClassUnicodeRange::new('A', 'Z')]));
-            }
-            Hir::class(Class::Unicode(c))
-        }
-        HirKind::Class(Class::Bytes(mut c)) => {
-            let letters = ClassBytes::new([
-                ClassBytesRange::new(b'A', b'Z'),
-                ClassBytesRange::new(b'a', b'z'),
-            ]);
-            let mut held = c.clone();
-            held.intersect(&letters);
-            if held != letters {
-                c.difference(&ClassBytes::new([ClassBytesRange::new(b'A', b'Z')]));
-            }
-            Hir::class(Class::Bytes(c))
-        }
+        HirKind::Class(c) => Hir::class(for_folded_class(c)),
         HirKind::Repetition(mut r) => {
             r.sub = Box::new(for_folded_text(*r.sub));
             Hir::repetition(r)
@@ -227,12 +367,71 @@ fn for_folded_text(hir: Hir) -> Hir {
             c.sub = Box::new(for_folded_text(*c.sub));
             Hir::capture(c)
         }
-        HirKind::Concat(subs) => Hir::concat(subs.into_iter().map(for_folded_text).collect()),
+        HirKind::Concat(subs) => {
+            // A case-insensitive word is a run of one-letter classes (`[Ii][Nn]…`), each a
+            // literal once folded: the run is gathered here into one literal, as
+            // `Hir::concat` would join them, without building each letter on its own.
+            let mut out = Vec::with_capacity(subs.len());
+            let mut run: Vec<u8> = Vec::new();
+            for sub in subs {
+                let sub = match sub.into_kind() {
+                    HirKind::Literal(lit) => {
+                        run.extend(lit.0.iter().map(u8::to_ascii_lowercase));
+                        continue;
+                    }
+                    HirKind::Class(c) => {
+                        let c = for_folded_class(c);
+                        if let Some(bytes) = c.literal() {
+                            run.extend_from_slice(&bytes);
+                            continue;
+                        }
+                        Hir::class(c)
+                    }
+                    kind => for_folded_kind(kind),
+                };
+                if let HirKind::Literal(lit) = sub.kind() {
+                    run.extend_from_slice(&lit.0);
+                    continue;
+                }
+                if !run.is_empty() {
+                    out.push(Hir::literal(std::mem::take(&mut run)));
+                }
+                out.push(sub);
+            }
+            if !run.is_empty() {
+                out.push(Hir::literal(run));
+            }
+            Hir::concat(out)
+        }
         HirKind::Alternation(subs) => {
             Hir::alternation(subs.into_iter().map(for_folded_text).collect())
         }
         HirKind::Empty => Hir::empty(),
         HirKind::Look(l) => Hir::look(l),
+    }
+}
+
+/// A class for folded text: without `A`..=`Z`, unless it holds every ASCII letter (see
+/// [`for_folded_text`]). Ranges are sorted and never adjacent, so a class holds all of
+/// `A`..=`Z` only inside one range.
+fn for_folded_class(class: Class) -> Class {
+    match class {
+        Class::Unicode(mut c) => {
+            let holds = |lo, hi| c.iter().any(|r| r.start() <= lo && r.end() >= hi);
+            let upper = c.iter().any(|r| r.start() <= 'Z' && r.end() >= 'A');
+            if upper && !(holds('A', 'Z') && holds('a', 'z')) {
+                c.difference(&ClassUnicode::new([ClassUnicodeRange::new('A', 'Z')]));
+            }
+            Class::Unicode(c)
+        }
+        Class::Bytes(mut c) => {
+            let holds = |lo, hi| c.iter().any(|r| r.start() <= lo && r.end() >= hi);
+            let upper = c.iter().any(|r| r.start() <= b'Z' && r.end() >= b'A');
+            if upper && !(holds(b'A', b'Z') && holds(b'a', b'z')) {
+                c.difference(&ClassBytes::new([ClassBytesRange::new(b'A', b'Z')]));
+            }
+            Class::Bytes(c)
+        }
     }
 }
 
@@ -311,6 +510,7 @@ fn ascii_word_boundaries(pattern: &str) -> String {
 mod tests {
     use super::*;
     use crate::classifier::prefilter;
+    use regex::bytes::RegexBuilder;
 
     #[test]
     fn any_char_classes_become_dot_all_and_match_the_same() {
@@ -380,9 +580,198 @@ mod tests {
         }
     }
 
+    /// The variants are what case folding adds to `a`..=`z` beyond ASCII.
     #[test]
     fn the_ascii_fold_variants_are_long_s_and_kelvin() {
-        assert_eq!(ascii_fold_variants(), vec!['ſ', '\u{212A}']);
+        let mut class = ClassUnicode::new([ClassUnicodeRange::new('a', 'z')]);
+        class.case_fold_simple();
+        let added: Vec<char> = class
+            .iter()
+            .flat_map(|r| r.start()..=r.end())
+            .filter(|c| !c.is_ascii())
+            .collect();
+        assert_eq!(added, ASCII_FOLD_VARIANTS);
+    }
+
+    /// How the folded parse and the literals were found before: each class narrowed on its
+    /// own and joined by `Hir::concat`, each tail of the sequence cloned and extracted anew.
+    /// The faster ways must give the same, part for part.
+    mod reference {
+        use super::super::*;
+        use regex_syntax::hir::literal::ExtractKind;
+
+        pub(super) fn for_folded_text(hir: Hir) -> Hir {
+            match hir.into_kind() {
+                HirKind::Literal(lit) => Hir::literal(lit.0.to_ascii_lowercase()),
+                HirKind::Class(Class::Unicode(mut c)) => {
+                    let letters = ClassUnicode::new([
+                        ClassUnicodeRange::new('A', 'Z'),
+                        ClassUnicodeRange::new('a', 'z'),
+                    ]);
+                    let mut held = c.clone();
+                    held.intersect(&letters);
+                    if held != letters {
+                        c.difference(&ClassUnicode::new([ClassUnicodeRange::new('A', 'Z')]));
+                    }
+                    Hir::class(Class::Unicode(c))
+                }
+                HirKind::Class(Class::Bytes(mut c)) => {
+                    let letters = ClassBytes::new([
+                        ClassBytesRange::new(b'A', b'Z'),
+                        ClassBytesRange::new(b'a', b'z'),
+                    ]);
+                    let mut held = c.clone();
+                    held.intersect(&letters);
+                    if held != letters {
+                        c.difference(&ClassBytes::new([ClassBytesRange::new(b'A', b'Z')]));
+                    }
+                    Hir::class(Class::Bytes(c))
+                }
+                HirKind::Repetition(mut r) => {
+                    r.sub = Box::new(for_folded_text(*r.sub));
+                    Hir::repetition(r)
+                }
+                HirKind::Capture(mut c) => {
+                    c.sub = Box::new(for_folded_text(*c.sub));
+                    Hir::capture(c)
+                }
+                HirKind::Concat(subs) => {
+                    Hir::concat(subs.into_iter().map(for_folded_text).collect())
+                }
+                HirKind::Alternation(subs) => {
+                    Hir::alternation(subs.into_iter().map(for_folded_text).collect())
+                }
+                HirKind::Empty => Hir::empty(),
+                HirKind::Look(l) => Hir::look(l),
+            }
+        }
+
+        pub(super) fn match_literals(text: &str, max_len: usize) -> MatchLiterals {
+            let Ok(hir) = parse_for_folded(text).map(for_folded_text) else {
+                return MatchLiterals::default();
+            };
+            let leading = leading_literals(&hir, max_len);
+            let shortest = |lits: &Vec<Vec<u8>>| lits.iter().map(Vec::len).min().unwrap_or(0);
+            let floor = leading.as_ref().map_or(0, shortest) + INNER_GAIN;
+            let mut seq = &hir;
+            while let HirKind::Capture(c) = seq.kind() {
+                seq = &c.sub;
+            }
+            let inner = match seq.kind() {
+                HirKind::Concat(parts) => (1..parts.len())
+                    .filter(|&i| !(one_char(&parts[i - 1]) && one_char(&parts[i])))
+                    .filter_map(|i| {
+                        let tail = &parts[i..parts.len().min(i + max_len)];
+                        leading_literals(&Hir::concat(tail.to_vec()), max_len)
+                    })
+                    .filter(|lits| shortest(lits) >= floor)
+                    .max_by_key(|lits| (shortest(lits), std::cmp::Reverse(lits.len()))),
+                _ => None,
+            };
+            MatchLiterals { leading, inner }
+        }
+
+        fn leading_literals(hir: &Hir, max_len: usize) -> Option<Vec<Vec<u8>>> {
+            let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+            seq.keep_first_bytes(max_len);
+            let variants: Vec<String> = ASCII_FOLD_VARIANTS.iter().map(char::to_string).collect();
+            let mut out: Vec<Vec<u8>> = Vec::new();
+            for lit in seq.literals()? {
+                let lit = whole_chars(lit.as_bytes());
+                if lit.is_empty() {
+                    return None;
+                }
+                if variants
+                    .iter()
+                    .any(|v| memchr::memmem::find(lit, v.as_bytes()).is_some())
+                {
+                    continue;
+                }
+                if !out.iter().any(|o| o == lit) {
+                    out.push(lit.to_vec());
+                }
+            }
+            (!out.is_empty()).then_some(out)
+        }
+    }
+
+    /// The folded parse and the routing literals are the same as the straightforward ways
+    /// give, for every pattern of the embedded file, at the lengths the routing pass and the
+    /// tests use.
+    #[test]
+    fn folding_and_literals_agree_with_the_reference_on_the_embedded_patterns() {
+        let embedded = crate::classifier::set::EMBEDDED_ZOOM_RULES;
+        let doc: toml::Table = embedded.parse().unwrap();
+        let (mut patterns, mut examples) = (Vec::new(), Vec::new());
+        collect(&toml::Value::Table(doc), "", &mut patterns, &mut examples);
+        assert!(patterns.len() > 60);
+        for p in &patterns {
+            assert_agrees(p);
+        }
+    }
+
+    /// The regex is built from the folded parse itself; it was built from the parse's text
+    /// before, which the regex crate parsed again. For every embedded pattern the two are the
+    /// same expression, so the compiled regexes are the same.
+    #[test]
+    fn the_folded_parse_is_what_its_text_parses_to() {
+        let embedded = crate::classifier::set::EMBEDDED_ZOOM_RULES;
+        let doc: toml::Table = embedded.parse().unwrap();
+        let (mut patterns, mut examples) = (Vec::new(), Vec::new());
+        collect(&toml::Value::Table(doc), "", &mut patterns, &mut examples);
+        for p in &patterns {
+            let hir = for_folded_text(parse_for_folded(p).unwrap());
+            // As `RegexBuilder::new(text).unicode(true)` parses it for a `bytes::Regex`.
+            let reparsed = regex_syntax::ParserBuilder::new()
+                .utf8(false)
+                .build()
+                .parse(&hir.to_string())
+                .unwrap();
+            assert!(reparsed == hir, "`{p}`");
+        }
+    }
+
+    fn assert_agrees(p: &str) {
+        let hir = parse_for_folded(p).unwrap();
+        assert!(
+            parse_folded(p).unwrap() == reference::for_folded_text(hir.clone()),
+            "parse of `{p}` for folded text"
+        );
+        assert!(
+            for_folded_text(hir.clone()) == reference::for_folded_text(hir),
+            "folded parse of `{p}`"
+        );
+        for max_len in [7, 16, 32] {
+            assert_eq!(
+                match_literals(p, max_len),
+                reference::match_literals(p, max_len),
+                "literals of `{p}` cut at {max_len}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// The same for patterns built at random from the shapes rule files use.
+        #[test]
+        fn folding_and_literals_agree_with_the_reference_on_random_shapes(
+            p in crate::classifier::lazy::tests::shape()
+        ) {
+            assert_agrees(&p);
+        }
+
+        /// And for words in both cases, with `s`, `k` and the letters that fold to them,
+        /// non-ASCII letters, punctuation and escapes, around those shapes and under flags.
+        #[test]
+        fn folding_and_literals_agree_with_the_reference_on_words(
+            before in r"[a-zA-Z0-9 sSkKſ\x{212A}éÉ_.,:'’-]{0,12}",
+            shape in crate::classifier::lazy::tests::shape(),
+            after in r"(?:[a-zA-Z ſéÉ]|\\[.(]|\\x4[1-9]){0,8}",
+            flags in proptest::sample::select(vec!["", "(?i)", "(?-i:", "(?u)"]),
+        ) {
+            let close = if flags.ends_with(':') { ")" } else { "" };
+            assert_agrees(&format!("{flags}{before}{shape}{after}{close}"));
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use regex::bytes::Regex;
+use regex_automata::meta::Regex;
 
 use super::{lazy, pattern, prefilter, AlertCondition, Severity};
 use crate::diag::{Diagnostic, Diagnostics};

@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use super::lazy::{LazyAutomaton, LazyRegex};
+use super::lazy::{LazyAutomaton, LazyRegex, Match};
 use super::pattern;
 use super::prefilter;
 use super::routing::{Found, Routing, RoutingBuilder};
@@ -96,7 +96,12 @@ struct PatternTable<'f> {
 impl PatternTable<'_> {
     /// The index of the pattern `text` (validated, and compiled if `compiled` is given),
     /// added if it is new.
-    fn add(&mut self, text: &str, field: &str, compiled: Option<&regex::bytes::Regex>) -> PatId {
+    fn add(
+        &mut self,
+        text: &str,
+        field: &str,
+        compiled: Option<&regex_automata::meta::Regex>,
+    ) -> PatId {
         let i = match self.regexes.iter().position(|r| r.text() == text) {
             Some(i) => i,
             None => {
@@ -235,12 +240,7 @@ impl AnyOf {
 
     /// The leftmost match of any pattern (the first pattern's on a tie), as the alternation
     /// of the patterns in order would find it.
-    fn find<'h>(
-        &self,
-        res: &[LazyRegex],
-        haystack: &'h [u8],
-        found: &Found,
-    ) -> Option<regex::bytes::Match<'h>> {
+    fn find<'h>(&self, res: &[LazyRegex], haystack: &'h [u8], found: &Found) -> Option<Match<'h>> {
         self.find_at(res, haystack, 0, found)
     }
 
@@ -251,8 +251,8 @@ impl AnyOf {
         haystack: &'h [u8],
         start: usize,
         found: &Found,
-    ) -> Option<regex::bytes::Match<'h>> {
-        let mut best: Option<regex::bytes::Match<'h>> = None;
+    ) -> Option<Match<'h>> {
+        let mut best: Option<Match<'h>> = None;
         for &id in &self.0 {
             if !may_match(found, res.len(), id) {
                 continue;
@@ -503,7 +503,7 @@ impl ProviderMatcher {
             for (lit, &bits) in self.route_literals.iter().zip(&self.route_bits) {
                 b.route(lit, bits);
             }
-            let variants: Vec<String> = pattern::ascii_fold_variants()
+            let variants: Vec<String> = pattern::ASCII_FOLD_VARIANTS
                 .iter()
                 .map(char::to_string)
                 .collect();
