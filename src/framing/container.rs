@@ -25,17 +25,8 @@ pub(crate) struct Cri<'a> {
     pub message: &'a [u8],
 }
 
-/// Whether `line` is a CRI line ([`parse_cri`] parses it). Inlined where every line of a
-/// file is asked: the timestamp's shape turns most lines away without a call, and an
-/// application's own timestamped line (`2024-05-01T00:00:00.335Z INFO …`) is turned away by
-/// the word after the first space, which a CRI line needs to be `stdout` or `stderr`.
-#[inline]
-pub(crate) fn is_cri(line: &[u8]) -> bool {
-    looks_like_rfc3339(line) && stream_may_follow(line) && parse_cri(line).is_some()
-}
-
-/// The first space at byte 20 or later (where [`parse_cri`] looks for the stream) is followed
-/// by `std`: needed for `stdout ` or `stderr ` there.
+/// The first space at byte 20 or later (where [`parse_cri_fields`] looks for the stream) is
+/// followed by `std`: needed for `stdout ` or `stderr ` there.
 #[inline]
 fn stream_may_follow(line: &[u8]) -> bool {
     let after = &line[20..];
@@ -57,10 +48,20 @@ fn stream_may_follow(line: &[u8]) -> bool {
     first_space.is_some_and(|sp| after[sp + 1..].starts_with(b"std"))
 }
 
-/// Parse a CRI line; `None` when it is not one.
+/// Parse a CRI line; `None` when it is not one. Inlined where every line of a file is asked:
+/// the timestamp's shape turns most lines away without a call, and an application's own
+/// timestamped line (`2024-05-01T00:00:00.335Z INFO …`) is turned away by the word after the
+/// first space, which a CRI line needs to be `stdout` or `stderr`.
+#[inline]
 pub(crate) fn parse_cri(line: &[u8]) -> Option<Cri<'_>> {
-    // The timestamp's shape first: most lines that start with a digit fail it at once, and
-    // need no search for the space after it.
+    if !looks_like_rfc3339(line) || !stream_may_follow(line) {
+        return None;
+    }
+    parse_cri_fields(line)
+}
+
+/// [`parse_cri`] without its quick refusals (they never refuse a line this takes).
+fn parse_cri_fields(line: &[u8]) -> Option<Cri<'_>> {
     if !looks_like_rfc3339(line) {
         return None;
     }
@@ -414,22 +415,22 @@ mod tests {
     }
 
     #[test]
-    fn is_cri_turns_away_timestamped_application_lines() {
-        assert!(is_cri(b"2024-05-01T12:00:00.123Z stdout F x"));
-        assert!(is_cri(b"2024-05-01T12:00:00.123456789+02:00 stderr P x"));
-        assert!(!is_cri(b"2024-05-01T00:00:00.335Z INFO gunicorn.access"));
-        assert!(!is_cri(b"2024-05-01T00:00:00.335Z std"));
-        assert!(!is_cri(b"2024-05-01T00:00:00.335Z"));
-        assert!(!is_cri(b"20:4-05-01T12:00:00Z stdout F x"));
-        assert!(!is_cri(b"2024/05-01T12:00:00Z stdout F x"));
+    fn cri_quick_refusals() {
+        assert!(parse_cri(b"2024-05-01T12:00:00.123Z stdout F x").is_some());
+        assert!(parse_cri(b"2024-05-01T12:00:00.123456789+02:00 stderr P x").is_some());
+        assert!(parse_cri(b"2024-05-01T00:00:00.335Z INFO gunicorn.access").is_none());
+        assert!(parse_cri(b"2024-05-01T00:00:00.335Z std").is_none());
+        assert!(parse_cri(b"2024-05-01T00:00:00.335Z").is_none());
+        assert!(parse_cri(b"20:4-05-01T12:00:00Z stdout F x").is_none());
+        assert!(parse_cri(b"2024/05-01T12:00:00Z stdout F x").is_none());
     }
 
     proptest::proptest! {
-        /// The quick checks `is_cri` makes before parsing never turn away a line that
-        /// `parse_cri` takes: timestamps of every width and zone, with bytes around the
+        /// The quick refusals `parse_cri` makes before parsing never turn away a line that
+        /// the full parse takes: timestamps of every width and zone, with bytes around the
         /// digits, spaces and stream names changed.
         #[test]
-        fn is_cri_is_parse_cri(
+        fn quick_refusals_never_refuse_a_cri_line(
             year in "[0-9:/;?*]{4}",
             rest in "-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,12})?(Z|[+-][0-9]{2}:[0-9]{2})?",
             gap in "( |  |\t|)",
@@ -438,8 +439,8 @@ mod tests {
         ) {
             let line = format!("{year}{rest}{gap}{stream}{tail}");
             proptest::prop_assert_eq!(
-                is_cri(line.as_bytes()),
-                parse_cri(line.as_bytes()).is_some(),
+                parse_cri(line.as_bytes()),
+                parse_cri_fields(line.as_bytes()),
                 "{:?}",
                 line
             );

@@ -23,7 +23,7 @@
 
 use std::time::Instant;
 
-use super::container;
+use super::container::{self, PLAIN};
 use super::lines::{Claim, Line, Newlines};
 use super::multiline::{self, Shape, Start};
 use super::{Format, Framed, Framer, State};
@@ -88,8 +88,8 @@ impl Framer {
         out: &mut Framed,
         find: impl FnMut(&[u8]) -> Option<usize>,
     ) {
-        if matches!(self.st.format, Format::Cri | Format::Docker) {
-            // Every line is wrapped: nothing can be skipped without unwrapping it first.
+        if self.st.format == Format::Docker {
+            // Every line is wrapped in JSON: nothing can be skipped without unescaping it.
             return self.push(input, now, out);
         }
         self.st.last_now = Some(now);
@@ -107,23 +107,24 @@ impl Framer {
         // continues it: decided when that line arrives.
         let mut deferred: Option<Deferred> = None;
         self.lines.push_claiming(input, now, |line| {
-            let wrapped = st.is_wrapped(line.bytes);
+            let whole = st.whole(line.bytes);
             if let Some(d) = deferred.take() {
-                let first = d.line(input, base);
-                if st.breaks(&first, &line, wrapped) {
+                if st.breaks(&d, input, base, &line, whole) {
                     out.lines += 1;
                     out.skipped_records += 1;
                 } else {
-                    st.on_line(first, now, out);
+                    st.on_line(d.line(input, base), now, out);
                 }
             }
-            match st.skip_line(&line, wrapped, &mut hits, out) {
+            match st.skip_line(&line, whole, &mut hits, out) {
                 Skip::Counted => Claim::NONE,
-                Skip::Deferred => {
+                Skip::Deferred(stream, msg) => {
                     let d = Deferred {
                         start: line.start,
                         len: line.bytes.len(),
                         number: line.number,
+                        stream,
+                        msg,
                     };
                     let (claim, last) = st.claim_run(d, &mut hits, max);
                     out.lines += claim.lines;
@@ -139,12 +140,11 @@ impl Framer {
         });
         if let Some(d) = deferred {
             // Nothing after it yet: counted only if it cannot be continued at all.
-            let line = d.line(input, base);
-            if multiline::start(line.bytes, &mut Shape::default()) == Start::Single {
+            if multiline::start(d.msg(input, base), &mut Shape::default()) == Start::Single {
                 out.lines += 1;
                 out.skipped_records += 1;
             } else {
-                self.st.on_line(line, now, out);
+                self.st.on_line(d.line(input, base), now, out);
             }
         }
         self.st.release(out);
@@ -158,15 +158,25 @@ impl Framer {
     }
 }
 
-/// A whole, uncut line of the pushed input whose fate waits for the line after it.
+/// A whole, uncut line of the pushed input whose fate waits for the next line of its stream.
 #[derive(Clone, Copy)]
 struct Deferred {
     start: u64,
     len: usize,
     number: u64,
+    /// The stream of its message ([`PLAIN`] for a line that is not wrapped).
+    stream: usize,
+    /// Length of its message, which ends the line (a CRI line's message follows its tags).
+    msg: usize,
 }
 
 impl Deferred {
+    /// The message framing sees (the line itself, unless it is wrapped).
+    fn msg<'a>(&self, input: &'a [u8], base: u64) -> &'a [u8] {
+        let end = (self.start - base) as usize + self.len;
+        &input[end - self.msg..end]
+    }
+
     fn line<'a>(&self, input: &'a [u8], base: u64) -> Line<'a> {
         let at = (self.start - base) as usize;
         Line {
@@ -183,7 +193,8 @@ enum Skip {
     /// Counted (as a one-line record, or as a blank line), not framed.
     Counted,
     /// A one-line record unless the next line continues it: decided when that line arrives.
-    Deferred,
+    /// With the stream and the length of the message that ends the line.
+    Deferred(usize, usize),
     /// Framed in full.
     Framed,
 }
@@ -191,11 +202,13 @@ enum Skip {
 impl State {
     /// The whole lines right after deferred line `d` that sparse framing counts without
     /// framing them, and the line then deferred in `d`'s place. Each claimed line holds no
-    /// candidate, is whole, not cut, not wrapped, and surely starts a new record after the
-    /// line before it, which is then a one-line record: `d` and every claimed line but the
-    /// last are counted (as many as the lines claimed), and the last claimed line is
-    /// deferred in turn. This is what the line-by-line path does with those lines, run as a
-    /// tight loop over the stretch between two hits.
+    /// candidate, is whole ([`State::whole`]: not cut, not a container piece), and surely
+    /// starts a new record after the line before it, which is then a one-line record: after
+    /// a line of its own stream that it surely breaks, or after a line of the other stream
+    /// that is a one-line record on its own. `d` and every claimed line but the last are
+    /// counted (as many as the lines claimed), and the last claimed line is deferred in
+    /// turn. This is what the line-by-line path does with those lines, run as a tight loop
+    /// over the stretch between two hits.
     #[inline]
     fn claim_run<F: FnMut(&[u8]) -> Option<usize>>(
         &self,
@@ -211,13 +224,29 @@ impl State {
         }
         let hit = hits.next_from(hits.base + from as u64);
         let hit_at = hit.saturating_sub(hits.base).min(input.len() as u64) as usize;
-        let (mut prev, mut at, mut last) = (d.line(input, hits.base).bytes, from, d);
+        let (mut prev, mut at, mut last) = (d.msg(input, hits.base), from, d);
         let mut claim = Claim::NONE;
         let newlines = Newlines::new();
         while let Some(nl) = newlines.find(&input[at..hit_at]) {
             let raw = &input[at..at + nl];
             let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-            if line.len() > max || self.is_wrapped(line) || !multiline::surely_breaks(prev, line) {
+            if line.len() > max {
+                break;
+            }
+            let Some((stream, msg)) = self.whole(line) else {
+                break;
+            };
+            // On its own stream, the line must surely break the one before it. A line of
+            // the other stream starts a record on its stream (every earlier line there is a
+            // record already), and leaves the line before it waiting unless that one is a
+            // one-line record on its own.
+            let breaks = if stream == last.stream {
+                multiline::surely_breaks(prev, msg)
+            } else {
+                !multiline::is_blank(msg)
+                    && multiline::start(prev, &mut Shape::default()) == Start::Single
+            };
+            if !breaks {
                 break;
             }
             claim.lines += 1;
@@ -225,8 +254,10 @@ impl State {
                 start: hits.base + at as u64,
                 len: line.len(),
                 number: d.number + claim.lines,
+                stream,
+                msg: msg.len(),
             };
-            prev = line;
+            prev = msg;
             at += nl + 1;
         }
         claim.bytes = at - from;
@@ -239,35 +270,66 @@ impl State {
             && self.streams.iter().all(|s| !s.part.active && !s.rec.active)
     }
 
-    /// `line` is wrapped by a container runtime (`auto` format): it must be unwrapped, so it
-    /// is always framed in full.
+    /// `line` as record framing sees it when it is a whole application line: its stream and
+    /// message, the line itself for a line that is not wrapped, or the message of a CRI `F`
+    /// line (which ends the line) when its stream has no piece pending. `None` for a line that
+    /// takes the full path: a CRI `P` piece (its message continues in the next piece, so a
+    /// literal may straddle the two), a docker line (its message is escaped), and a line that
+    /// should be a wrapper and does not parse (counted as malformed).
     #[inline(always)]
-    fn is_wrapped(&self, line: &[u8]) -> bool {
-        self.format == Format::Auto
-            && match line.first() {
-                Some(b'{') => line.starts_with(b"{\"log\":"),
-                Some(b'0'..=b'9') => container::is_cri(line),
-                _ => false,
-            }
+    fn whole<'a>(&self, line: &'a [u8]) -> Option<(usize, &'a [u8])> {
+        let cri = |line: &'a [u8]| {
+            container::parse_cri(line)
+                .filter(|c| !c.partial)
+                .map(|c| (c.stream, c.message))
+        };
+        match self.format {
+            Format::Plain | Format::Json => Some((PLAIN, line)),
+            Format::Docker => None,
+            Format::Cri => cri(line),
+            Format::Auto => match line.first() {
+                Some(b'{') if line.starts_with(b"{\"log\":") => None,
+                Some(b'0'..=b'9') => match container::parse_cri(line) {
+                    Some(c) if c.partial => None,
+                    Some(c) => Some((c.stream, c.message)),
+                    None => Some((PLAIN, line)),
+                },
+                _ => Some((PLAIN, line)),
+            },
+        }
     }
 
-    /// `first` (a deferred line: nothing was pending before it, no candidate, whole, not
-    /// blank, not wrapped) is a one-line record now that `next` has arrived: either it is one
-    /// on its own, or it would be held and `next` breaks it. `next` must then be whole, not
-    /// blank, not cut and not wrapped (those take paths of their own).
+    /// Deferred line `d` (nothing was pending before it, no candidate, whole, not blank) is
+    /// a one-line record now that `next` has arrived (`next_whole`: what [`State::whole`] says
+    /// of it): either it is one on its own, or it would be held and `next`, the next line of
+    /// its stream, breaks it. When `next` is of another stream, cut, blank or not whole, `d`
+    /// is a one-line record only if it is one on its own.
     #[inline]
-    fn breaks(&self, first: &Line<'_>, next: &Line<'_>, next_wrapped: bool) -> bool {
-        if next.truncated || next_wrapped || multiline::is_blank(next.bytes) {
+    fn breaks(
+        &self,
+        d: &Deferred,
+        input: &[u8],
+        base: u64,
+        next: &Line<'_>,
+        next_whole: Option<(usize, &[u8])>,
+    ) -> bool {
+        let first = d.msg(input, base);
+        let next = match next_whole {
+            Some((stream, msg))
+                if stream == d.stream && !next.truncated && !multiline::is_blank(msg) =>
+            {
+                msg
+            }
             // Framing `first` alone is what framing does here only if `start` says so.
-            return multiline::start(first.bytes, &mut Shape::default()) == Start::Single;
-        }
-        if multiline::surely_breaks(first.bytes, next.bytes) {
+            _ => return multiline::start(first, &mut Shape::default()) == Start::Single,
+        };
+        if multiline::surely_breaks(first, next) {
             return true;
         }
         let mut shape = Shape::default();
-        multiline::start(first.bytes, &mut shape) == Start::Single
+        multiline::start(first, &mut shape) == Start::Single
             || (self.limits.max_record_lines > 1
-                && multiline::next(&mut shape, 1, next.bytes) == multiline::Next::Break)
+                && multiline::next(&mut shape, 1, next) == multiline::Next::Break)
     }
 
     /// What to do with `line` (see the module doc).
@@ -275,15 +337,17 @@ impl State {
     fn skip_line<F: FnMut(&[u8]) -> Option<usize>>(
         &mut self,
         line: &Line<'_>,
-        wrapped: bool,
+        whole: Option<(usize, &[u8])>,
         hits: &mut Hits<'_, F>,
         out: &mut Framed,
     ) -> Skip {
-        if line.truncated || wrapped || !self.nothing_pending() {
+        let Some((stream, msg)) = whole else {
+            return Skip::Framed;
+        };
+        if line.truncated || !self.nothing_pending() {
             return Skip::Framed;
         }
-        let bytes = line.bytes;
-        if multiline::is_blank(bytes) {
+        if multiline::is_blank(msg) {
             // Blank: counted, no record (as `drop_line` with nothing pending).
             out.lines += 1;
             return Skip::Counted;
@@ -293,7 +357,7 @@ impl State {
         }
         let alone = self.format == Format::Json
             || (line.start < hits.base
-                && multiline::start(bytes, &mut Shape::default()) == Start::Single);
+                && multiline::start(msg, &mut Shape::default()) == Start::Single);
         if alone {
             out.lines += 1;
             out.skipped_records += 1;
@@ -303,6 +367,6 @@ impl State {
             // Completed from an earlier push's bytes, which are gone by the next line.
             return Skip::Framed;
         }
-        Skip::Deferred
+        Skip::Deferred(stream, msg.len())
     }
 }

@@ -808,6 +808,29 @@ fn an_input() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// A container runtime's log: each application line of [`a_line`] wrapped as a CRI line of
+/// either stream, mostly `F`, sometimes a `P` piece; now and then a line that is not one.
+fn a_cri_input() -> impl Strategy<Value = Vec<u8>> {
+    let wrapped = (a_line(), 0..6u8).prop_map(|(msg, how)| {
+        let mut v = match how {
+            0 => b"2024-05-01T12:00:00.5Z stderr F ".to_vec(),
+            1 => b"2024-05-01T12:00:00.5Z stdout P ".to_vec(),
+            2 => b"not a cri line ".to_vec(),
+            _ => b"2024-05-01T12:00:00.123456789Z stdout F ".to_vec(),
+        };
+        v.extend_from_slice(&msg);
+        v
+    });
+    prop::collection::vec((wrapped, any::<bool>()), 0..40).prop_map(|lines| {
+        let mut v = Vec::new();
+        for (l, crlf) in lines {
+            v.extend_from_slice(&l);
+            v.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+        }
+        v
+    })
+}
+
 fn a_format() -> impl Strategy<Value = Format> {
     prop_oneof![
         Just(Format::Auto),
@@ -975,6 +998,57 @@ fn sparse_framing_counts_a_long_stretch_and_keeps_what_joins() {
     }
 }
 
+/// A CRI log (what the DaemonSet reads) is framed sparsely too: the `F` lines of one stream
+/// between two hits are counted in bulk, a stack trace on the same stream is still joined to
+/// its header, and a line of the other stream leaves a held record waiting, as full framing
+/// does.
+#[test]
+fn sparse_framing_counts_cri_lines_in_bulk() {
+    let out = "2024-05-01T12:00:00.123456789Z stdout F ";
+    let err = "2024-05-01T12:00:00.123456789Z stderr F ";
+    let mut input = String::new();
+    for i in 0..200 {
+        input.push_str(out);
+        input.push_str(if i % 2 == 0 {
+            "2024-05-01T00:00:00.335Z INFO ok"
+        } else {
+            "{\"msg\":\"done\"}"
+        });
+        input.push('\n');
+    }
+    input.push_str(&format!(
+        "{err}java.lang.IllegalStateException: zoom said no\n"
+    ));
+    input.push_str(&format!("{err}\tat x.Y.z(Y.java:1)\n"));
+    input.push_str(&format!("{out}WARN slow\n"));
+    input.push_str(&format!("{err}level=info msg=ok\n"));
+    input.push_str(&format!("{out}\tat a.B.c(B.java:2)\n"));
+    for _ in 0..50 {
+        input.push_str(out);
+        input.push_str("level=info msg=ok\n");
+    }
+    for format in [Format::Cri, Format::Auto] {
+        let full = run(format, &input);
+        let sparse = run_sparse(format, limits(), &[input.as_bytes()]);
+        assert_sparse_keeps(&sparse, &full);
+        assert_eq!(full.records.len(), 200 + 1 + 1 + 1 + 50, "{format:?}");
+        assert_eq!(
+            sparse.strs(),
+            [
+                "java.lang.IllegalStateException: zoom said no\n\tat x.Y.z(Y.java:1)",
+                "WARN slow\n\tat a.B.c(B.java:2)",
+                // Framed in full while `WARN slow` waits on the other stream, and the line
+                // that breaks it.
+                "level=info msg=ok",
+                "level=info msg=ok",
+            ]
+        );
+        assert_eq!(sparse.first_lines, [200, 202, 203, 205]);
+        assert_eq!(sparse.skipped, 200 + 49, "{format:?}");
+        assert_eq!(sparse.lines, 255);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -994,11 +1068,29 @@ proptest! {
         assert_sparse_keeps(&run_sparse(format, l, &[&input]), &full);
     }
 
+    /// The same for a container runtime's log, read as `cri` or `auto`: runs of `F` lines
+    /// of one stream are counted in bulk, and a `P` piece, a line of the other stream or a
+    /// continuation decides what is held exactly as full framing does.
+    #[test]
+    fn sparse_framing_keeps_what_full_framing_gives_for_cri(
+        input in a_cri_input(),
+        cri in any::<bool>(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+        small in any::<bool>(),
+    ) {
+        let format = if cri { Format::Cri } else { Format::Auto };
+        let l = if small { small_limits() } else { limits() };
+        let full = run_chunks(format, l, &[&input]);
+        let chunks = cut_at(&input, &cuts);
+        assert_sparse_keeps(&run_sparse(format, l, &chunks), &full);
+        assert_sparse_keeps(&run_sparse(format, l, &[&input]), &full);
+    }
+
     /// Stop anywhere, restart from `consumed` with sparse framing: the records with candidates
     /// and the line and record counts of one uninterrupted full run.
     #[test]
     fn sparse_restart_from_consumed_is_exact(
-        input in an_input(),
+        input in prop_oneof![an_input(), a_cri_input()],
         format in a_format(),
         cut in any::<prop::sample::Index>(),
     ) {
