@@ -10,6 +10,9 @@
 #   NO_BUILD=1                     measures target/release as it is (no cargo build first).
 #   CALLGRIND=1                    also prints instruction counts (valgrind; repeatable under
 #                                  load) of one-thread scans of a 200,000-line prefix.
+#   CRI=1                          also measures the corpus as a container runtime writes it
+#                                  (each line a CRI `F` line on stdout, every third on stderr),
+#                                  read with --input-format cri on one thread, beside `wc -l`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LINES="${1:-3000000}"
@@ -82,4 +85,25 @@ if [ -n "${CALLGRIND:-}" ]; then
     fi
   done
   rm -f "$PREFIX"
+fi
+if [ -n "${CRI:-}" ]; then
+  CRI_CORPUS="${CORPUS%.log}-cri.log"
+  if [ ! -s "$CRI_CORPUS" ]; then
+    awk 'NR % 3 == 0 { print "2024-05-01T00:00:00.5Z stderr F " $0; next }
+         { print "2024-05-01T00:00:00.123456789Z stdout F " $0 }' "$CORPUS" > "$CRI_CORPUS"
+  fi
+  cat "$CRI_CORPUS" > /dev/null
+  CORPUS_BYTES=$BYTES
+  BYTES=$(stat -c %s "$CRI_CORPUS")
+  echo "CRI: $CRI_CORPUS, $BYTES bytes"
+  WCC=$(measure "wc -l (CRI)" wc -l "$CRI_CORPUS")
+  SCANC=$(measure "scan --input-format cri, one thread" one "$BIN" scan --input-format cri --format json "$CRI_CORPUS")
+  if [ -n "${BEFORE:-}" ]; then
+    OLDC=$(measure "before: scan --input-format cri, one thread" taskset -c 0 "$BEFORE" scan --input-format cri --format json "$CRI_CORPUS")
+  fi
+  BYTES=$CORPUS_BYTES
+  printf 'CRI: scan %.2f of wc -l\n' "$(echo "$SCANC / $WCC" | bc -l)"
+  if [ -n "${BEFORE:-}" ]; then
+    printf 'CRI before: scan %.2f of wc -l\n' "$(echo "$OLDC / $WCC" | bc -l)"
+  fi
 fi

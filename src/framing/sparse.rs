@@ -5,13 +5,14 @@
 //! does not depend on the classifier), run once over the buffer from hit to hit. A line is
 //! then only counted, not copied into [`Framed::data`], when all of these hold: nothing is
 //! pending (no partial container line, no open multi-line record, nothing held back behind
-//! another stream), it holds no candidate, it was not cut, it is not wrapped (CRI, docker),
-//! and it would start a one-line record or is blank. That is exactly the case where the
-//! framer would emit it (or count it as blank) at once and be left as it was. A line that
-//! would be held for continuations (a level word, an exception header) is a one-line record
-//! too when the next line is already in the buffer and breaks it (whole, not blank, not cut,
-//! not wrapped, and not a continuation by `multiline::next`): the framer would emit it alone
-//! as that line arrives, within the same push. Between two hits, the lines that surely
+//! another stream), it holds no candidate, it was not cut, it is a whole application line
+//! (a plain line, or a CRI `F` line, judged by its message; never a CRI `P` piece or a
+//! docker line), and it would start a one-line record or is blank. That is exactly the case
+//! where the framer would emit it (or count it as blank) at once and be left as it was. A
+//! line that would be held for continuations (a level word, an exception header) is a
+//! one-line record too when the next line of its stream is already in the buffer and breaks
+//! it (whole, not blank, not cut, and not a continuation by `multiline::next`): the framer
+//! would emit it alone as that line arrives, within the same push. Between two hits, the lines that surely
 //! start a record whatever the line before them held (a timestamp, a word, a JSON object
 //! after a line that does not end open) are counted in one tight loop over their first
 //! bytes (`State::claim_run`) instead of one by one through the line splitter. So records,
