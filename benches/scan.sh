@@ -11,8 +11,9 @@
 #   CALLGRIND=1                    also prints instruction counts (valgrind; repeatable under
 #                                  load) of one-thread scans of a 200,000-line prefix.
 #   CRI=1                          also measures the corpus as a container runtime writes it
-#                                  (each line a CRI `F` line on stdout, every third on stderr),
-#                                  read with --input-format cri on one thread, beside `wc -l`.
+#                                  (each line a CRI `F` line: all on stdout, then every third
+#                                  on stderr), read with --input-format cri on one thread,
+#                                  beside `wc -l` on the same file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LINES="${1:-3000000}"
@@ -87,23 +88,25 @@ if [ -n "${CALLGRIND:-}" ]; then
   rm -f "$PREFIX"
 fi
 if [ -n "${CRI:-}" ]; then
-  CRI_CORPUS="${CORPUS%.log}-cri.log"
-  if [ ! -s "$CRI_CORPUS" ]; then
-    awk 'NR % 3 == 0 { print "2024-05-01T00:00:00.5Z stderr F " $0; next }
-         { print "2024-05-01T00:00:00.123456789Z stdout F " $0 }' "$CORPUS" > "$CRI_CORPUS"
-  fi
-  cat "$CRI_CORPUS" > /dev/null
+  # As a container runtime writes it: every line a CRI `F` line on stdout (one stream), and
+  # the same with every third line on stderr (two streams interleaved).
   CORPUS_BYTES=$BYTES
-  BYTES=$(stat -c %s "$CRI_CORPUS")
-  echo "CRI: $CRI_CORPUS, $BYTES bytes"
-  WCC=$(measure "wc -l (CRI)" wc -l "$CRI_CORPUS")
-  SCANC=$(measure "scan --input-format cri, one thread" one "$BIN" scan --input-format cri --format json "$CRI_CORPUS")
-  if [ -n "${BEFORE:-}" ]; then
-    OLDC=$(measure "before: scan --input-format cri, one thread" taskset -c 0 "$BEFORE" scan --input-format cri --format json "$CRI_CORPUS")
-  fi
+  for streams in 1 2; do
+    CRI_CORPUS="${CORPUS%.log}-cri$streams.log"
+    if [ ! -s "$CRI_CORPUS" ]; then
+      awk -v two="$((streams - 1))" 'two && NR % 3 == 0 { print "2024-05-01T00:00:00.5Z stderr F " $0; next }
+           { print "2024-05-01T00:00:00.123456789Z stdout F " $0 }' "$CORPUS" > "$CRI_CORPUS"
+    fi
+    cat "$CRI_CORPUS" > /dev/null
+    BYTES=$(stat -c %s "$CRI_CORPUS")
+    echo "CRI, $streams stream(s): $CRI_CORPUS, $BYTES bytes"
+    WCC=$(measure "wc -l (CRI, $streams)" wc -l "$CRI_CORPUS")
+    SCANC=$(measure "scan --input-format cri, one thread" one "$BIN" scan --input-format cri --format json "$CRI_CORPUS")
+    printf 'CRI, %s stream(s): scan %.2f of wc -l\n' "$streams" "$(echo "$SCANC / $WCC" | bc -l)"
+    if [ -n "${BEFORE:-}" ]; then
+      OLDC=$(measure "before: scan --input-format cri, one thread" taskset -c 0 "$BEFORE" scan --input-format cri --format json "$CRI_CORPUS")
+      printf 'CRI, %s stream(s), before: scan %.2f of wc -l\n' "$streams" "$(echo "$OLDC / $WCC" | bc -l)"
+    fi
+  done
   BYTES=$CORPUS_BYTES
-  printf 'CRI: scan %.2f of wc -l\n' "$(echo "$SCANC / $WCC" | bc -l)"
-  if [ -n "${BEFORE:-}" ]; then
-    printf 'CRI before: scan %.2f of wc -l\n' "$(echo "$OLDC / $WCC" | bc -l)"
-  fi
 fi
