@@ -12,15 +12,15 @@
 //! line that would be held for continuations (a level word, an exception header) is a
 //! one-line record too when the next line of its stream is already in the buffer and breaks
 //! it (whole, not blank, not cut, and not a continuation by `multiline::next`): the framer
-//! would emit it alone as that line arrives, within the same push. Between two hits, the lines that surely
-//! start a record whatever the line before them held (a timestamp, a word, a JSON object
-//! after a line that does not end open) are counted in one tight loop over their first
-//! bytes (`State::claim_run`) instead of one by one through the line splitter. So records,
-//! counters and `consumed` are those of [`Framer::push`], with the candidate-free records
-//! counted in [`Framed::skipped_records`] instead of copied. Every other line goes through
-//! the full framing: a hit inside a multi-line record's body belongs to a record whose first
-//! line opened it (that line says more may follow, so it was framed in full), and the record
-//! is emitted whole.
+//! would emit it alone as that line arrives, within the same push. Between two hits, the
+//! lines that surely start a record whatever the line before them held (a timestamp, a
+//! word, a JSON object after a line that does not end open) are counted in one tight loop
+//! over their first bytes (`State::claim_run`) instead of one by one through the line
+//! splitter. So records, counters and `consumed` are those of [`Framer::push`], with the
+//! candidate-free records counted in [`Framed::skipped_records`] instead of copied. Every
+//! other line goes through the full framing: a hit inside a multi-line record's body belongs
+//! to a record whose first line opened it (that line says more may follow, so it was framed
+//! in full), and the record is emitted whole.
 
 use std::time::Instant;
 
