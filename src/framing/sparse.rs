@@ -239,8 +239,9 @@ impl State {
             };
             // On its own stream, the line must surely break the one before it. A line of
             // the other stream starts a record on its stream (every earlier line there is a
-            // record already), and leaves the line before it waiting unless that one is a
-            // one-line record on its own.
+            // record already); it is claimed only if the line before it is a one-line record
+            // on its own (otherwise that line waits for the next line of its stream, which
+            // the full path follows).
             let breaks = if stream == last.stream {
                 multiline::surely_breaks(prev, msg)
             } else {
