@@ -700,11 +700,8 @@ impl ProviderMatcher {
         let found = self.routing().find(record);
         let e = &self.evidence[i];
         e.sig.holds(&self.regexes, record, &found)
-            && if e.message_follows {
-                self.message_follows(e, record, &found)
-            } else {
-                !e.needs_message || self.has_message(record, &found)
-            }
+            && (!(e.message_follows || e.needs_message)
+                || self.evidence_holds_message(e, record, &found))
     }
 
     /// A table rule's pattern matches inside the value that starts where one of `e`'s pattern
@@ -725,6 +722,8 @@ impl ProviderMatcher {
         })
     }
 
+    /// The message check of evidence `e` (which asks for one: `message_follows` or
+    /// `needs_message`) holds for the record.
     fn evidence_holds_message(&self, e: &Evidence, record: &[u8], found: &Found) -> bool {
         if e.message_follows {
             self.message_follows(e, record, found)
